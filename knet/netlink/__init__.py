@@ -1,0 +1,8 @@
+"""Netlink primitives for node networking; the only package that imports pyroute2.
+
+Modules: ``session`` (a netlink socket bound to a named namespace), ``netns`` (create/remove/list
+named namespaces under /run/netns), ``links`` (bridges, veth pairs, bridge ports, hairpin),
+``addrs``, ``routes``, ``sysctl`` (per-namespace net.* sysctls), ``names`` (hashed names that fit
+IFNAMSIZ), ``exec`` (argv to run a command in a namespace). The namespace is always an argument:
+the long-lived process never switches namespace. All calls block.
+"""

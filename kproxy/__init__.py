@@ -1,0 +1,1 @@
+"""kproxy: watches Services and EndpointSlices and programs the node's packet path."""

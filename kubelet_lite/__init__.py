@@ -1,0 +1,1 @@
+"""kubelet-lite: pod sandboxes (netns, veth, bridge, IPAM) and a process runtime."""
