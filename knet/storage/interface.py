@@ -36,7 +36,8 @@ class KeyValue:
 @dataclass(frozen=True, slots=True)
 class Event:
     """One change. For DELETE, `kv.value` is the last value and `kv.mod_revision` the revision of
-    the delete itself, so a DELETED watch event can carry the object with its new resourceVersion."""
+    the delete itself, so a DELETED watch event can carry the object with its new
+    resourceVersion."""
 
     type: EventType
     kv: KeyValue
@@ -126,7 +127,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def range(self, prefix: str) -> tuple[list[KeyValue], int]:
-        """Every live key starting with `prefix`, sorted by key, and the revision they were read at."""
+        """Every live key starting with `prefix`, sorted by key, and the revision they were read
+        at."""
 
     @abc.abstractmethod
     async def create(self, key: str, value: bytes) -> KeyValue:

@@ -1,0 +1,88 @@
+"""The aiohttp application: routes, the error middleware, and the store's lifetime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from knet.apiserver import handlers
+from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
+from knet.apiserver.config import ApiServerConfig
+from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
+from knet.apiserver.keys import CONFIG, RESOURCES, STORE
+from knet.apiserver.resources import Resources
+from knet.storage.sqlite import SqliteStore
+
+log = logging.getLogger("knet.apiserver")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _status_response(err: ApiError) -> web.Response:
+    return handlers.json_response(err.status(), status=err.code, headers=err.headers)
+
+
+@web.middleware
+async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves as a Kubernetes Status: kubectl and the Python client print those."""
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return _status_response(e)
+    except web.HTTPMethodNotAllowed:
+        return _status_response(method_not_allowed(request.method))
+    except web.HTTPNotFound:
+        return _status_response(path_not_found())
+    except web.HTTPRequestEntityTooLarge:
+        from knet.apiserver.errors import too_large
+        from knet.apiserver.request import MAX_BODY
+
+        return _status_response(too_large(MAX_BODY))
+    except web.HTTPException as e:
+        return _status_response(ApiError(e.status, e.reason.replace(" ", ""), e.text or e.reason))
+    except Exception as e:  # the last line of defence: log it, answer with a Status, stay up
+        log.exception("internal error serving %s %s", request.method, request.path)
+        return _status_response(internal(f"{type(e).__name__}: {e}"))
+
+
+def _parse_port_range(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition("-")
+    return int(lo), int(hi)
+
+
+def make_app(config: ApiServerConfig) -> web.Application:
+    # Bodies are capped at 3 MiB by the handlers with a Status; aiohttp's own cap sits above it.
+    app = web.Application(middlewares=[status_errors], client_max_size=64 * 1024 * 1024)
+    app[CONFIG] = config
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = await SqliteStore.open(config.data_dir, history_window=config.history_window)
+        lo, hi = _parse_port_range(config.service_node_port_range)
+        resources = Resources(
+            store,
+            ClusterIPAllocator(config.service_cluster_ip_range),
+            PortAllocator(config.service_node_port_range),
+        )
+        del lo, hi
+        await resources.bootstrap()
+        app[STORE] = store
+        app[RESOURCES] = resources
+        yield
+        await store.close()
+
+    app.cleanup_ctx.append(store_ctx)
+    r = app.router
+    r.add_get("/version", handlers.version)
+    for path in ("/healthz", "/livez", "/readyz"):
+        r.add_get(path, handlers.healthz)
+        r.add_get(path + "/{check}", handlers.healthz)
+    r.add_get("/api", handlers.api_root)
+    r.add_get("/apis", handlers.apis_root)
+    r.add_get("/apis/{group}", handlers.api_group)
+    r.add_get("/openapi/v3", handlers.openapi_root)
+    r.add_get("/openapi/v3/{tail:.*}", handlers.openapi_group_version)
+    r.add_route("*", "/api/{tail:.+}", handlers.resource)
+    r.add_route("*", "/apis/{group}/{tail:.+}", handlers.resource)
+    return app

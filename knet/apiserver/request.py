@@ -1,0 +1,205 @@
+"""Turning an HTTP request into what the API layer needs: the target, the body, the options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from knet.api import registry
+from knet.api.registry import ResourceInfo
+from knet.api.selectors import (
+    FieldSelector,
+    LabelSelector,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from knet.apiserver import errors
+from knet.apiserver.negotiation import media_type
+
+MAX_BODY = 3 * 1024 * 1024  # upstream's limit for a request body
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def parse_bool(value: str | None, name: str) -> bool:
+    """Go's strconv.ParseBool, which is what clients assume (Python client 32 sends `True`)."""
+    if value is None or value == "":
+        return False
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise errors.bad_request(f'invalid value for {name}: "{value}": expected a boolean')
+
+
+def parse_int(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(
+            f'invalid value for {name}: "{value}": expected an integer'
+        ) from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a URL under /api or /apis names."""
+
+    group: str
+    version: str
+    info: ResourceInfo | None  # None: the group/version itself (discovery)
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def parse_target(path: str) -> Target:
+    """Map a path to its resource; raises 404 for anything the registry doesn't serve."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        raise errors.path_not_found()
+    if not registry.resources_in(group, version):
+        raise errors.path_not_found()
+    if not rest:
+        return Target(group, version, None, None, None, None)
+    namespace: str | None = None
+    # /namespaces/{ns}/{plural}/... is a namespaced path unless it is the Namespace itself.
+    if (
+        rest[0] == "namespaces"
+        and group == ""
+        and (len(rest) >= 3 and not (len(rest) == 3 and rest[2] in ("status", "finalize")))
+    ) or (rest[0] == "namespaces" and group != "" and len(rest) >= 3):
+        namespace, rest = rest[1], rest[2:]
+    info = registry.lookup(group, version, rest[0])
+    if info is None or len(rest) > 3:
+        raise errors.path_not_found()
+    if namespace is not None and not info.namespaced:
+        raise errors.path_not_found()
+    name = rest[1] if len(rest) >= 2 else None
+    sub = rest[2] if len(rest) == 3 else None
+    if (
+        sub is not None
+        and info.subresource(sub) is None
+        and not (info.kind == "Namespace" and sub == "finalize")
+    ):
+        raise errors.path_not_found()
+    if name is not None and info.namespaced and namespace is None:
+        raise errors.path_not_found()
+    return Target(group, version, info, namespace, name, sub)
+
+
+async def read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise errors.too_large(MAX_BODY)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_document(raw: bytes, content_type: str) -> Any:
+    """JSON or YAML, by Content-Type (JSON when none is given, as kubectl always names it)."""
+    kind = media_type(content_type)
+    if not raw.strip():
+        raise errors.bad_request("the request body is empty")
+    if kind in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise errors.bad_request(f"error decoding YAML: {str(e).splitlines()[0]}") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+
+
+def decode_object(
+    raw: bytes, content_type: str, info: ResourceInfo, expect_kind: str
+) -> dict[str, Any]:
+    """A write body: an object of the kind the path names, in the path's group/version."""
+    kind = media_type(content_type)
+    if kind not in ("", "application/json", "application/yaml", "text/yaml", "*/*"):
+        raise errors.unsupported_media_type(content_type)
+    doc = decode_document(raw, content_type)
+    if not isinstance(doc, dict):
+        raise errors.bad_request("the request body must be a JSON object")
+    body_kind = doc.get("kind")
+    body_version = doc.get("apiVersion")
+    expect_version = (
+        info.api_version if expect_kind == info.kind else _version_of_kind(expect_kind, info)
+    )
+    if body_kind not in (None, "") and body_kind != expect_kind:
+        raise errors.bad_request(
+            f'the kind "{body_kind}" of the object does not match the kind "{expect_kind}" '
+            "that this path serves"
+        )
+    if body_version not in (None, "") and body_version != expect_version:
+        raise errors.bad_request(
+            f"the API version in the data ({body_version}) does not match the expected API "
+            f"version ({expect_version})"
+        )
+    return doc
+
+
+def _version_of_kind(kind: str, info: ResourceInfo) -> str:
+    for sub in info.subresources:
+        if sub.kind == kind:
+            return f"{sub.group}/{sub.version}" if sub.group else sub.version
+    return info.api_version
+
+
+def selectors(
+    request: web.Request, info: ResourceInfo
+) -> tuple[LabelSelector | None, FieldSelector | None]:
+    q = request.query
+    try:
+        labels = parse_label_selector(q["labelSelector"]) if q.get("labelSelector") else None
+        fields = (
+            parse_field_selector(q["fieldSelector"], info.selectable_fields)
+            if q.get("fieldSelector")
+            else None
+        )
+    except SelectorError as e:
+        raise errors.bad_request(str(e)) from None
+    return labels, fields
+
+
+def dry_run(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    for v in values:
+        if v != "All":
+            raise errors.bad_request(f'Invalid value: "{v}": supported values: "All"')
+    return bool(values)
+
+
+_KNOWN_TOP = {"apiVersion", "kind", "metadata", "spec", "status"}
+
+
+def strict_unknown_fields(doc: dict[str, Any], model_fields: set[str]) -> list[str]:
+    """Fields fieldValidation=Strict refuses. We check the levels our models know in full: the
+    top level and metadata; deeper levels are kept as sent (a partial model must never reject a
+    valid manifest)."""
+    from knet.apiserver.models import known_metadata_fields
+
+    unknown = [k for k in doc if k not in _KNOWN_TOP and k not in model_fields]
+    meta = doc.get("metadata")
+    if isinstance(meta, dict):
+        known_meta = known_metadata_fields()
+        unknown += [f"metadata.{k}" for k in meta if k not in known_meta]
+    return sorted(unknown)

@@ -1,0 +1,562 @@
+"""The API's object semantics over the store: get, list, create, update, patch, delete.
+
+Handlers parse HTTP; this module decides what happens to objects. It raises `ApiError` for every
+refusal, so nothing but a Kubernetes Status ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pydantic
+
+from knet.api import registry
+from knet.api.registry import ResourceInfo
+from knet.api.selectors import FieldSelector, LabelSelector
+from knet.apiserver import errors, strategy
+from knet.apiserver.allocators import AllocationError, ClusterIPAllocator, PortAllocator
+from knet.apiserver.errors import ApiError
+from knet.apiserver.models import model_for
+from knet.apiserver.validation import validate_object
+from knet.storage import (
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    RevisionMismatchError,
+    Store,
+)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-node-lease", "kube-public")
+_GENERATE_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"  # upstream's alphabet: no vowels, no look-alikes
+
+
+def decode(kv: KeyValue) -> dict[str, Any]:
+    obj: dict[str, Any] = orjson.loads(kv.value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    return obj
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    meta = obj.get("metadata", {})
+    rv = meta.pop("resourceVersion", None)
+    try:
+        return orjson.dumps(obj)
+    finally:
+        if rv is not None:
+            meta["resourceVersion"] = rv
+
+
+def object_fields(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, str]:
+    """The values a field selector sees, by dotted path (absent fields read as "")."""
+    out: dict[str, str] = {}
+    for path in info.selectable_fields:
+        cur: Any = obj
+        for part in path.split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if path == "source" and info.kind == "Event":
+            cur = (obj.get("source") or {}).get("component")
+        if isinstance(cur, bool):
+            out[path] = "true" if cur else "false"
+        elif cur is None:
+            out[path] = ""
+        else:
+            out[path] = str(cur)
+    return out
+
+
+def matches(
+    info: ResourceInfo,
+    obj: dict[str, Any],
+    labels: LabelSelector | None,
+    fields: FieldSelector | None,
+) -> bool:
+    if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels") or {}):
+        return False
+    return fields is None or fields.matches(object_fields(info, obj))
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None
+    precondition_uid: str | None = None
+    precondition_rv: str | None = None
+
+
+class Resources:
+    """Object semantics for every resource in the registry, over one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        cluster_ips: ClusterIPAllocator,
+        node_ports: PortAllocator,
+    ) -> None:
+        self.store = store
+        self.cluster_ips = cluster_ips
+        self.node_ports = node_ports
+        # One lock for allocator bookkeeping around Service writes (allocation is in memory).
+        self._alloc_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ start-up
+
+    async def bootstrap(self) -> None:
+        """Rebuild allocators from stored Services; make sure the system namespaces exist."""
+        svc = registry.by_kind("Service")
+        kvs, _ = await self.store.range(svc.key_prefix(None))
+        ips: list[str] = []
+        ports: list[int] = []
+        for kv in kvs:
+            spec = decode(kv).get("spec") or {}
+            for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+                if isinstance(ip, str) and self.cluster_ips.contains(ip):
+                    ips.append(ip)
+            for p in spec.get("ports") or []:
+                np = p.get("nodePort") if isinstance(p, dict) else None
+                if isinstance(np, int) and self.node_ports.contains(np):
+                    ports.append(np)
+        self.cluster_ips.restore(ips)
+        self.node_ports.restore(ports)
+        ns = registry.by_kind("Namespace")
+        for name in SYSTEM_NAMESPACES:
+            if await self.store.get(ns.key(None, name)) is None:
+                try:
+                    await self.create(ns, None, {"metadata": {"name": name}})
+                except ApiError as e:
+                    if e.reason != "AlreadyExists":
+                        raise
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, info: ResourceInfo, namespace: str | None, name: str) -> dict[str, Any]:
+        kv = await self.store.get(info.key(namespace, name))
+        if kv is None:
+            raise errors.not_found(info, name)
+        return decode(kv)
+
+    async def list_objects(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        kvs, rev = await self.store.range(info.key_prefix(namespace))
+        items = []
+        for kv in kvs:
+            obj = decode(kv)
+            if matches(info, obj, labels, fields):
+                items.append(obj)
+        return items, rev
+
+    # ------------------------------------------------------------------ admission helpers
+
+    async def _check_namespace(self, info: ResourceInfo, namespace: str | None, name: str) -> None:
+        if not info.namespaced:
+            return
+        assert namespace is not None
+        ns_info = registry.by_kind("Namespace")
+        kv = await self.store.get(ns_info.key(None, namespace))
+        if kv is None:
+            raise errors.namespace_not_found(namespace)
+        ns = decode(kv)
+        if ns.get("metadata", {}).get("deletionTimestamp") or (
+            (ns.get("status") or {}).get("phase") == "Terminating"
+        ):
+            raise errors.forbidden(
+                f'{info.qualified} "{name}" is forbidden: unable to create new '
+                f"content in namespace {namespace} because it is being terminated",
+                {"group": info.group, "kind": info.plural},
+            )
+
+    @staticmethod
+    def typecheck(info: ResourceInfo, obj: dict[str, Any]) -> None:
+        """Reject bodies whose field types are wrong (400, as upstream's decoder does)."""
+        model = model_for(info.kind)
+        if model is None:
+            return
+        try:
+            model.model_validate(obj)
+        except pydantic.ValidationError as e:
+            # Missing required fields are validation's to report (422 with the field path);
+            # here only wrong types are refused, as upstream's decoder refuses them (400).
+            wrong = [err for err in e.errors() if err["type"] != "missing"]
+            if not wrong:
+                return
+            first = wrong[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise errors.bad_request(
+                f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+                f"{loc}: {first['msg']}"
+            ) from None
+
+    @staticmethod
+    def validate(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        causes = validate_object(info.kind, obj, old=old)
+        if causes:
+            name = obj.get("metadata", {}).get("name") or ""
+            raise errors.invalid(info, name, causes)
+
+    # ------------------------------------------------------------------ create
+
+    async def create(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        obj: dict[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        self.typecheck(info, obj)
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if info.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and body_ns != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on "
+                    "the request"
+                )
+        if not meta.get("name") and isinstance(meta.get("generateName"), str):
+            suffix = "".join(secrets.choice(_GENERATE_SUFFIX) for _ in range(5))
+            meta["name"] = meta["generateName"][:58] + suffix
+        strategy.prepare_for_create(info, obj, namespace)
+        self.validate(info, obj, None)
+        name = meta["name"]
+        await self._check_namespace(info, namespace, name)
+        if dry_run:
+            return obj
+        async with self._alloc_lock:
+            allocated = self._allocate_service(obj) if info.kind == "Service" else None
+            try:
+                kv = await self.store.create(info.key(namespace, name), encode(obj))
+            except KeyExistsError:
+                self._release_allocations(allocated)
+                raise errors.already_exists(info, name) from None
+            except BaseException:
+                self._release_allocations(allocated)
+                raise
+        return decode(kv)
+
+    # ------------------------------------------------------------------ update / patch
+
+    async def update(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        name: str,
+        obj: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """PUT: the body's resourceVersion, if any, must be the current one (else 409)."""
+        self.typecheck(info, obj)
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if meta.get("name") not in (None, name):
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on "
+                f"the URL ({name})"
+            )
+        wanted_rv = meta.get("resourceVersion")
+
+        def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            if wanted_rv and str(wanted_rv) != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(info, name)
+            return copy.deepcopy(obj)
+
+        return await self.guaranteed_update(
+            info, namespace, name, mutate, subresource=subresource, dry_run=dry_run
+        )
+
+    async def guaranteed_update(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        name: str,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Read, mutate, compare-and-swap; retry when another writer got there first.
+
+        A client's stale resourceVersion is a 409 raised by `mutate`; the store's CAS only hides
+        races between concurrent requests, as upstream's GuaranteedUpdate does."""
+        key = info.key(namespace, name)
+        while True:
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(info, name)
+            current = decode(kv)
+            new = mutate(copy.deepcopy(current))
+            self.typecheck(info, new)
+            strategy.prepare_for_update(info, new, current, subresource)
+            # Binding is the one write allowed to set a pod's nodeName, which the update rules
+            # forbid; it is checked as an object, not as a spec change.
+            self.validate(info, new, None if subresource == "binding" else current)
+            new["metadata"].pop("resourceVersion", None)
+            current_cmp = copy.deepcopy(current)
+            current_cmp["metadata"].pop("resourceVersion", None)
+            if new == current_cmp or dry_run:
+                # A no-op write stores nothing and keeps the resourceVersion, as upstream.
+                new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                return new
+            if self._finalized(new):
+                return await self._delete_now(info, namespace, name, kv.mod_revision, new)
+            async with self._alloc_lock:
+                allocated: list[tuple[str, Any]] | None = None
+                if info.kind == "Service" and subresource is None:
+                    allocated = self._reallocate_service(new, current)
+                try:
+                    out = await self.store.update(
+                        key, encode(new), expected_mod_revision=kv.mod_revision
+                    )
+                except RevisionMismatchError:
+                    self._release_allocations(allocated)
+                    continue
+                except KeyNotFoundError:
+                    self._release_allocations(allocated)
+                    raise errors.not_found(info, name) from None
+                except BaseException:
+                    self._release_allocations(allocated)
+                    raise
+                if info.kind == "Service" and subresource is None:
+                    self._release_service_leftovers(current, new)
+            return decode(out)
+
+    # ------------------------------------------------------------------ delete
+
+    @staticmethod
+    def _finalized(obj: dict[str, Any]) -> bool:
+        meta = obj.get("metadata", {})
+        return (
+            bool(meta.get("deletionTimestamp"))
+            and not meta.get("finalizers")
+            and (meta.get("deletionGracePeriodSeconds") in (None, 0))
+        )
+
+    async def delete(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        name: str,
+        options: DeleteOptions,
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        key = info.key(namespace, name)
+        while True:
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(info, name)
+            obj = decode(kv)
+            meta = obj["metadata"]
+            if options.precondition_uid and options.precondition_uid != meta.get("uid"):
+                raise errors.conflict(info, name)
+            if options.precondition_rv and options.precondition_rv != meta.get("resourceVersion"):
+                raise errors.conflict(info, name)
+            if dry_run:
+                return obj
+            graceful = self._graceful_seconds(info, obj, options)
+            finalizers = list(meta.get("finalizers") or [])
+            if info.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
+                finalizers.append("kubernetes")  # the namespace controller empties it first
+            if not finalizers and not graceful:
+                return await self._delete_now(info, namespace, name, kv.mod_revision, obj)
+            # Graceful or finalized deletion: mark it, and let its owner (kubelet, controllers)
+            # finish the job.
+            if meta.get("deletionTimestamp") and not (
+                graceful is not None and graceful < (meta.get("deletionGracePeriodSeconds") or 0)
+            ):
+                return obj
+            stamp = datetime.now(UTC) + timedelta(seconds=graceful or 0)
+            meta["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+            meta["deletionGracePeriodSeconds"] = graceful or 0
+            if info.kind == "Namespace":
+                obj.setdefault("status", {})["phase"] = "Terminating"
+            meta.pop("resourceVersion", None)
+            try:
+                out = await self.store.update(
+                    key, encode(obj), expected_mod_revision=kv.mod_revision
+                )
+            except RevisionMismatchError:
+                continue
+            except KeyNotFoundError:
+                raise errors.not_found(info, name) from None
+            return decode(out)
+
+    @staticmethod
+    def _graceful_seconds(
+        info: ResourceInfo, obj: dict[str, Any], options: DeleteOptions
+    ) -> int | None:
+        """Pods bound to a node end gracefully: the kubelet stops them, then deletes for good."""
+        if info.kind != "Pod":
+            return None
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            return None
+        if options.grace_period_seconds is not None:
+            return max(options.grace_period_seconds, 0)
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        return grace if isinstance(grace, int) else 30
+
+    async def _delete_now(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        name: str,
+        mod_revision: int,
+        obj: dict[str, Any],
+    ) -> dict[str, Any]:
+        try:
+            out = await self.store.delete(
+                info.key(namespace, name), expected_mod_revision=mod_revision
+            )
+        except KeyNotFoundError:
+            raise errors.not_found(info, name) from None
+        except RevisionMismatchError:
+            raise errors.conflict(info, name) from None
+        if info.kind == "Service":
+            async with self._alloc_lock:
+                self._release_service(decode(out))
+        return decode(out)
+
+    # ------------------------------------------------------------------ Service allocation
+
+    def _allocate_service(self, svc: dict[str, Any]) -> list[tuple[str, Any]]:
+        """Allocate the ClusterIP and NodePorts a new Service needs; returns what it took."""
+        taken: list[tuple[str, Any]] = []
+        try:
+            self._allocate_into(svc, taken, old=None)
+        except BaseException:
+            self._release_allocations(taken)
+            raise
+        return taken
+
+    def _reallocate_service(
+        self, new: dict[str, Any], old: dict[str, Any]
+    ) -> list[tuple[str, Any]]:
+        taken: list[tuple[str, Any]] = []
+        try:
+            self._allocate_into(new, taken, old=old)
+        except BaseException:
+            self._release_allocations(taken)
+            raise
+        return taken
+
+    def _allocate_into(
+        self, svc: dict[str, Any], taken: list[tuple[str, Any]], old: dict[str, Any] | None
+    ) -> None:
+        spec = svc["spec"]
+        old_spec = (old or {}).get("spec") or {}
+        name = svc["metadata"].get("name", "")
+        info = registry.by_kind("Service")
+        if spec.get("type") != "ExternalName":
+            old_ip = old_spec.get("clusterIP")
+            ip = spec.get("clusterIP")
+            if old is not None and old_ip and not ip:
+                spec["clusterIP"] = old_ip  # an update that omits it keeps it
+            elif ip in (None, ""):
+                try:
+                    spec["clusterIP"] = self.cluster_ips.allocate()
+                except AllocationError as e:
+                    raise errors.internal(f"failed to allocate a serviceIP: {e}") from None
+                taken.append(("ip", spec["clusterIP"]))
+            elif ip != "None" and ip != old_ip:
+                try:
+                    self.cluster_ips.allocate_specific(ip)
+                except AllocationError as e:
+                    raise errors.invalid(
+                        info,
+                        name,
+                        [
+                            errors.Cause(
+                                "FieldValueInvalid",
+                                f'Invalid value: "{ip}": {e}',
+                                "spec.clusterIPs",
+                            )
+                        ],
+                    ) from None
+                taken.append(("ip", ip))
+            spec["clusterIPs"] = [spec["clusterIP"]]
+            if spec["clusterIP"] != "None":
+                spec.setdefault("ipFamilies", ["IPv4"])
+                spec.setdefault("ipFamilyPolicy", "SingleStack")
+        needs_node_port = spec.get("type") in ("NodePort", "LoadBalancer")
+        old_ports = {
+            (p.get("port"), p.get("protocol")): p.get("nodePort")
+            for p in old_spec.get("ports") or []
+            if isinstance(p, dict)
+        }
+        for i, port in enumerate(spec.get("ports") or []):
+            if not needs_node_port:
+                port.pop("nodePort", None)
+                continue
+            want = port.get("nodePort")
+            prev = old_ports.get((port.get("port"), port.get("protocol")))
+            if want in (None, 0):
+                if prev:
+                    port["nodePort"] = prev
+                    continue
+                try:
+                    port["nodePort"] = self.node_ports.allocate()
+                except AllocationError as e:
+                    raise errors.internal(f"failed to allocate a nodePort: {e}") from None
+                taken.append(("port", port["nodePort"]))
+            elif want != prev and want not in [t[1] for t in taken if t[0] == "port"]:
+                try:
+                    self.node_ports.allocate_specific(want)
+                except AllocationError as e:
+                    raise errors.invalid(
+                        info,
+                        name,
+                        [
+                            errors.Cause(
+                                "FieldValueInvalid",
+                                f"Invalid value: {want}: {e}",
+                                f"spec.ports[{i}].nodePort",
+                            )
+                        ],
+                    ) from None
+                taken.append(("port", want))
+
+    def _release_allocations(self, taken: list[tuple[str, Any]] | None) -> None:
+        for what, value in taken or []:
+            if what == "ip":
+                self.cluster_ips.release(value)
+            else:
+                self.node_ports.release(value)
+
+    def _service_holdings(self, svc: dict[str, Any]) -> set[tuple[str, Any]]:
+        spec = svc.get("spec") or {}
+        out: set[tuple[str, Any]] = set()
+        ip = spec.get("clusterIP")
+        if isinstance(ip, str) and self.cluster_ips.contains(ip):
+            out.add(("ip", ip))
+        for p in spec.get("ports") or []:
+            np = p.get("nodePort") if isinstance(p, dict) else None
+            if isinstance(np, int) and self.node_ports.contains(np):
+                out.add(("port", np))
+        return out
+
+    def _release_service(self, svc: dict[str, Any]) -> None:
+        self._release_allocations(list(self._service_holdings(svc)))
+
+    def _release_service_leftovers(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self._release_allocations(list(self._service_holdings(old) - self._service_holdings(new)))
+
+
+Mutator = Callable[[dict[str, Any]], dict[str, Any]]
+AsyncMutator = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]

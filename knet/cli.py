@@ -1,0 +1,31 @@
+"""The `knet` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="knet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from knet.apiserver import server
+
+    p = sub.add_parser("apiserver", help="run the API server")
+    server.add_arguments(p)
+    p.set_defaults(func=server.run)
+
+    from knet import demo
+
+    p = sub.add_parser("demo", help="start an API server and show kubectl working against it")
+    demo.add_arguments(p)
+    p.set_defaults(func=demo.run)
+
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: real processes on loopback, cleaned up by recorded state."""

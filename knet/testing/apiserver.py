@@ -1,0 +1,106 @@
+"""Start a real `knet apiserver` process on 127.0.0.1 for tests, demos and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from knet import kubeconfig
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class ApiServerProcess:
+    data_dir: Path
+    port: int
+    log_path: Path
+    extra_args: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return kubeconfig.write(self.data_dir.parent / f"kubeconfig-{self.port}", self.url)
+
+    def start(self, timeout: float = 20.0) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "knet.cli",
+            "apiserver",
+            "--bind-address",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"apiserver exited with {self.proc.returncode}: "
+                    + self.log_path.read_text()[-2000:]
+                )
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("apiserver did not become ready: " + self.log_path.read_text()[-2000:])
+
+    def kill(self) -> None:
+        """kill -9: what a crash looks like to the store."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def running_apiserver(workdir: Path, *extra_args: str) -> Iterator[ApiServerProcess]:
+    server = ApiServerProcess(
+        data_dir=workdir / "data",
+        port=free_port(),
+        log_path=workdir / "apiserver.log",
+        extra_args=tuple(extra_args),
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

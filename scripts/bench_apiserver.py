@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""API server benchmark: mutating latency under concurrency, large lists, watch fan-out.
+
+Starts a real `knet apiserver` process on 127.0.0.1 (own temp data dir, removed at the end) and
+prints figures. Reproduce with:
+
+    .venv/bin/python scripts/bench_apiserver.py [--pods 10000] [--clients 50] [--watchers 500]
+
+Floors from the issue: create p99 <= 50 ms, list of 10k pods <= 1 s, a write reaches 500 watchers
+with p99 <= 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from knet.testing.apiserver import ApiServerProcess, free_port
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def pod(name: str) -> bytes:
+    return orjson.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": "bench", "shard": name[-1]}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "registry.k8s.io/e2e-test-images/agnhost:2.47",
+                        "args": ["netexec", "--http-port=8080"],
+                        "ports": [{"containerPort": 8080}],
+                    }
+                ]
+            },
+        }
+    )
+
+
+async def creates(url: str, total: int, clients: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    counter = iter(range(total))
+    conn = aiohttp.TCPConnector(limit=clients)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=conn) as s:
+
+        async def worker() -> None:
+            for i in counter:
+                body = pod(f"bench-{i:06d}")
+                t0 = time.perf_counter()
+                async with s.post(
+                    f"{url}/api/v1/namespaces/default/pods", data=body, headers=headers
+                ) as r:
+                    await r.read()
+                    if r.status != 201:
+                        raise RuntimeError(f"create failed: {r.status}")
+                latencies.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    return latencies, wall
+
+
+async def list_time(url: str, accept: str, rounds: int = 3) -> tuple[float, int]:
+    best = float("inf")
+    size = 0
+    async with aiohttp.ClientSession() as s:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            async with s.get(f"{url}/api/v1/namespaces/default/pods", headers={"Accept": accept}) as r:
+                body = await r.read()
+            best = min(best, time.perf_counter() - t0)
+            size = len(body)
+    return best, size
+
+
+async def fanout(url: str, watchers: int, writes: int) -> list[float]:
+    """Delivery latency: from the moment a write is sent to the moment each watcher reads it."""
+    sent: dict[str, float] = {}
+    delays: list[float] = []
+    conn = aiohttp.TCPConnector(limit=watchers + 10)
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as s:
+        async with s.get(f"{url}/api/v1/namespaces/default/pods?limit=1") as r:
+            rv = orjson.loads(await r.read())["metadata"]["resourceVersion"]
+        ready = asyncio.Semaphore(0)
+
+        async def watch() -> None:
+            async with s.get(
+                f"{url}/api/v1/namespaces/default/events?watch=true&resourceVersion={rv}"
+                f"&timeoutSeconds=600"
+            ) as r:
+                ready.release()
+                seen = 0
+                async for line in r.content:
+                    now = time.perf_counter()
+                    name = orjson.loads(line)["object"]["metadata"]["name"]
+                    delays.append(now - sent[name])
+                    seen += 1
+                    if seen == writes:
+                        return
+
+        tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
+        for _ in range(watchers):
+            await ready.acquire()
+        await asyncio.sleep(0.5)
+        for i in range(writes):
+            name = f"fan-{i}"
+            ev = {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name},
+                "involvedObject": {"kind": "Pod", "name": "x", "namespace": "default"},
+                "reason": "Bench",
+                "message": "fan-out",
+            }
+            sent[name] = time.perf_counter()
+            async with s.post(
+                f"{url}/api/v1/namespaces/default/events",
+                data=orjson.dumps(ev),
+                headers={"Content-Type": "application/json"},
+            ) as r:
+                await r.read()
+            await asyncio.sleep(0.2)
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+    return delays
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="knet-bench-") as tmp:
+        server = ApiServerProcess(
+            data_dir=Path(tmp) / "data", port=free_port(), log_path=Path(tmp) / "apiserver.log"
+        )
+        server.start()
+        try:
+            url = server.url
+            print(f"knet apiserver at {url}, data in a temp dir (SQLite WAL, synchronous=FULL)")
+            lat, wall = await creates(url, args.pods, args.clients)
+            print(
+                f"creates: {args.pods} pods from {args.clients} concurrent clients in {wall:.2f} s "
+                f"= {args.pods / wall:.0f}/s; latency p50 {pct(lat, 50) * 1e3:.1f} ms, "
+                f"p99 {pct(lat, 99) * 1e3:.1f} ms, max {max(lat) * 1e3:.1f} ms"
+            )
+            t_json, size = await list_time(url, "application/json")
+            print(f"list {args.pods} pods (JSON): {t_json * 1e3:.0f} ms, {size / 1e6:.1f} MB")
+            t_table, size = await list_time(
+                url, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+            )
+            print(f"list {args.pods} pods (Table, as kubectl get): {t_table * 1e3:.0f} ms, "
+                  f"{size / 1e6:.1f} MB")
+            delays = await fanout(url, args.watchers, args.writes)
+            print(
+                f"fan-out: {args.writes} writes x {args.watchers} watchers = {len(delays)} "
+                f"deliveries; p50 {pct(delays, 50) * 1e3:.1f} ms, p99 {pct(delays, 99) * 1e3:.1f} ms,"
+                f" mean {statistics.mean(delays) * 1e3:.1f} ms"
+            )
+        finally:
+            server.stop()
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pods", type=int, default=10_000)
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--watchers", type=int, default=500)
+    p.add_argument("--writes", type=int, default=20)
+    return asyncio.run(main_async(p.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
