@@ -70,6 +70,7 @@ def make_app(config: ApiServerConfig) -> web.Application:
         app[STORE] = store
         app[RESOURCES] = resources
         yield
+        await resources.close()
         await store.close()
 
     app.cleanup_ctx.append(store_ctx)

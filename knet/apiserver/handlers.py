@@ -338,7 +338,8 @@ async def _scale(
         wanted_rv = (new_scale.get("metadata") or {}).get("resourceVersion")
         if wanted_rv and str(wanted_rv) != current["metadata"]["resourceVersion"]:
             raise errors.conflict(info, name)
-        replicas = (new_scale.get("spec") or {}).get("replicas")
+        # Scale's spec.replicas is `omitempty` upstream: kubectl's PUT of 0 replicas leaves it out.
+        replicas = (new_scale.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid(
                 info,

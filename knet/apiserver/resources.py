@@ -7,6 +7,7 @@ refusal, so nothing but a Kubernetes Status ever reaches a client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import secrets
 from collections.abc import Awaitable, Callable
@@ -26,11 +27,13 @@ from knet.apiserver.errors import ApiError
 from knet.apiserver.models import model_for
 from knet.apiserver.validation import validate_object
 from knet.storage import (
+    EventType,
     KeyExistsError,
     KeyNotFoundError,
     KeyValue,
     RevisionMismatchError,
     Store,
+    StoreError,
 )
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-node-lease", "kube-public")
@@ -82,6 +85,18 @@ def matches(
     return fields is None or fields.matches(object_fields(info, obj))
 
 
+def _terminating(ns: dict[str, Any]) -> bool:
+    return bool(ns.get("metadata", {}).get("deletionTimestamp")) or (
+        (ns.get("status") or {}).get("phase") == "Terminating"
+    )
+
+
+def _stored(obj: dict[str, Any], kv: KeyValue) -> dict[str, Any]:
+    """The object as just written: what we encoded, with the revision the store gave it."""
+    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    return obj
+
+
 @dataclass(frozen=True)
 class DeleteOptions:
     grace_period_seconds: int | None = None
@@ -104,6 +119,33 @@ class Resources:
         self.node_ports = node_ports
         # One lock for allocator bookkeeping around Service writes (allocation is in memory).
         self._alloc_lock = asyncio.Lock()
+        # Namespace name -> terminating?, kept by a store watch so creates need no extra read.
+        self._namespaces: dict[str, bool] = {}
+        self._ns_task: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        if self._ns_task is not None:
+            self._ns_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ns_task
+
+    async def _follow_namespaces(self) -> None:
+        prefix = registry.by_kind("Namespace").key_prefix(None)
+        while True:
+            kvs, rev = await self.store.range(prefix)
+            self._namespaces = {
+                decode(kv)["metadata"]["name"]: _terminating(decode(kv)) for kv in kvs
+            }
+            try:
+                async for ev in self.store.watch(prefix, rev):
+                    obj = decode(ev.kv)
+                    name = obj["metadata"]["name"]
+                    if ev.type is EventType.DELETE:
+                        self._namespaces.pop(name, None)
+                    else:
+                        self._namespaces[name] = _terminating(obj)
+            except StoreError:
+                continue  # fell behind or compacted: list again
 
     # ------------------------------------------------------------------ start-up
 
@@ -124,6 +166,7 @@ class Resources:
                     ports.append(np)
         self.cluster_ips.restore(ips)
         self.node_ports.restore(ports)
+        self._ns_task = asyncio.create_task(self._follow_namespaces())
         ns = registry.by_kind("Namespace")
         for name in SYSTEM_NAMESPACES:
             if await self.store.get(ns.key(None, name)) is None:
@@ -162,14 +205,14 @@ class Resources:
         if not info.namespaced:
             return
         assert namespace is not None
+        known = self._namespaces.get(namespace)
+        if known is False:
+            return  # active, as the namespace watch last saw it: the common case, no store read
         ns_info = registry.by_kind("Namespace")
         kv = await self.store.get(ns_info.key(None, namespace))
         if kv is None:
             raise errors.namespace_not_found(namespace)
-        ns = decode(kv)
-        if ns.get("metadata", {}).get("deletionTimestamp") or (
-            (ns.get("status") or {}).get("phase") == "Terminating"
-        ):
+        if _terminating(decode(kv)):
             raise errors.forbidden(
                 f'{info.qualified} "{name}" is forbidden: unable to create new '
                 f"content in namespace {namespace} because it is being terminated",
@@ -244,7 +287,7 @@ class Resources:
             except BaseException:
                 self._release_allocations(allocated)
                 raise
-        return decode(kv)
+        return _stored(obj, kv)
 
     # ------------------------------------------------------------------ update / patch
 
@@ -333,7 +376,7 @@ class Resources:
                     raise
                 if info.kind == "Service" and subresource is None:
                     self._release_service_leftovers(current, new)
-            return decode(out)
+            return _stored(new, out)
 
     # ------------------------------------------------------------------ delete
 

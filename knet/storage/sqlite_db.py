@@ -163,33 +163,58 @@ def event_from_row(row: LogRow) -> Event:
     )
 
 
-def write_event(conn: sqlite3.Connection, event: Event) -> None:
-    """Apply `event` to `kv` and append it to `log` (inside the caller's transaction)."""
-    kv, prev = event.kv, event.prev_kv
-    if event.type is EventType.DELETE:
-        conn.execute("DELETE FROM kv WHERE key = ?", (kv.key,))
-        kind, prev_value = _DELETE, None  # the deleted value is the row's own value
-    else:
-        conn.execute(
-            f"INSERT INTO kv ({_KV_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-            "mod_rev = excluded.mod_rev, version = excluded.version",
-            (kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version),
+def read_many(conn: sqlite3.Connection, keys: list[str]) -> dict[str, KeyValue]:
+    """The live keys among `keys`, in as few statements as SQLite's parameter limit allows."""
+    found: dict[str, KeyValue] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT {_KV_COLUMNS} FROM kv WHERE key IN ({marks})", chunk):
+            found[row[0]] = kv_from_row(row)
+    return found
+
+
+def write_events(conn: sqlite3.Connection, events: list[Event]) -> None:
+    """Apply `events` (in revision order) to `kv` and append them to `log`, inside the caller's
+    transaction. Statements are batched: each one releases and retakes the GIL, and a writer
+    thread that does that per row starves behind a busy event loop."""
+    final: dict[str, Event] = {}
+    log_rows = []
+    for event in events:
+        kv, prev = event.kv, event.prev_kv
+        final[kv.key] = event
+        if event.type is EventType.DELETE:
+            kind, prev_value = _DELETE, None  # the deleted value is the row's own value
+        else:
+            kind, prev_value = _PUT, None if prev is None else prev.value
+        log_rows.append(
+            (
+                kv.mod_revision,
+                kv.key,
+                kind,
+                kv.value,
+                kv.create_revision,
+                kv.version,
+                None if prev is None else prev.mod_revision,
+                prev_value,
+            )
         )
-        kind, prev_value = _PUT, None if prev is None else prev.value
-    conn.execute(
-        f"INSERT INTO log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            kv.mod_revision,
-            kv.key,
-            kind,
-            kv.value,
-            kv.create_revision,
-            kv.version,
-            None if prev is None else prev.mod_revision,
-            prev_value,
-        ),
-    )
+    deletes = [(k,) for k, e in final.items() if e.type is EventType.DELETE]
+    upserts = [
+        (e.kv.key, e.kv.value, e.kv.create_revision, e.kv.mod_revision, e.kv.version)
+        for e in final.values()
+        if e.type is EventType.PUT
+    ]
+    if deletes:
+        conn.executemany("DELETE FROM kv WHERE key = ?", deletes)
+    if upserts:
+        conn.executemany(
+            f"INSERT INTO kv ({_KV_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, create_rev = "
+            "excluded.create_rev, mod_rev = excluded.mod_rev, version = excluded.version",
+            upserts,
+        )
+    conn.executemany(f"INSERT INTO log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", log_rows)
 
 
 def delete_log_upto(conn: sqlite3.Connection, revision: int) -> None:

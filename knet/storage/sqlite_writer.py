@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from knet.storage import sqlite_db
-from knet.storage.interface import Event, StoreError
+from knet.storage.interface import Event, EventType, KeyValue, StoreError
 from knet.storage.ops import WriteOp, apply_write
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class Writer:
         start_revision, start_compacted = self._revision, self._compacted
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            outcomes = [(request, self._apply(request.op)) for request in batch]
+            outcomes = self._apply_all(batch)
             self._auto_compact()
             if self._revision != start_revision:
                 sqlite_db.write_meta(self._conn, "revision", self._revision)
@@ -147,24 +147,47 @@ class Writer:
             outcomes = [(request, _batch_error(exc)) for request in batch]
         return BatchResult(outcomes, self._revision, self._compacted)
 
-    def _apply(self, op: WriteOp | CompactOp) -> Outcome:
-        """Apply one request inside the open transaction. The request's own errors are
-        returned; database errors propagate and fail the batch."""
-        if isinstance(op, CompactOp):
-            if op.revision > self._revision:
-                return ValueError(
-                    f"cannot compact to revision {op.revision}: the store is at {self._revision}"
-                )
-            self._compact_to(op.revision)
-            return None
-        current = sqlite_db.read_get(self._conn, op.key)
-        try:
-            event = apply_write(op, current, self._revision + 1)
-        except StoreError as exc:
-            return exc
-        sqlite_db.write_event(self._conn, event)
-        self._revision = event.revision
-        return event
+    def _apply_all(self, batch: list[Request]) -> list[tuple[Request, Outcome]]:
+        """Apply the batch in order inside the open transaction: each write sees the state left
+        by the one before. A request's own errors are its outcome; database errors propagate
+        and fail the batch. Reads and writes go to SQLite in bulk (see write_events)."""
+        keys = list({r.op.key for r in batch if isinstance(r.op, WriteOp)})
+        state: dict[str, KeyValue | None] = dict(sqlite_db.read_many(self._conn, keys))
+        outcomes: list[tuple[Request, Outcome]] = []
+        pending: list[Event] = []
+        for request in batch:
+            op = request.op
+            if isinstance(op, CompactOp):
+                # Compaction deletes log rows: flush what is pending first to keep order.
+                if pending:
+                    sqlite_db.write_events(self._conn, pending)
+                    pending = []
+                if op.revision > self._revision:
+                    outcomes.append(
+                        (
+                            request,
+                            ValueError(
+                                f"cannot compact to revision {op.revision}: the store is at "
+                                f"{self._revision}"
+                            ),
+                        )
+                    )
+                    continue
+                self._compact_to(op.revision)
+                outcomes.append((request, None))
+                continue
+            try:
+                event = apply_write(op, state.get(op.key), self._revision + 1)
+            except StoreError as exc:
+                outcomes.append((request, exc))
+                continue
+            state[op.key] = None if event.type is EventType.DELETE else event.kv
+            pending.append(event)
+            self._revision = event.revision
+            outcomes.append((request, event))
+        if pending:
+            sqlite_db.write_events(self._conn, pending)
+        return outcomes
 
     def _auto_compact(self) -> None:
         if self._revision - self._compacted >= self._history_window + self._compact_step:
