@@ -3,6 +3,7 @@
 Modules: ``session`` (a netlink socket bound to a named namespace), ``netns`` (create/remove/list
 named namespaces under /run/netns), ``links`` (bridges, veth pairs, bridge ports, hairpin),
 ``addrs``, ``routes``, ``sysctl`` (per-namespace net.* sysctls), ``names`` (hashed names that fit
-IFNAMSIZ), ``exec`` (argv to run a command in a namespace). The namespace is always an argument:
-the long-lived process never switches namespace. All calls block.
+IFNAMSIZ), ``exec`` (argv to run a command in a namespace), ``nsthread`` (how a socket gets into
+a namespace), ``errors``. The namespace is always an argument: the long-lived process and its
+threads never switch namespace. All calls block.
 """
