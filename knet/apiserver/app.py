@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -11,7 +12,7 @@ from knet.apiserver import handlers
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
-from knet.apiserver.keys import CONFIG, RESOURCES, STORE
+from knet.apiserver.keys import CONFIG, RESOURCES, STOPPING, STORE
 from knet.apiserver.resources import Resources
 from knet.storage.sqlite import SqliteStore
 
@@ -56,6 +57,12 @@ def make_app(config: ApiServerConfig) -> web.Application:
     # Bodies are capped at 3 MiB by the handlers with a Status; aiohttp's own cap sits above it.
     app = web.Application(middlewares=[status_errors], client_max_size=64 * 1024 * 1024)
     app[CONFIG] = config
+    app[STOPPING] = asyncio.Event()
+
+    async def end_watches(app: web.Application) -> None:
+        app[STOPPING].set()
+
+    app.on_shutdown.append(end_watches)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await SqliteStore.open(config.data_dir, history_window=config.history_window)

@@ -152,6 +152,10 @@ async def resource(request: web.Request) -> web.StreamResponse:
         assert doc is not None
         return json_response(doc)
     info = target.info
+    # Negotiate the reply before acting, as upstream does: a write must not happen when its
+    # answer is refused with 406.
+    if choose_output(request.headers.get("Accept")) is None:
+        raise errors.not_acceptable(request.headers.get("Accept", ""))
     if target.name is None:
         return await _collection(request, info, target.namespace)
     if target.subresource is None:

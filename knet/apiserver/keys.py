@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from knet.apiserver.config import ApiServerConfig
@@ -11,3 +13,6 @@ from knet.storage import Store
 CONFIG = web.AppKey("config", ApiServerConfig)
 STORE = web.AppKey("store", Store)
 RESOURCES = web.AppKey("resources", Resources)
+# Set when the server begins to stop: open watches end their streams cleanly instead of
+# holding shutdown up until their timeouts.
+STOPPING = web.AppKey("stopping", asyncio.Event)

@@ -22,6 +22,9 @@ from knet.apiserver import errors
 from knet.apiserver.negotiation import media_type
 
 MAX_BODY = 3 * 1024 * 1024  # upstream's limit for a request body
+# Far deeper than any Kubernetes object, and far below the 254 levels orjson can write once an
+# object sits inside a List or a watch event: deeper input would be stored but never listed.
+MAX_DEPTH = 100
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -119,14 +122,65 @@ def decode_document(raw: bytes, content_type: str) -> Any:
     if not raw.strip():
         raise errors.bad_request("the request body is empty")
     if kind in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as e:
-            raise errors.bad_request(f"error decoding YAML: {str(e).splitlines()[0]}") from None
+        return _from_yaml(raw)
     try:
-        return orjson.loads(raw)
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+    if exceeds_depth(doc, MAX_DEPTH):
+        raise errors.bad_request(f"the document is nested more than {MAX_DEPTH} levels deep")
+    return doc
+
+
+def exceeds_depth(doc: Any, limit: int) -> bool:
+    """Whether `doc` nests deeper than `limit` (iteratively: deep input must not recurse)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth >= limit and node:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _from_yaml(raw: bytes) -> Any:
+    """YAML, normalised to what JSON can say (as upstream converts YAML to JSON first)."""
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise errors.bad_request(f"error decoding YAML: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise errors.bad_request("error decoding YAML: the document is nested too deeply") from None
+    # Aliases share nodes: a few bytes can expand to billions of values ("billion laughs").
+    if b"*" in raw and _expanded_size(doc, MAX_BODY) > MAX_BODY:
+        raise errors.bad_request("error decoding YAML: the document contains excessive aliasing")
+    if exceeds_depth(doc, MAX_DEPTH):
+        raise errors.bad_request(f"the document is nested more than {MAX_DEPTH} levels deep")
+    try:
+        return orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError as e:  # binary and set tags, lone surrogates
+        raise errors.bad_request(f"error decoding YAML: not representable as JSON: {e}") from None
+
+
+def _expanded_size(doc: Any, limit: int) -> int:
+    """How many values `doc` holds with aliases expanded, counting no further than `limit`
+    (a self-referencing document counts up to the limit too)."""
+    count = 0
+    stack = [doc]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
 
 
 def decode_object(

@@ -25,6 +25,7 @@ from knet.apiserver import errors, strategy
 from knet.apiserver.allocators import AllocationError, ClusterIPAllocator, PortAllocator
 from knet.apiserver.errors import ApiError
 from knet.apiserver.models import model_for
+from knet.apiserver.request import MAX_DEPTH, exceeds_depth
 from knet.apiserver.validation import validate_object
 from knet.storage import (
     EventType,
@@ -47,6 +48,12 @@ def decode(kv: KeyValue) -> dict[str, Any]:
 
 
 def encode(obj: dict[str, Any]) -> bytes:
+    # Patches can deepen an object past what its List could be written as; refuse that here,
+    # where every write passes.
+    if exceeds_depth(obj, MAX_DEPTH):
+        raise errors.ApiError(
+            422, "Invalid", f"the object would be nested more than {MAX_DEPTH} levels deep"
+        )
     meta = obj.get("metadata", {})
     rv = meta.pop("resourceVersion", None)
     try:
@@ -95,6 +102,21 @@ def _stored(obj: dict[str, Any], kv: KeyValue) -> dict[str, Any]:
     """The object as just written: what we encoded, with the revision the store gave it."""
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
     return obj
+
+
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
+    """The finalizers an object being deleted with `policy` carries (None keeps them)."""
+    wanted = {"Orphan": ORPHAN_FINALIZER, "Foreground": FOREGROUND_FINALIZER}.get(policy or "")
+    if policy is None:
+        return finalizers
+    out = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if wanted is not None:
+        out.append(wanted)
+    return out
 
 
 @dataclass(frozen=True)
@@ -386,6 +408,8 @@ class Resources:
         return (
             bool(meta.get("deletionTimestamp"))
             and not meta.get("finalizers")
+            # A Namespace also waits for its spec.finalizers (emptied through /finalize).
+            and not (obj.get("spec") or {}).get("finalizers")
             and (meta.get("deletionGracePeriodSeconds") in (None, 0))
         )
 
@@ -399,6 +423,12 @@ class Resources:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         key = info.key(namespace, name)
+        if info.kind == "Namespace" and name in SYSTEM_NAMESPACES:
+            # The system namespaces always exist (upstream's NamespaceLifecycle admission).
+            raise errors.forbidden(
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                {"name": name, "group": "", "kind": "namespaces"},
+            )
         while True:
             kv = await self.store.get(key)
             if kv is None:
@@ -412,20 +442,33 @@ class Resources:
             if dry_run:
                 return obj
             graceful = self._graceful_seconds(info, obj, options)
-            finalizers = list(meta.get("finalizers") or [])
+            old_finalizers = list(meta.get("finalizers") or [])
+            # The propagation policy becomes a finalizer the garbage collector acts on, as
+            # upstream: "orphan" (dependents lose their ownerReferences first) or
+            # "foregroundDeletion" (dependents are deleted first).
+            finalizers = gc_finalizers(old_finalizers, options.propagation_policy)
+            if finalizers != old_finalizers:
+                if finalizers:
+                    meta["finalizers"] = finalizers
+                else:
+                    meta.pop("finalizers", None)
+            pending = list(finalizers)
             if info.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
-                finalizers.append("kubernetes")  # the namespace controller empties it first
-            if not finalizers and not graceful:
+                pending.append("kubernetes")  # the namespace controller empties it first
+            if not pending and not graceful:
                 return await self._delete_now(info, namespace, name, kv.mod_revision, obj)
             # Graceful or finalized deletion: mark it, and let its owner (kubelet, controllers)
             # finish the job.
-            if meta.get("deletionTimestamp") and not (
-                graceful is not None and graceful < (meta.get("deletionGracePeriodSeconds") or 0)
-            ):
-                return obj
-            stamp = datetime.now(UTC) + timedelta(seconds=graceful or 0)
-            meta["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-            meta["deletionGracePeriodSeconds"] = graceful or 0
+            shorter = graceful is not None and graceful < (
+                meta.get("deletionGracePeriodSeconds") or 0
+            )
+            if meta.get("deletionTimestamp") and not shorter:
+                if finalizers == old_finalizers:
+                    return obj
+            else:
+                stamp = datetime.now(UTC) + timedelta(seconds=graceful or 0)
+                meta["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+                meta["deletionGracePeriodSeconds"] = graceful or 0
             if info.kind == "Namespace":
                 obj.setdefault("status", {})["phase"] = "Terminating"
             meta.pop("resourceVersion", None)

@@ -20,7 +20,7 @@ from knet.api.registry import ResourceInfo
 from knet.api.selectors import FieldSelector, LabelSelector
 from knet.apiserver import errors, printers
 from knet.apiserver import request as req
-from knet.apiserver.keys import CONFIG
+from knet.apiserver.keys import CONFIG, STOPPING
 from knet.apiserver.negotiation import Output, choose_output
 from knet.apiserver.resources import Resources, decode, matches
 from knet.storage import CompactedError, Event, EventType, WatchClosedError
@@ -134,6 +134,7 @@ async def serve_watch(
     last_rev = start
     events = aiter(store_watch)
     pending: asyncio.Future[Event] | None = None
+    stopping = asyncio.ensure_future(request.app[STOPPING].wait())
     try:
         await resp.prepare(request)
         for obj in initial:
@@ -155,7 +156,10 @@ async def serve_watch(
                 wait = min(wait, max(next_bookmark - now, 0.0))
             if pending is None:
                 pending = asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait({pending}, timeout=wait)
+            waiting: set[asyncio.Future[Any]] = {pending, stopping}
+            done, _ = await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done:
+                break  # the server is stopping: end the stream; clients resume elsewhere
             if not done:
                 continue
             fut, pending = pending, None
@@ -178,6 +182,7 @@ async def serve_watch(
     except (ConnectionResetError, ConnectionError):
         pass
     finally:
+        stopping.cancel()
         if pending is not None:
             pending.cancel()
             with contextlib.suppress(BaseException):
