@@ -20,6 +20,8 @@ from knet.api.selectors import (
 )
 from knet.apiserver import errors
 from knet.apiserver.negotiation import media_type
+from knet.apiserver.protobuf import MEDIA_TYPE as PROTOBUF
+from knet.apiserver.protobuf import ProtobufError, decode_k8s_protobuf
 
 MAX_BODY = 3 * 1024 * 1024  # upstream's limit for a request body
 # Far deeper than any Kubernetes object, and far below the 254 levels orjson can write once an
@@ -117,10 +119,16 @@ async def read_body(request: web.Request) -> bytes:
 
 
 def decode_document(raw: bytes, content_type: str) -> Any:
-    """JSON or YAML, by Content-Type (JSON when none is given, as kubectl always names it)."""
+    """JSON, YAML or Kubernetes protobuf, by Content-Type (JSON when none is given, as kubectl
+    always names it). Protobuf becomes the JSON document the client would have sent."""
     kind = media_type(content_type)
     if not raw.strip():
         raise errors.bad_request("the request body is empty")
+    if kind == PROTOBUF:
+        try:
+            return decode_k8s_protobuf(raw)
+        except ProtobufError as e:
+            raise errors.bad_request(f"error decoding protobuf: {e}") from None
     if kind in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
         return _from_yaml(raw)
     try:
@@ -188,7 +196,7 @@ def decode_object(
 ) -> dict[str, Any]:
     """A write body: an object of the kind the path names, in the path's group/version."""
     kind = media_type(content_type)
-    if kind not in ("", "application/json", "application/yaml", "text/yaml", "*/*"):
+    if kind not in ("", "application/json", "application/yaml", "text/yaml", "*/*", PROTOBUF):
         raise errors.unsupported_media_type(content_type)
     doc = decode_document(raw, content_type)
     if not isinstance(doc, dict):

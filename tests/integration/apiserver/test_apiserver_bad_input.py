@@ -304,7 +304,8 @@ def test_unsupported_patch_types_are_415(server: ApiServerProcess, content_type:
 
 def test_unsupported_body_types_are_415(server: ApiServerProcess) -> None:
     body = json.dumps(pod("kt-new")).encode()
-    for content_type in ("text/plain", "application/vnd.kubernetes.protobuf", "application/xml"):
+    # (protobuf is decoded now: a JSON body sent as protobuf is a 400, see the protobuf tests)
+    for content_type in ("text/plain", "application/cbor", "application/xml"):
         reply = _send(server, "POST", PODS, body, content_type=content_type)
         assert_status(reply, 415, "UnsupportedMediaType")
 

@@ -508,11 +508,6 @@ def test_errors_print_as_upstream(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kubectl's typed generators (create namespace/deployment/service) send "
-    "application/vnd.kubernetes.protobuf bodies; the server decodes JSON and YAML only (415)",
-)
 @pytest.mark.parametrize(
     "args",
     [

@@ -1,0 +1,11 @@
+"""Reading Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`).
+
+kubectl's typed commands (`create namespace|deployment|service`, `drain`) send protobuf; the
+server decodes it to the JSON document the client would otherwise have sent and goes on as usual.
+Responses stay JSON: client-go decodes by the response's Content-Type.
+"""
+
+from knet.apiserver.protobuf.decode import MEDIA_TYPE, decode_k8s_protobuf
+from knet.apiserver.protobuf.wire import ProtobufError
+
+__all__ = ["MEDIA_TYPE", "ProtobufError", "decode_k8s_protobuf"]
