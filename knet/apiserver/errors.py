@@ -86,7 +86,7 @@ def invalid(info: ResourceInfo, name: str, causes: Sequence[Cause]) -> ApiError:
     return ApiError(
         422,
         "Invalid",
-        f'{info.kind} "{name}" is invalid: {summary}',
+        f'{info.kind}{"." + info.group if info.group else ""} "{name}" is invalid: {summary}',
         {
             "name": name,
             "group": info.group,
@@ -142,7 +142,8 @@ def unsupported_media_type(content_type: str) -> ApiError:
         415,
         "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media types include: "
-        "application/json, application/yaml, application/json-patch+json, "
+        "application/json, application/yaml, application/vnd.kubernetes.protobuf, "
+        "application/json-patch+json, "
         "application/merge-patch+json, application/strategic-merge-patch+json "
         f'(got "{content_type}")',
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -319,6 +320,10 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _replace(body: dict[str, Any], _current: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
 async def _scale(
     request: web.Request, res: Resources, info: ResourceInfo, namespace: str | None, name: str
 ) -> web.StreamResponse:
@@ -329,7 +334,7 @@ async def _scale(
         raise errors.method_not_allowed(method)
     if method == "PUT":
         body = await _read_object(request, info, "Scale")
-        patcher: Callable[[dict[str, Any]], dict[str, Any]] = lambda _scale: body  # noqa: E731
+        patcher: Callable[[dict[str, Any]], dict[str, Any]] = functools.partial(_replace, body)
     else:
         patcher = await _read_patch(request, "Scale")
 
@@ -387,8 +392,8 @@ async def _binding(
         pod.setdefault("spec", {})["nodeName"] = node
         return pod
 
-    # Binding sets spec.nodeName, which the pod update rules otherwise forbid: bypass them the way
-    # upstream's binding REST does, by writing through the status-free path with an explicit flag.
+    # Binding sets spec.nodeName, which pod update validation forbids; the "binding" subresource
+    # tells Resources to validate the result as an object instead (as upstream's binding REST).
     await res.guaranteed_update(info, namespace, name, mutate, subresource="binding")
     return json_response(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
