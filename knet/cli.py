@@ -22,6 +22,26 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_arguments(p)
     p.set_defaults(func=demo.run)
 
+    from knet.controllers import manager
+
+    p = sub.add_parser("controller-manager", help="run the control loops")
+    manager.add_arguments(p)
+    p.set_defaults(func=manager.run)
+
+    from knet.scheduler import scheduler
+
+    p = sub.add_parser("scheduler", help="run the scheduler")
+    scheduler.add_arguments(p)
+    p.set_defaults(func=scheduler.run)
+
+    from knet import server as allinone
+
+    p = sub.add_parser(
+        "server", help="run the API server, the controller-manager and the scheduler together"
+    )
+    allinone.add_arguments(p)
+    p.set_defaults(func=allinone.run)
+
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

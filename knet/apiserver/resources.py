@@ -456,7 +456,12 @@ class Resources:
             if info.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
                 pending.append("kubernetes")  # the namespace controller empties it first
             if not pending and not graceful:
-                return await self._delete_now(info, namespace, name, kv.mod_revision, obj)
+                try:
+                    return await self._delete_now(info, namespace, name, kv.mod_revision, obj)
+                except ApiError as e:
+                    if e.reason == "Conflict":
+                        continue  # written since we read it: judge the delete again, as upstream
+                    raise
             # Graceful or finalized deletion: mark it, and let its owner (kubelet, controllers)
             # finish the job.
             shorter = graceful is not None and graceful < (

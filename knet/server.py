@@ -1,0 +1,98 @@
+"""`knet server`: the API server, the controller-manager and the scheduler in one process.
+
+They still talk only through the API: the loops connect to the server they run beside over
+its unix socket if it has one, else over 127.0.0.1, exactly as they would from elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from knet.apiserver import server as apiserver
+from knet.client import ApiClient
+from knet.controllers import manager
+from knet.scheduler.scheduler import Scheduler
+
+log = logging.getLogger("knet.server")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    apiserver.add_arguments(p)
+    manager.add_manager_flags(p)
+
+
+def _local_url(args: argparse.Namespace) -> str:
+    if args.unix_socket is not None:
+        return f"unix://{args.unix_socket}"
+    host = args.bind_address
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{args.port}"
+
+
+async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -> int:
+    ready = asyncio.Event()
+    api = asyncio.create_task(apiserver.serve(apiserver.config_from_args(args), ready))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({api, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if api.done():
+        waiter.cancel()
+        api.result()  # raises what stopped it
+        return 1
+    client = ApiClient.from_url(_local_url(args))
+    loops = [
+        asyncio.create_task(manager.run_manager(client, options), name="controller-manager"),
+        asyncio.create_task(Scheduler(client).run(), name="scheduler"),
+    ]
+    # Stop in reverse order on SIGTERM/SIGINT: the loops first, while the API is still there
+    # for them to finish against, then the API server.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        # A loop that fails ends everything.
+        done, _ = await asyncio.wait({api, stopper, *loops}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task in loops and task.exception() is not None:
+                log.error("%s stopped: %s", task.get_name(), task.exception())
+    finally:
+        stopper.cancel()
+        for task in loops:
+            task.cancel()
+        for task in loops:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await client.close()
+        if not api.done():
+            api.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await api
+    if api.cancelled():
+        return 0 if stop.is_set() else 1
+    return 0 if api.exception() is None else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    manager.setup_logging(args.verbose)
+    try:
+        options = manager.options_from_args(args)
+    except ValueError as e:
+        print(f"knet server: {e}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve_all(args, options))
+    except OSError as e:
+        print(
+            f"knet server: cannot listen on {args.bind_address}:{args.port}: {e.strerror}",
+            file=sys.stderr,
+        )
+        return 1

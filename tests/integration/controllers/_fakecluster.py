@@ -1,0 +1,154 @@
+"""Fake nodes for the control-loop tests: Node objects and Leases that the test drives, and a
+"kubelet" per node that does only what the loops need from one: report its pods Running with an
+IP and Ready, and finish the graceful deletion of its pods. No processes, no network."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from knet.client import ApiClient, ApiError, Informer, is_not_found
+
+Obj = dict[str, Any]
+
+
+def micro_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def node_body(name: str, cpu: str = "4", memory: str = "8Gi", pods: str = "110") -> Obj:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {},
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory, "pods": pods},
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": stamp,
+                }
+            ],
+        },
+    }
+
+
+class FakeNode:
+    """A Node whose lease is renewed and whose pods are run (on paper) until `stop()`."""
+
+    _ips = itertools.count(2)
+
+    def __init__(self, client: ApiClient, name: str, index: int, renew_every: float = 0.5):
+        self.client = client
+        self.name = name
+        self.index = index
+        self.renew_every = renew_every
+        self.pods = Informer(client, "Pod", field_selector=f"spec.nodeName={name}")
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ready_delay = 0.0  # seconds before a new pod reports Ready
+
+    async def start(self, **resources: str) -> None:
+        created = await self.client.create(node_body(self.name, **resources))
+        await self.client.patch_status("Node", self.name, {"status": created["status"]})
+        await self.client.create(
+            {
+                "kind": "Lease",
+                "apiVersion": "coordination.k8s.io/v1",
+                "metadata": {"name": self.name, "namespace": "kube-node-lease"},
+                "spec": {
+                    "holderIdentity": self.name,
+                    "leaseDurationSeconds": 40,
+                    "renewTime": micro_now(),
+                },
+            }
+        )
+        self.pods.add_handler(self._on_pod, lambda _o, new: self._on_pod(new))
+        self.pods.start()
+        self._tasks.append(asyncio.create_task(self._heartbeat()))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            with contextlib.suppress(ApiError, OSError):
+                await self.client.patch(
+                    "Lease",
+                    self.name,
+                    {"spec": {"renewTime": micro_now()}},
+                    namespace="kube-node-lease",
+                )
+
+    def _on_pod(self, pod: Obj) -> None:
+        self._tasks.append(asyncio.create_task(self._sync(pod)))
+
+    async def _sync(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        try:
+            if meta.get("deletionTimestamp"):
+                # The containers have stopped: finish the graceful deletion, as a kubelet does.
+                await self.client.delete(
+                    "Pod", meta["name"], meta["namespace"], grace_period_seconds=0
+                )
+                return
+            if (pod.get("status") or {}).get("phase") == "Running":
+                return
+            if self.ready_delay:
+                await asyncio.sleep(self.ready_delay)
+            ip = f"10.244.{self.index}.{next(self._ips) % 250 + 2}"
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            conditions = [
+                {"type": t, "status": "True", "lastTransitionTime": stamp}
+                for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+            ]
+            await self.client.patch_status(
+                "Pod",
+                meta["name"],
+                {
+                    "status": {
+                        "phase": "Running",
+                        "podIP": ip,
+                        "podIPs": [{"ip": ip}],
+                        "hostIP": f"192.168.0.{self.index}",
+                        "conditions": conditions,
+                        "startTime": stamp,
+                    }
+                },
+                namespace=meta["namespace"],
+            )
+        except ApiError as e:
+            if not is_not_found(e):
+                raise
+
+    async def stop(self) -> None:
+        """The kubelet dies: no more lease renewals, no more pod updates."""
+        await self.pods.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, interval: float = 0.1
+) -> None:
+    """Wait until `check()` is true; fail (not a timed assertion: a generous bound on a wait)
+    if it never becomes so."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await check():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition {check.__name__} never held within {timeout}s")
+        await asyncio.sleep(interval)
