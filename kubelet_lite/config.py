@@ -1,0 +1,178 @@
+"""kubelet-lite's configuration: the command line, checked, as one frozen object."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, ip_address
+from pathlib import Path
+
+from knet.netlink import names
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class ConfigError(ValueError):
+    """A flag value kubelet-lite cannot use; the message names the flag."""
+
+
+def parse_duration(text: str, flag: str = "duration") -> float:
+    """Go-style durations as kubelet takes them: ``10s``, ``1m30s``, ``250ms``; seconds."""
+    s = text.strip()
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m[1]) * _UNITS[m[2]]
+        pos = m.end()
+    if not s or pos != len(s):
+        raise ConfigError(f"{flag}: {text!r} is not a duration (like 10s, 1m30s, 250ms)")
+    return total
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubeletConfig:
+    kubeconfig: Path
+    node_name: str
+    node_ip: IPv4Address
+    root_dir: Path
+    pod_cidr: IPv4Network | None = None
+    node_netns: str | None = None
+    bridge: str = "kbr0"
+    node_status_update_frequency: float = 10.0
+    node_lease_duration_seconds: int = 40
+    pod_netns_prefix: str = "kl-"
+    max_pods: int = 110
+    crash_loop_backoff_initial: float = 10.0
+    crash_loop_backoff_max: float = 300.0
+    sync_frequency: float = 60.0
+
+    def __post_init__(self) -> None:
+        if len(self.node_name) > 253 or not _DNS1123_SUBDOMAIN.match(self.node_name):
+            raise ConfigError(
+                f"--hostname-override: {self.node_name!r} is not a valid node name (lower-case "
+                "letters, digits, '-' and '.', at most 253 characters)"
+            )
+        if self.pod_cidr is not None and self.pod_cidr.prefixlen > 30:
+            raise ConfigError(
+                f"--pod-cidr: {self.pod_cidr} is too small for pods (need /30 or larger)"
+            )
+        if self.node_netns is not None:
+            try:
+                names.validate_netns_name(self.node_netns)
+            except ValueError as exc:
+                raise ConfigError(f"--node-netns: {exc}") from None
+        try:
+            names.validate_ifname(self.bridge)
+            names.netns_name("x", self.pod_netns_prefix)
+        except ValueError as exc:
+            raise ConfigError(f"--bridge/--pod-netns-prefix: {exc}") from None
+        if self.node_status_update_frequency <= 0:
+            raise ConfigError("--node-status-update-frequency must be positive")
+        if self.node_lease_duration_seconds <= 0:
+            raise ConfigError("--node-lease-duration-seconds must be positive")
+        if not 0 < self.crash_loop_backoff_initial <= self.crash_loop_backoff_max:
+            raise ConfigError("need 0 < --crash-loop-backoff-initial <= --crash-loop-backoff-max")
+        if self.max_pods < 1:
+            raise ConfigError("--max-pods must be at least 1")
+
+    @property
+    def lease_renew_interval(self) -> float:
+        """A quarter of the lease duration, as kubelet renews (10 s for 40 s)."""
+        return self.node_lease_duration_seconds / 4
+
+    @property
+    def pods_dir(self) -> Path:
+        return self.root_dir / "pods"
+
+    @property
+    def ipam_dir(self) -> Path:
+        return self.root_dir / "ipam"
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.root_dir / "runtime"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubelet-lite",
+        description="The node agent: pods of this node as processes in network namespaces.",
+    )
+    p.add_argument("--kubeconfig", required=True, help="how to reach the API server")
+    p.add_argument("--hostname-override", required=True, help="this node's name")
+    p.add_argument("--node-ip", required=True, help="this node's IPv4 address (InternalIP)")
+    p.add_argument(
+        "--pod-cidr",
+        help="pod addresses for this node; without it, Node.spec.podCIDR (set by the control "
+        "plane) is used",
+    )
+    p.add_argument(
+        "--node-netns",
+        help="named network namespace that plays the node (local cluster, tests); the bridge "
+        "and pod veths live there. Unset: this process's namespace",
+    )
+    p.add_argument("--root-dir", required=True, help="state: checkpoints, IPAM, logs")
+    p.add_argument("--bridge", default="kbr0", help="the node's pod bridge (default kbr0)")
+    p.add_argument("--node-status-update-frequency", default="10s")
+    p.add_argument("--node-lease-duration-seconds", type=int, default=40)
+    p.add_argument("--max-pods", type=int, default=110)
+    p.add_argument("--sync-frequency", default="1m", help="periodic resync of every pod")
+    p.add_argument(
+        "--pod-netns-prefix",
+        default="kl-",
+        help="prefix of pod network namespace names (default kl-)",
+    )
+    p.add_argument("--crash-loop-backoff-initial", default="10s")
+    p.add_argument("--crash-loop-backoff-max", default="5m")
+    p.add_argument("-v", "--v", type=int, default=0, dest="verbosity", help="log verbosity")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> KubeletConfig:
+    try:
+        node_ip = ip_address(args.node_ip)
+    except ValueError:
+        raise ConfigError(f"--node-ip: {args.node_ip!r} is not an IP address") from None
+    if not isinstance(node_ip, IPv4Address):
+        raise ConfigError(f"--node-ip: {node_ip} is IPv6; kubelet-lite is IPv4 only")
+    pod_cidr = None
+    if args.pod_cidr:
+        try:
+            pod_cidr = IPv4Network(args.pod_cidr, strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"--pod-cidr: {exc}") from None
+    return KubeletConfig(
+        kubeconfig=Path(args.kubeconfig),
+        node_name=args.hostname_override,
+        node_ip=node_ip,
+        pod_cidr=pod_cidr,
+        node_netns=args.node_netns,
+        root_dir=Path(args.root_dir).absolute(),
+        bridge=args.bridge,
+        node_status_update_frequency=parse_duration(
+            args.node_status_update_frequency, "--node-status-update-frequency"
+        ),
+        node_lease_duration_seconds=args.node_lease_duration_seconds,
+        pod_netns_prefix=args.pod_netns_prefix,
+        max_pods=args.max_pods,
+        sync_frequency=parse_duration(args.sync_frequency, "--sync-frequency"),
+        crash_loop_backoff_initial=parse_duration(
+            args.crash_loop_backoff_initial, "--crash-loop-backoff-initial"
+        ),
+        crash_loop_backoff_max=parse_duration(
+            args.crash_loop_backoff_max, "--crash-loop-backoff-max"
+        ),
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[KubeletConfig, int]:
+    """(config, verbosity); raises ConfigError (or SystemExit from argparse) on bad flags."""
+    args = build_parser().parse_args(argv)
+    return config_from_args(args), args.verbosity

@@ -1,0 +1,14 @@
+"""Built-in programs for images that no registry can serve here, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from kubelet_lite.runtime.images import agnhost, static
+
+BUILTINS: dict[str, Callable[[Sequence[str]], int]] = {
+    "agnhost": agnhost.main,
+    "pause": agnhost.pause,
+    "nginx": static.nginx_main,
+    "httpd": static.httpd_main,
+}

@@ -1,0 +1,170 @@
+"""What a freshly forked child of the zygote does before it becomes the container.
+
+In order: its own session (so the container's processes form one group that teardown can signal
+as a whole), default signal dispositions, stdin from /dev/null and stdout/stderr to the
+container's log, the pod's network namespace (setns), a new UTS namespace whose hostname is the
+pod's, the working directory; then exec of the command, or, for a built-in image, the built-in
+program run right here (the zygote has it imported already). A failure before that point is
+written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child exits 127; a clean exec
+closes ``err_fd`` (it is close-on-exec), which is how the zygote knows the start succeeded.
+
+Standard library only; runs in a child forked from the single-threaded zygote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWNET = 0x40000000
+EXIT_START_FAILED = 127
+
+_libc: Any = None
+
+
+def libc() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return _libc
+
+
+@dataclass(frozen=True)
+class ChildPlan:
+    """Everything the child needs; built by the zygote from a spawn request."""
+
+    hostname: str
+    log: str
+    env: dict[str, str]
+    argv: list[str] | None = None  # exec this...
+    builtin: str | None = None  # ...or run this built-in program with builtin_args
+    builtin_args: list[str] = field(default_factory=list)
+    cwd: str | None = None
+    netns: str | None = None  # path of the network namespace to join
+
+
+class StartError(Exception):
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.message = message
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def exec_error_message(argv0: str, exc: OSError, path_env: str | None) -> str:
+    """The exec failure worded as container runtimes word it."""
+    if exc.errno == errno.ENOENT and "/" not in argv0:
+        return f'exec: "{argv0}": executable file not found in $PATH ({path_env or ""})'
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return f'exec: "{argv0}": {reason.lower()}'
+
+
+def _stage(stage: str, fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except OSError as exc:
+        raise StartError(stage, f"{stage}: {exc.strerror or exc}") from exc
+
+
+def _redirect_stdio(log: str) -> None:
+    null = os.open("/dev/null", os.O_RDONLY)
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+
+
+def _join_netns(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(libc().setns(fd, CLONE_NEWNET), f"setns {path}")
+    finally:
+        os.close(fd)
+
+
+def _own_hostname(name: str) -> None:
+    _check(libc().unshare(CLONE_NEWUTS), "unshare UTS namespace")
+    raw = name.encode()
+    _check(libc().sethostname(raw, len(raw)), f"sethostname {name!r}")
+
+
+def become_container(
+    plan: ChildPlan,
+    err_fd: int,
+    builtins: dict[str, Callable[[Sequence[str]], int]],
+    close_fds: Sequence[int] = (),
+) -> NoReturn:
+    """Never returns: execs, runs the built-in to completion, or exits 127 after reporting."""
+    try:
+        for fd in close_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setsid()
+        _stage("open log", lambda: _redirect_stdio(plan.log))
+        if plan.netns:
+            netns = plan.netns
+            _stage("join network namespace", lambda: _join_netns(netns))
+        _stage("set hostname", lambda: _own_hostname(plan.hostname))
+        if plan.cwd:
+            cwd = plan.cwd
+            _stage(f"chdir to {cwd}", lambda: os.chdir(cwd))
+        if plan.builtin is not None:
+            main = builtins.get(plan.builtin)
+            if main is None:
+                raise StartError("start", f"no built-in program {plan.builtin!r}")
+            os.environ.clear()
+            os.environ.update(plan.env)
+            if hasattr(sys.stdout, "reconfigure"):
+                sys.stdout.reconfigure(line_buffering=True)  # logs appear as they are written
+            os.close(err_fd)  # started
+            code = 1
+            try:
+                code = main(plan.builtin_args)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException as exc:  # a crash of the program is the container's exit 1
+                print(f"{plan.builtin}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+            os._exit(code)
+        argv = plan.argv or []
+        if not argv:
+            raise StartError("exec", "no command to run")
+        try:
+            os.execvpe(argv[0], argv, plan.env)
+        except OSError as exc:
+            raise StartError(
+                "exec", exec_error_message(argv[0], exc, plan.env.get("PATH"))
+            ) from exc
+    except StartError as exc:
+        _report(err_fd, exc.stage, exc.message)
+    except BaseException as exc:
+        _report(err_fd, "start", f"{type(exc).__name__}: {exc}")
+    os._exit(EXIT_START_FAILED)
+
+
+def _report(err_fd: int, stage: str, message: str) -> None:
+    line = f"{stage}\t{message}".replace("\n", " ") + "\n"
+    with contextlib.suppress(OSError):
+        os.write(err_fd, line.encode(errors="replace"))
