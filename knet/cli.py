@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     allinone.add_arguments(p)
     p.set_defaults(func=allinone.run)
 
+    from knet.cluster import cli as cluster_cli
+
+    cluster_cli.add_cluster_parser(sub)
+    cluster_cli.add_exec_parser(sub)
+    cluster_cli.add_hostgw_parser(sub)
+    cluster_cli.add_node_parser(sub)
+
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

@@ -1,0 +1,60 @@
+"""Fixtures for end-to-end tests of the local cluster: a uniquely named cluster (``t<hex4>``)
+with its state under the test's tmp dir. Teardown, pass or fail: `knet cluster down`, then a
+check that nothing with the cluster's prefix, no process and no state file remains."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cluster_harness import Cluster, become_subreaper, new_cluster, reap_children
+
+
+@pytest.fixture(autouse=True)
+def _needs_root_and_tools() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (network namespaces)")
+    for tool in ("nsenter", "iptables", "kubectl"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"needs {tool}")
+    if not Path("/proc/sys/net/bridge").is_dir():
+        pytest.skip("needs the br_netfilter module")
+
+
+def teardown(cluster: Cluster) -> None:
+    cluster.remember()
+    done = cluster.cli("cluster", "down", timeout=120)
+    left = cluster.leftovers()
+    if any(left.values()):
+        cluster.force_cleanup()
+    reap_children()
+    assert done.returncode == 0, f"cluster down failed: {done.stdout}{done.stderr}"
+    assert left == {"namespaces": [], "processes": [], "files": []}
+
+
+@pytest.fixture
+def cluster_factory(tmp_path: Path) -> Iterator[list[Cluster]]:
+    """A list the test appends clusters to (not yet up); all of them are torn down."""
+    become_subreaper()
+    made: list[Cluster] = []
+    try:
+        yield made
+    finally:
+        for c in made:
+            teardown(c)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A 3-node cluster, up."""
+    become_subreaper()
+    c = new_cluster(tmp_path)
+    try:
+        done = c.up()
+        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+        yield c
+    finally:
+        teardown(c)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every VM is a node: the same bootstrap the local cluster runs for each node namespace
+# (`knet node bootstrap`: sysctls, loopback, pod bridge), here on the VM's own namespace, and
+# systemd units for kubelet-lite, kproxy and knet hostgw with the same flags.
+# Usage: node.sh NODE_NAME NODE_IP POD_CIDR CLUSTER_CIDR API_URL
+set -euo pipefail
+
+if [ "$#" -ne 5 ]; then
+  echo "usage: $0 NODE_NAME NODE_IP POD_CIDR CLUSTER_CIDR API_URL" >&2
+  exit 2
+fi
+node_name=$1
+node_ip=$2
+pod_cidr=$3
+cluster_cidr=$4
+api_url=$5
+python=/opt/knet/venv/bin/python
+
+"$python" - /etc/knet/kubeconfig "$api_url" <<'PY'
+import sys
+from pathlib import Path
+
+from knet import kubeconfig
+
+kubeconfig.write(Path(sys.argv[1]), sys.argv[2])
+PY
+
+"$python" -m knet.cli node bootstrap --root-netns \
+  --node-name "$node_name" \
+  --node-ip "$node_ip" \
+  --pod-cidr "$pod_cidr" \
+  --cluster-cidr "$cluster_cidr" \
+  --kubeconfig /etc/knet/kubeconfig \
+  --root-dir /var/lib/knet/kubelet \
+  --python "$python" \
+  --write-units /etc/systemd/system
+
+systemctl daemon-reload
+for unit in knet-hostgw kubelet-lite kproxy; do
+  if [ -f "/etc/systemd/system/${unit}.service" ]; then
+    systemctl enable "${unit}.service"
+    systemctl restart "${unit}.service"
+  fi
+done
+echo "node ${node_name} (${node_ip}, pods ${pod_cidr}) is running its agents"
