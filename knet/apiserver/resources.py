@@ -92,6 +92,10 @@ def matches(
     return fields is None or fields.matches(object_fields(info, obj))
 
 
+def _generated_name(prefix: str) -> str:
+    return prefix[:58] + "".join(secrets.choice(_GENERATE_SUFFIX) for _ in range(5))
+
+
 def _terminating(ns: dict[str, Any]) -> bool:
     return bool(ns.get("metadata", {}).get("deletionTimestamp")) or (
         (ns.get("status") or {}).get("phase") == "Terminating"
@@ -290,26 +294,39 @@ class Resources:
                     "the namespace of the provided object does not match the namespace sent on "
                     "the request"
                 )
-        if not meta.get("name") and isinstance(meta.get("generateName"), str):
-            suffix = "".join(secrets.choice(_GENERATE_SUFFIX) for _ in range(5))
-            meta["name"] = meta["generateName"][:58] + suffix
+        generate = not meta.get("name") and isinstance(meta.get("generateName"), str)
+        if generate:
+            meta["name"] = _generated_name(meta["generateName"])
         strategy.prepare_for_create(info, obj, namespace)
         self.validate(info, obj, None)
-        name = meta["name"]
-        await self._check_namespace(info, namespace, name)
+        await self._check_namespace(info, namespace, meta["name"])
         if dry_run:
             return obj
-        async with self._alloc_lock:
-            allocated = self._allocate_service(obj) if info.kind == "Service" else None
+        # A generated name can collide (5 random characters); upstream retries a few times.
+        attempts = 8 if generate else 1
+        for attempt in range(attempts):
             try:
-                kv = await self.store.create(info.key(namespace, name), encode(obj))
+                return _stored(obj, await self._store_create(info, namespace, obj))
             except KeyExistsError:
-                self._release_allocations(allocated)
-                raise errors.already_exists(info, name) from None
+                if attempt + 1 == attempts:
+                    raise errors.already_exists(info, meta["name"]) from None
+                meta["name"] = _generated_name(meta["generateName"])
+        raise AssertionError("unreachable")
+
+    async def _store_create(
+        self, info: ResourceInfo, namespace: str | None, obj: dict[str, Any]
+    ) -> KeyValue:
+        key = info.key(namespace, obj["metadata"]["name"])
+        if info.kind != "Service":
+            # No lock here: concurrent creates must reach the store together to share a commit.
+            return await self.store.create(key, encode(obj))
+        async with self._alloc_lock:
+            allocated = self._allocate_service(obj)
+            try:
+                return await self.store.create(key, encode(obj))
             except BaseException:
                 self._release_allocations(allocated)
                 raise
-        return _stored(obj, kv)
 
     # ------------------------------------------------------------------ update / patch
 
@@ -379,26 +396,36 @@ class Resources:
                 return new
             if self._finalized(new):
                 return await self._delete_now(info, namespace, name, kv.mod_revision, new)
-            async with self._alloc_lock:
-                allocated: list[tuple[str, Any]] | None = None
-                if info.kind == "Service" and subresource is None:
-                    allocated = self._reallocate_service(new, current)
-                try:
-                    out = await self.store.update(
-                        key, encode(new), expected_mod_revision=kv.mod_revision
-                    )
-                except RevisionMismatchError:
-                    self._release_allocations(allocated)
-                    continue
-                except KeyNotFoundError:
-                    self._release_allocations(allocated)
-                    raise errors.not_found(info, name) from None
-                except BaseException:
-                    self._release_allocations(allocated)
-                    raise
-                if info.kind == "Service" and subresource is None:
-                    self._release_service_leftovers(current, new)
+            try:
+                out = await self._store_update(
+                    info, key, new, current, kv.mod_revision, subresource
+                )
+            except RevisionMismatchError:
+                continue
+            except KeyNotFoundError:
+                raise errors.not_found(info, name) from None
             return _stored(new, out)
+
+    async def _store_update(
+        self,
+        info: ResourceInfo,
+        key: str,
+        new: dict[str, Any],
+        current: dict[str, Any],
+        mod_revision: int,
+        subresource: str | None,
+    ) -> KeyValue:
+        if info.kind != "Service" or subresource is not None:
+            return await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
+        async with self._alloc_lock:
+            allocated = self._reallocate_service(new, current)
+            try:
+                out = await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
+            except BaseException:
+                self._release_allocations(allocated)
+                raise
+            self._release_service_leftovers(current, new)
+            return out
 
     # ------------------------------------------------------------------ delete
 
