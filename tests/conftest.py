@@ -2,12 +2,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from knet.testing.apiserver import ApiServerProcess, running_apiserver
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The venv's bin holds knet's commands (and kubectl, on machines without one); put it
+    # last on PATH so a machine's own kubectl wins.
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if venv_bin not in path.split(os.pathsep):
+        os.environ["PATH"] = path + os.pathsep + venv_bin if path else venv_bin
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
