@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from knet import demo
 
-    p = sub.add_parser("demo", help="start an API server and show kubectl working against it")
+    p = sub.add_parser(
+        "demo", help="bring up a local 3-node cluster and show pods and a Service moving packets"
+    )
     demo.add_arguments(p)
     p.set_defaults(func=demo.run)
 

@@ -110,12 +110,27 @@ async def serve_watch(
         if start is None or start < 0:
             raise errors.bad_request(f'invalid resourceVersion "{rv_param}"')
 
+    # Streaming lists (client-go's WatchListClient, on in kubectl >= 1.35): the current state as
+    # ADDED events, then a bookmark marking the end of them, then changes.
+    send_initial = q.get("sendInitialEvents")
+    stream_list = send_initial is not None and req.parse_bool(send_initial, "sendInitialEvents")
+    if send_initial is not None:
+        if q.get("resourceVersionMatch") != "NotOlderThan":
+            raise errors.bad_request(
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+            )
+        if stream_list and not bookmarks:
+            raise errors.bad_request("sendInitialEvents requires allowWatchBookmarks=true")
+
     encoder = _Encoder(info, output, include)
     prefix = info.key_prefix(namespace)
     initial: list[dict[str, Any]] = []
-    if start is None:
+    if stream_list or (start is None and send_initial is None):
         # "Get state and start at most recent": synthetic ADDED for what exists, then changes.
+        # (A stream list "not older than N" is served from the newest state, which is.)
         initial, start = await res.list_objects(info, namespace, labels, fields)
+    elif start is None:
+        start = res.store.revision  # sendInitialEvents=false: changes from now on only
 
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
@@ -139,6 +154,16 @@ async def serve_watch(
         await resp.prepare(request)
         for obj in initial:
             await resp.write(encoder.line("ADDED", obj))
+        if stream_list:
+            end = {
+                "kind": info.kind,
+                "apiVersion": info.api_version,
+                "metadata": {
+                    "resourceVersion": str(start),
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                },
+            }
+            await resp.write(encoder.line("BOOKMARK", end))
         while True:
             now = loop.time()
             if now >= deadline:

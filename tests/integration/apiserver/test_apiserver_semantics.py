@@ -165,6 +165,35 @@ def test_timeout_seconds_ends_the_stream(apiserver: ApiServerProcess) -> None:
     assert _summary(events) == [("ADDED", "kt-a")]
 
 
+def test_streaming_list_ends_initial_events_with_a_bookmark(apiserver: ApiServerProcess) -> None:
+    """client-go's WatchListClient (on in kubectl >= 1.35): state as ADDED, then a bookmark
+    annotated k8s.io/initial-events-end, then changes."""
+    for name in ("kt-a", "kt-b"):
+        ok(apiserver.url, "POST", PODS, pod(name))
+    path = (
+        f"{PODS}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+        "&allowWatchBookmarks=true&timeoutSeconds=2"
+    )
+    events = watch_lines(apiserver.url, path)
+    first = [next(events), next(events)]
+    assert sorted(_summary(first)) == [("ADDED", "kt-a"), ("ADDED", "kt-b")]
+    mark = next(events)
+    assert mark["type"] == "BOOKMARK"
+    meta = mark["object"]["metadata"]
+    assert meta["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(meta["resourceVersion"]) == list_rv(apiserver.url, PODS)
+    ok(apiserver.url, "POST", PODS, pod("kt-c"))
+    later = [e for e in events if e["type"] != "BOOKMARK"]
+    assert _summary(later) == [("ADDED", "kt-c")]
+
+
+def test_streaming_list_needs_not_older_than(apiserver: ApiServerProcess) -> None:
+    reply = request(
+        apiserver.url, "GET", f"{PODS}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+    )
+    assert_status(reply, 400, "BadRequest")
+
+
 def test_label_selector_transitions(apiserver: ApiServerProcess) -> None:
     url = apiserver.url
     rv = list_rv(url, PODS)
