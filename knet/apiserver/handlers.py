@@ -164,6 +164,15 @@ async def resource(request: web.Request) -> web.StreamResponse:
     return await _subresource(request, info, target.namespace, target.name, target.subresource)
 
 
+def _list_body(info: ResourceInfo, items: list[dict[str, Any]], rev: int) -> dict[str, Any]:
+    return {
+        "kind": info.list_kind,
+        "apiVersion": info.api_version,
+        "metadata": {"resourceVersion": str(rev)},
+        "items": items,
+    }
+
+
 async def _collection(
     request: web.Request, info: ResourceInfo, namespace: str | None
 ) -> web.StreamResponse:
@@ -179,13 +188,7 @@ async def _collection(
                 "resourceVersionMatch is forbidden unless resourceVersion is provided"
             )
         items, rev = await res.list_objects(info, namespace, labels, fields)
-        body = {
-            "kind": info.list_kind,
-            "apiVersion": info.api_version,
-            "metadata": {"resourceVersion": str(rev)},
-            "items": items,
-        }
-        return _render(request, info, body, items=items)
+        return _render(request, info, _list_body(info, items, rev), items=items)
     if method == "POST":
         if namespace is None and info.namespaced:
             raise errors.method_not_allowed(method)
@@ -213,13 +216,7 @@ async def _collection(
             except ApiError as e:
                 if e.reason != "NotFound":
                     raise
-        body = {
-            "kind": info.list_kind,
-            "apiVersion": info.api_version,
-            "metadata": {"resourceVersion": str(rev)},
-            "items": deleted,
-        }
-        return _render(request, info, body, items=deleted)
+        return _render(request, info, _list_body(info, deleted, rev), items=deleted)
     raise errors.method_not_allowed(method)
 
 

@@ -418,7 +418,7 @@ class Resources:
         if info.kind != "Service" or subresource is not None:
             return await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
         async with self._alloc_lock:
-            allocated = self._reallocate_service(new, current)
+            allocated = self._allocate_service(new, current)
             try:
                 out = await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
             except BaseException:
@@ -553,22 +553,14 @@ class Resources:
 
     # ------------------------------------------------------------------ Service allocation
 
-    def _allocate_service(self, svc: dict[str, Any]) -> list[tuple[str, Any]]:
-        """Allocate the ClusterIP and NodePorts a new Service needs; returns what it took."""
-        taken: list[tuple[str, Any]] = []
-        try:
-            self._allocate_into(svc, taken, old=None)
-        except BaseException:
-            self._release_allocations(taken)
-            raise
-        return taken
-
-    def _reallocate_service(
-        self, new: dict[str, Any], old: dict[str, Any]
+    def _allocate_service(
+        self, svc: dict[str, Any], old: dict[str, Any] | None = None
     ) -> list[tuple[str, Any]]:
+        """Allocate the ClusterIP and NodePorts a Service needs (beyond what `old` held);
+        returns what it took, having released it all again if it fails half-way."""
         taken: list[tuple[str, Any]] = []
         try:
-            self._allocate_into(new, taken, old=old)
+            self._allocate_into(svc, taken, old=old)
         except BaseException:
             self._release_allocations(taken)
             raise
