@@ -73,6 +73,7 @@ class RuleSet:
         self,
         chains: Collection[str] | None = None,
         stale: Mapping[str, Iterable[str]] | None = None,
+        extra: Mapping[str, Iterable[str]] | None = None,
     ) -> str:
         """iptables-restore input for this rule set (use with ``--noflush``).
 
@@ -80,7 +81,8 @@ class RuleSet:
         and per-service (owned) chains only if named in ``chains``: chains left out stay as they
         are in the kernel. ``stale`` names owned chains per table to remove: each gets a ``:``
         line (which flushes it) and a ``-X`` after all rules, so references from rewritten
-        chains are gone by then.
+        chains are gone by then. ``extra`` holds raw lines per table (e.g. ``-I INPUT ...``
+        for a missing jump rule), written after the table's rules and before any ``-X``.
         """
         stale_by_table: dict[str, list[str]] = {}
         for table, names in (stale or {}).items():
@@ -93,8 +95,11 @@ class RuleSet:
             if picked:
                 stale_by_table[table] = picked
 
+        extra_by_table = {t: list(x) for t, x in (extra or {}).items()}
+        extra_by_table = {t: x for t, x in extra_by_table.items() if x}
         lines: list[str] = []
-        for table in sorted(set(self._tables) | set(stale_by_table), key=_table_key):
+        tables = set(self._tables) | set(stale_by_table) | set(extra_by_table)
+        for table in sorted(tables, key=_table_key):
             all_chains = self._tables.get(table, {})
             if chains is None:
                 written = list(all_chains)
@@ -107,6 +112,7 @@ class RuleSet:
             for name in written:
                 prefix = f"-A {name} "
                 lines.extend([prefix + rule for rule in all_chains[name]])
+            lines.extend(extra_by_table.get(table, ()))
             lines.extend([f"-X {name}" for name in removed])
             lines.append("COMMIT")
         lines.append("")

@@ -70,16 +70,46 @@ def render(
     config: ProxyConfig,
 ) -> RuleSet:
     """Build the complete filter + nat rule set for these services. No I/O, no state."""
-    total_endpoints = sum(len(endpoints.get(name, ())) for name in services)
     rs = RuleSet()
     with _gc_paused():
-        ctx = _Context(rs, config, large=total_endpoints > LARGE_CLUSTER_ENDPOINTS)
+        ctx = _Context(rs, config, large=is_large_cluster(services, endpoints))
         _write_masquerade_chains(ctx)
         for name, info in sorted(services.items(), key=_sort_key):
             _write_service(ctx, name, info, endpoints.get(name, ()))
         _write_nodeports_jump(ctx)
         _write_forward_chain(ctx)
     return rs
+
+
+def is_large_cluster(
+    services: Mapping[ServicePortName, ServicePortInfo],
+    endpoints: Mapping[ServicePortName, Sequence[EndpointInfo]],
+) -> bool:
+    """Whether ``render`` drops per-endpoint comments (upstream's largeClusterMode)."""
+    total = sum(len(endpoints.get(name, ())) for name in services)
+    return total > LARGE_CLUSTER_ENDPOINTS
+
+
+def render_service(
+    name: ServicePortName,
+    info: ServicePortInfo,
+    eps: Sequence[EndpointInfo],
+    config: ProxyConfig,
+    *,
+    large_cluster: bool,
+) -> RuleSet:
+    """One service port's share of ``render``'s output, alone: its own chains, plus its rules
+    in the top-level chains (which hold nothing else here). Concatenating these fragments in
+    ``render``'s service order, then appending ``render({}, {}, config)``'s rules, gives
+    ``render``'s rule set; incremental (partial) syncs rebuild only changed fragments."""
+    rs = RuleSet()
+    _write_service(_Context(rs, config, large=large_cluster), name, info, eps)
+    return rs
+
+
+def service_order(name: ServicePortName) -> tuple[str, str, str, str]:
+    """The order in which ``render`` writes service ports."""
+    return (name.namespace, name.name, name.port_name, name.protocol)
 
 
 @contextmanager
@@ -97,8 +127,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _sort_key(item: tuple[ServicePortName, ServicePortInfo]) -> tuple[str, str, str, str]:
-    name = item[0]
-    return (name.namespace, name.name, name.port_name, name.protocol)
+    return service_order(item[0])
 
 
 def _write_masquerade_chains(ctx: _Context) -> None:

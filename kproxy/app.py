@@ -1,0 +1,216 @@
+"""Assembling a running kproxy: backend, proxier for the chosen mode, informers, servers.
+
+Informers feed the mode-independent ``Proxier`` interface, so another mode (userspace) plugs in
+by adding a branch to ``make_proxier``. On SIGTERM/SIGINT kproxy stops watching and exits; it
+never flushes its rules on the way out, so traffic keeps flowing across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from knet.client import ApiClient, ApiError, Informer
+from knet.client.errors import ApiConnectionError
+from kproxy.backend.base import RulesBackend
+from kproxy.backend.iptc import IptcBackend
+from kproxy.backend.restore import RestoreBackend
+from kproxy.changes import SERVICE_LABEL_SELECTOR, SLICE_LABEL_SELECTOR
+from kproxy.cleanup import CleanupReport, cleanup
+from kproxy.cli import Options
+from kproxy.config import ProxyConfig
+from kproxy.conntrack import Conntrack
+from kproxy.healthz import ProxyHealth, health_app, metrics_app, start_server
+from kproxy.metrics import ProxyMetrics
+from kproxy.proxier import IptablesProxier, Proxier
+
+log = logging.getLogger("kproxy")
+
+
+class ModeNotImplemented(Exception):
+    """The requested --proxy-mode exists but has not been built yet."""
+
+
+def make_backend(opts: Options) -> RulesBackend:
+    if opts.iptables_backend == "python-iptables":
+        return IptcBackend()
+    return RestoreBackend(opts.iptables_variant)
+
+
+def run_cleanup(opts: Options) -> CleanupReport:
+    """--cleanup: with ``auto`` both iptables flavours are cleaned, as either may hold rules."""
+    if opts.iptables_backend == "python-iptables":
+        backends: list[RulesBackend] = [IptcBackend()]
+    elif opts.iptables_variant == "auto":
+        backends = [RestoreBackend("legacy"), RestoreBackend("nft")]
+    else:
+        backends = [RestoreBackend(opts.iptables_variant)]
+    total = CleanupReport()
+    for backend in backends:
+        report = cleanup(backend)
+        total.jump_rules_removed += report.jump_rules_removed
+        for table, chains in report.chains_removed.items():
+            total.chains_removed.setdefault(table, []).extend(chains)
+        total.errors.extend(f"{backend.name}: {e}" for e in report.errors)
+    return total
+
+
+async def make_proxier(
+    opts: Options, client: ApiClient, metrics: ProxyMetrics, health: ProxyHealth
+) -> Proxier:
+    """The proxier for --proxy-mode; each mode builds what it needs."""
+    if opts.proxy_mode == "iptables":
+        return await _iptables_proxier(opts, client, metrics, health)
+    raise ModeNotImplemented(f"--proxy-mode {opts.proxy_mode} is not implemented yet")
+
+
+async def _iptables_proxier(
+    opts: Options, client: ApiClient, metrics: ProxyMetrics, health: ProxyHealth
+) -> IptablesProxier:
+    backend = await asyncio.to_thread(make_backend, opts)
+    node_ips = opts.node_ips or await node_ips_from_api(client, opts.hostname)
+    config = ProxyConfig(
+        opts.hostname,
+        node_ips=node_ips,
+        cluster_cidr=opts.cluster_cidr,
+        masquerade_all=opts.masquerade_all,
+        masquerade_bit=opts.masquerade_bit,
+        nodeport_addresses=opts.nodeport_addresses,
+        masquerade_random_fully=await asyncio.to_thread(backend.has_random_fully),
+        min_sync_period=opts.min_sync_period,
+        sync_period=opts.sync_period,
+    )
+    log.info(
+        "iptables proxier: backend %s, node IPs %s, cluster CIDR %s",
+        backend.name,
+        ", ".join(node_ips) or "(unknown)",
+        opts.cluster_cidr or "(none)",
+    )
+    return IptablesProxier(config, backend, metrics=metrics, health=health, conntrack=Conntrack())
+
+
+async def node_ips_from_api(client: ApiClient, node_name: str) -> tuple[str, ...]:
+    """The Node object's InternalIP/ExternalIP addresses (IPv4), or () if unknown."""
+    try:
+        node = await client.get("Node", node_name)
+    except (ApiError, ApiConnectionError) as e:
+        log.warning("cannot read Node %s to find its IPs: %s", node_name, e)
+        return ()
+    out = []
+    for addr in (node.get("status") or {}).get("addresses") or ():
+        if addr.get("type") in ("InternalIP", "ExternalIP") and "." in str(addr.get("address")):
+            out.append(str(addr["address"]))
+    return tuple(out)
+
+
+def _synced_hook(informer: Informer, callback: Callable[[], None]) -> asyncio.Task[None]:
+    async def wait() -> None:
+        await informer.wait_for_sync()
+        callback()
+
+    return asyncio.create_task(wait(), name=f"synced-{informer.kind}")
+
+
+def make_informers(
+    client: ApiClient, proxier: Proxier, opts: Options
+) -> tuple[list[Informer], list[Callable[[], None]]]:
+    """The informers kproxy needs, wired to the proxier; and each one's "synced" callback."""
+    services = Informer(client, "Service", label_selector=SERVICE_LABEL_SELECTOR)
+    services.add_handler(
+        proxier.on_service_add, proxier.on_service_update, proxier.on_service_delete
+    )
+    if opts.use_endpoints:
+        endpoints = Informer(client, "Endpoints")
+        endpoints.add_handler(
+            proxier.on_endpoints_add, proxier.on_endpoints_update, proxier.on_endpoints_delete
+        )
+        endpoints_synced = proxier.on_endpoints_synced
+    else:
+        endpoints = Informer(client, "EndpointSlice", label_selector=SLICE_LABEL_SELECTOR)
+        endpoints.add_handler(
+            proxier.on_endpoint_slice_add,
+            proxier.on_endpoint_slice_update,
+            proxier.on_endpoint_slice_delete,
+        )
+        endpoints_synced = proxier.on_endpoint_slices_synced
+    node = Informer(client, "Node", field_selector=f"metadata.name={opts.hostname}")
+    node.add_handler(proxier.on_node_add, proxier.on_node_update, proxier.on_node_delete)
+    return [services, endpoints, node], [
+        proxier.on_services_synced,
+        endpoints_synced,
+        lambda: None,
+    ]
+
+
+async def _serve(opts: Options, health: ProxyHealth, metrics: ProxyMetrics) -> list[web.AppRunner]:
+    runners = []
+    if opts.healthz_bind_address is not None:
+        a = opts.healthz_bind_address
+        runners.append(await start_server(health_app(health), a.host, a.port))
+    if opts.metrics_bind_address is not None:
+        a = opts.metrics_bind_address
+        runners.append(await start_server(metrics_app(metrics, opts.proxy_mode), a.host, a.port))
+    return runners
+
+
+async def run(opts: Options) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit status."""
+    client = ApiClient.from_kubeconfig(opts.kubeconfig)
+    tasks: list[asyncio.Task[Any]] = []
+    informers: list[Informer] = []
+    runners: list[web.AppRunner] = []
+    try:
+        metrics = ProxyMetrics()
+        health = ProxyHealth(2 * opts.sync_period, metrics=metrics)
+        log.info("kproxy starting: node %s, mode %s", opts.hostname, opts.proxy_mode)
+        proxier = await make_proxier(opts, client, metrics, health)
+        runners = await _serve(opts, health, metrics)
+        informers, synced_callbacks = make_informers(client, proxier, opts)
+        hooks = []
+        for informer, callback in zip(informers, synced_callbacks, strict=True):
+            informer.start()
+            hooks.append(_synced_hook(informer, callback))
+        main = asyncio.create_task(proxier.run(), name="proxier")
+        tasks = [*hooks, main]
+        return await _wait_for_stop(main, hooks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for informer in informers:
+            await informer.stop()
+        for runner in runners:
+            await runner.cleanup()
+        await client.close()
+
+
+async def _wait_for_stop(main: asyncio.Task[Any], hooks: list[asyncio.Task[Any]]) -> int:
+    """0 on SIGTERM/SIGINT; 1 if the proxier or an informer fails. Hooks that finish
+    normally (an informer synced) are fine."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    watched: set[asyncio.Task[Any]] = {stopper, main, *hooks}
+    try:
+        while True:
+            done, watched = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            watched = set(watched)
+            if stopper in done:
+                log.info("kproxy stopping (rules stay in place)")
+                return 0
+            for task in done:
+                error = None if task.cancelled() else task.exception()
+                if task is main or error is not None:
+                    log.error("%s stopped: %s", task.get_name(), error or "exited")
+                    return 1
+    finally:
+        stopper.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

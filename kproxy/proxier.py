@@ -1,0 +1,401 @@
+"""The iptables proxier: informer events -> change trackers -> runner -> one atomic restore.
+
+Roles, as in kube-proxy:
+
+* handlers (``on_service_add`` ...) only record changes in the trackers and ask for a sync;
+* the BoundedFrequencyRunner decides when ``sync_proxy_rules`` runs;
+* ``sync_proxy_rules`` applies the pending changes to the service/endpoint maps, renders and
+  writes everything in one ``iptables-restore --noflush`` call, then updates health, metrics
+  and conntrack.
+
+A *full* sync (at start, after any failure, when the canary shows someone flushed our rules,
+and every ``full_sync_period``) also ensures the jump rules from the built-in chains and the
+canary chains, reads the kernel's chains and deletes our stale ones. A *partial* sync writes the
+top-level chains whole but only the per-service chains of the Services that changed (and
+deletes the chains they no longer use); unchanged chains stay as they are in the kernel.
+
+Nothing is written until both Services and endpoints have been listed, so a restart never
+replaces working rules with a half-known state; and kproxy never flushes on start or exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from knet.client.clock import Clock, RealClock
+from knet.client.clock import sleep as clock_sleep
+from kproxy.backend.base import BackendError, RulesBackend
+from kproxy.changes import (
+    EndpointsChangeTracker,
+    EndpointsMap,
+    ServiceChangeTracker,
+    ServiceKey,
+    ServicePortMap,
+)
+from kproxy.config import ProxyConfig
+from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
+from kproxy.healthz import ProxyHealth
+from kproxy.kernelstate import SavedTable, scan_save
+from kproxy.metrics import ProxyMetrics
+from kproxy.rulecache import RuleCache
+from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
+from kproxy.rules.names import is_owned_chain
+from kproxy.rules.parse import join_args
+from kproxy.rules.render import is_large_cluster
+from kproxy.runner import BoundedFrequencyRunner
+from kproxy.types import ServicePortName
+
+log = logging.getLogger("kproxy.proxier")
+
+Obj = Mapping[str, Any]
+T = TypeVar("T")
+
+# Upstream's proxyutil.FullSyncPeriod.
+FULL_SYNC_PERIOD = 3600.0
+BURST_SYNCS = 2
+_SAVED_TABLES = ("filter", "nat")
+
+
+class Proxier(Protocol):
+    """What the informer wiring drives; every proxy mode implements it."""
+
+    def on_service_add(self, obj: Obj) -> None: ...
+    def on_service_update(self, old: Obj, new: Obj) -> None: ...
+    def on_service_delete(self, obj: Obj) -> None: ...
+    def on_services_synced(self) -> None: ...
+    def on_endpoint_slice_add(self, obj: Obj) -> None: ...
+    def on_endpoint_slice_update(self, old: Obj, new: Obj) -> None: ...
+    def on_endpoint_slice_delete(self, obj: Obj) -> None: ...
+    def on_endpoint_slices_synced(self) -> None: ...
+    def on_endpoints_add(self, obj: Obj) -> None: ...
+    def on_endpoints_update(self, old: Obj, new: Obj) -> None: ...
+    def on_endpoints_delete(self, obj: Obj) -> None: ...
+    def on_endpoints_synced(self) -> None: ...
+    def on_node_add(self, obj: Obj) -> None: ...
+    def on_node_update(self, old: Obj, new: Obj) -> None: ...
+    def on_node_delete(self, obj: Obj) -> None: ...
+    async def run(self) -> None: ...
+
+
+@dataclass
+class SyncResult:
+    """What one successful sync did."""
+
+    full: bool
+    services_changed: set[ServiceKey]
+    chains_written: set[str]  # per-service chains written (top-level ones always are)
+    chains_deleted: dict[str, set[str]]
+    rules_written: dict[str, int]
+    flows_cleared: list[FlowFilter] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class IptablesProxier:
+    def __init__(
+        self,
+        config: ProxyConfig,
+        backend: RulesBackend,
+        *,
+        metrics: ProxyMetrics | None = None,
+        health: ProxyHealth | None = None,
+        conntrack: Conntrack | None = None,
+        clock: Clock | None = None,
+        full_sync_period: float = FULL_SYNC_PERIOD,
+        burst_syncs: int = BURST_SYNCS,
+        offload: bool = True,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.metrics = metrics if metrics is not None else ProxyMetrics()
+        self.health = health
+        self.conntrack = conntrack
+        self.clock = clock or RealClock()
+        self.full_sync_period = full_sync_period
+        # Blocking iptables work runs in a thread so the informers and health server stay
+        # responsive during a long restore; tests may run it inline.
+        self.offload = offload
+        self.service_changes = ServiceChangeTracker()
+        self.endpoint_changes = EndpointsChangeTracker(config.node_name)
+        self.services = ServicePortMap()
+        self.endpoints = EndpointsMap()
+        self.rules = RuleCache(config)
+        self.runner = BoundedFrequencyRunner(
+            "sync-runner",
+            self.sync_proxy_rules,
+            config.min_sync_period,
+            max(full_sync_period, config.min_sync_period),
+            burst_syncs,
+            self.clock,
+        )
+        self.need_full_sync = True
+        self.last_full_sync: float | None = None
+        self.last_sync: SyncResult | None = None
+        self.sync_failures = 0
+        self._services_synced = False
+        self._endpoints_synced = False
+        # Conntrack work from syncs whose rules are not written yet.
+        self._pending_flows: list[FlowFilter] = []
+        self._io_lock = asyncio.Lock()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def initialized(self) -> bool:
+        """Both Services and endpoints have been listed: only then may rules be written."""
+        return self._services_synced and self._endpoints_synced
+
+    def sync(self) -> None:
+        """Ask for a sync (upstream's Sync()): health learns a change is queued."""
+        self.metrics.last_queued_timestamp.set(time.time())
+        if self.health is not None:
+            self.health.queued_update()
+        self.runner.run()
+
+    def force_full_sync(self) -> None:
+        self.need_full_sync = True
+        self.sync()
+
+    def _changed(self, pending: bool) -> None:
+        self.metrics.service_changes_pending.set(len(self.service_changes))
+        self.metrics.endpoint_changes_pending.set(len(self.endpoint_changes))
+        if pending and self.initialized:
+            self.sync()
+
+    # -- handlers: record, never touch the kernel ----------------------------------------------
+
+    def on_service_add(self, obj: Obj) -> None:
+        self._changed(self.service_changes.update(None, obj))
+
+    def on_service_update(self, old: Obj, new: Obj) -> None:
+        self._changed(self.service_changes.update(old, new))
+
+    def on_service_delete(self, obj: Obj) -> None:
+        self._changed(self.service_changes.update(obj, None))
+
+    def on_services_synced(self) -> None:
+        self._services_synced = True
+        if self.initialized:
+            self.sync()
+
+    def on_endpoint_slice_add(self, obj: Obj) -> None:
+        self._changed(self.endpoint_changes.slice_update(obj))
+
+    def on_endpoint_slice_update(self, old: Obj, new: Obj) -> None:
+        if _slice_service(old) != _slice_service(new):
+            self._changed(self.endpoint_changes.slice_moved(old, new))
+        else:
+            self._changed(self.endpoint_changes.slice_update(new))
+
+    def on_endpoint_slice_delete(self, obj: Obj) -> None:
+        self._changed(self.endpoint_changes.slice_update(obj, removed=True))
+
+    def on_endpoint_slices_synced(self) -> None:
+        self._endpoints_synced = True
+        if self.initialized:
+            self.sync()
+
+    def on_endpoints_add(self, obj: Obj) -> None:
+        self._changed(self.endpoint_changes.endpoints_update(None, obj))
+
+    def on_endpoints_update(self, old: Obj, new: Obj) -> None:
+        self._changed(self.endpoint_changes.endpoints_update(old, new))
+
+    def on_endpoints_delete(self, obj: Obj) -> None:
+        self._changed(self.endpoint_changes.endpoints_update(obj, None))
+
+    def on_endpoints_synced(self) -> None:
+        self.on_endpoint_slices_synced()
+
+    def on_node_add(self, obj: Obj) -> None:
+        if self.health is not None:
+            self.health.sync_node(obj)
+
+    def on_node_update(self, old: Obj, new: Obj) -> None:
+        self.on_node_add(new)
+
+    def on_node_delete(self, obj: Obj) -> None:
+        if self.health is not None:
+            self.health.sync_node(None)
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the sync loop and the canary monitor until cancelled."""
+        tasks = [
+            asyncio.create_task(self.runner.loop(), name="kproxy-sync-runner"),
+            asyncio.create_task(self._canary_loop(), name="kproxy-canary"),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.offload:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
+
+    async def _canary_loop(self) -> None:
+        while True:
+            await clock_sleep(self.clock, self.config.sync_period)
+            await self.check_canary()
+
+    async def check_canary(self) -> bool:
+        """True (and a full resync requested) if a canary chain had vanished: someone flushed
+        iptables, and our rules may be gone with it."""
+        if not self.initialized or self.need_full_sync:
+            return False
+        async with self._io_lock:
+            try:
+                missing = await self._offload(self._missing_canaries)
+            except BackendError as e:
+                log.warning("canary check failed: %s", e)
+                return False
+        if missing:
+            log.warning(
+                "canary chain %s missing from %s: iptables was flushed; resyncing everything",
+                CANARY_CHAIN,
+                ", ".join(missing),
+            )
+            self.force_full_sync()
+        return bool(missing)
+
+    def _missing_canaries(self) -> list[str]:
+        # ensure_chain answers "did it exist" and puts it back in the same call.
+        return [t for t in CANARY_TABLES if not self.backend.ensure_chain(t, CANARY_CHAIN)]
+
+    # -- the sync ------------------------------------------------------------------------------
+
+    async def sync_proxy_rules(self) -> None:
+        if not self.initialized:
+            log.info("not syncing iptables until Services and endpoints have been listed")
+            return
+        async with self._io_lock:
+            await self._sync_locked()
+
+    async def _sync_locked(self) -> None:
+        started = time.perf_counter()
+        svc_changes = self.service_changes.drain()
+        ep_changes = self.endpoint_changes.drain()
+        self.metrics.service_changes_total.inc(len(svc_changes))
+        self.metrics.endpoint_changes_total.inc(len(ep_changes))
+        self._changed(False)
+        removed_ports = self.services.apply(svc_changes)
+        ep_update = self.endpoints.apply(ep_changes)
+        changed = set(svc_changes) | set(ep_changes)
+        # Ports of changed Services, as they were (cache) and as they are now.
+        names = self.rules.names_of(changed)
+        for change in svc_changes.values():
+            names.update(change.current)
+        known = {**removed_ports, **self.services}
+        self._pending_flows.extend(
+            stale_flows(ep_update.stale_endpoints, ep_update.newly_active, known)
+        )
+        now = self.clock.now()
+        full = (
+            self.need_full_sync
+            or self.last_full_sync is None
+            or now - self.last_full_sync >= self.full_sync_period
+        )
+        try:
+            result = await self._offload(self._write_rules, full, changed, names)
+        except Exception as e:
+            self._sync_failed(e, full)
+            return
+        seconds = time.perf_counter() - started
+        result.seconds = seconds
+        if result.full:
+            self.need_full_sync = False
+            self.last_full_sync = now
+        self.last_sync = result
+        self.metrics.observe_sync(seconds, full=result.full)
+        self.metrics.last_timestamp.set(time.time())
+        self.metrics.set_rule_counts(self.rules.rule_counts(), result.rules_written)
+        if self.health is not None:
+            self.health.updated()
+        flows, self._pending_flows = self._pending_flows, []
+        if flows and self.conntrack is not None:
+            await self._offload(self.conntrack.delete, flows)
+            result.flows_cleared = flows
+        log.info(
+            "synced iptables rules (%s, %d services changed) in %.3fs",
+            "full" if result.full else "partial",
+            len(changed),
+            seconds,
+        )
+
+    def _sync_failed(self, error: Exception, full: bool) -> None:
+        self.sync_failures += 1
+        self.metrics.restore_failures.inc()
+        if not full:
+            self.metrics.partial_restore_failures.inc()
+        if isinstance(error, BackendError):
+            log.error("failed to write iptables rules: %s", error)
+        else:
+            log.exception("sync failed", exc_info=error)
+        # What the kernel holds is unknown now: only a full sync can be trusted next.
+        self.need_full_sync = True
+        self.runner.retry_after(self.config.sync_period)
+
+    def _write_rules(
+        self, full: bool, changed: set[ServiceKey], names: set[ServicePortName]
+    ) -> SyncResult:
+        """Render and restore (blocking; runs in a worker thread)."""
+        large = is_large_cluster(self.services, self.endpoints)
+        if large != self.rules.large:
+            full = True  # comment style changes for every chain
+        if full:
+            return self._write_full(changed, large)
+        old_chains = self.rules.chains_of(names)
+        self.rules.refresh(self.services, self.endpoints, names)
+        rs = self.rules.ruleset(only=names)
+        new_chains = self.rules.chains_of(names)
+        stale = old_chains - new_chains
+        self.backend.restore(rs.to_restore_text(chains=new_chains, stale={"nat": stale}))
+        written = {t: rs.rule_count(t) for t in rs.tables}
+        return SyncResult(False, changed, new_chains, {"nat": stale} if stale else {}, written)
+
+    def _write_full(self, changed: set[ServiceKey], large: bool) -> SyncResult:
+        saved = {t: scan_save(self.backend.save(t), t) for t in _SAVED_TABLES}
+        self.rules.rebuild(self.services, self.endpoints, large)
+        rs = self.rules.ruleset()
+        for table in CANARY_TABLES:
+            rs.chain(table, CANARY_CHAIN)  # (re)created empty; a flush removes it
+        stale = {
+            t: {c for c in s.chains if is_owned_chain(c) and not rs.has_chain(t, c)}
+            for t, s in saved.items()
+        }
+        stale = {t: chains for t, chains in stale.items() if chains}
+        text = rs.to_restore_text(stale=stale, extra=missing_jumps(saved))
+        self.backend.restore(text)
+        written = {t: rs.rule_count(t) for t in rs.tables}
+        owned = {c for t in rs.tables for c in rs.chains(t) if is_owned_chain(c)}
+        return SyncResult(True, changed, owned, stale, written)
+
+
+def missing_jumps(saved: Mapping[str, SavedTable]) -> dict[str, list[str]]:
+    """Restore lines adding the jump rules that iptables-save does not show, per table.
+
+    Upstream ensures them with one iptables call each; on a big table every call costs as
+    much as reading the whole table, so here they ride along in the sync's single restore.
+    """
+    out: dict[str, list[str]] = {}
+    for jump in JUMP_RULES:
+        table = saved.get(jump.table)
+        if table is None or not table.has_rule(jump.source_chain, jump.args()):
+            line = f"{jump.position} {jump.source_chain} {join_args(jump.args())}"
+            out.setdefault(jump.table, []).append(line)
+    return out
+
+
+def _slice_service(obj: Obj) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return (str(meta.get("namespace") or ""), str(labels.get("kubernetes.io/service-name") or ""))

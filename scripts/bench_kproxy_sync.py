@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""kproxy sync cost at scale, against the real kernel, in scratch namespaces.
+
+For each backend (iptables-restore, python-iptables) this measures, in one run:
+  full     one full sync end to end: informer events already queued, then the proxier's
+           sync (trackers -> maps -> render -> iptables-save scan -> jump rules -> one restore);
+  alone    iptables-restore by itself loading the very text that full sync wrote, into an
+           empty namespace (the floor: full <= 1.5 x alone);
+  partial  one endpoint of one Service replaced, then the partial sync that applies it
+           (floor: <= 100 ms), with the time spent inside the backend's restore shown apart.
+
+Everything runs inside a fresh ``kt-bench-*`` namespace: the script re-executes itself there
+through nsenter (so python-iptables works in-process, as in kproxy) in its own process group,
+under a hard timeout; on timeout the whole group (with any iptables-restore in it) is killed by
+its recorded id, and the namespaces are removed in any case. iptables-nft-restore --noflush is
+pathologically slow on big tables, so the nft variant is only measured at --nft-services.
+
+Run as root:  .venv/bin/python scripts/bench_kproxy_sync.py [--services 10000] [--endpoints 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from knet.netlink import netns as netns_mod  # noqa: E402
+from kproxy.backend.base import Position, RulesBackend  # noqa: E402
+from kproxy.backend.iptc import IptcBackend  # noqa: E402
+from kproxy.backend.restore import RestoreBackend  # noqa: E402
+from kproxy.config import ProxyConfig  # noqa: E402
+from kproxy.proxier import IptablesProxier  # noqa: E402
+
+
+class TimedBackend:
+    """Delegates to a backend, recording each restore's text and duration."""
+
+    def __init__(self, inner: RulesBackend) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+        self.restore_seconds: list[float] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def restore(self, text: str, *, noflush: bool = True, counters: bool = False) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.inner.restore(text, noflush=noflush, counters=counters)
+        finally:
+            self.restore_seconds.append(time.perf_counter() - t0)
+            self.texts.append(text)
+
+    def save(self, table: str) -> str:
+        return self.inner.save(table)
+
+    def ensure_chain(self, table: str, chain: str) -> bool:
+        return self.inner.ensure_chain(table, chain)
+
+    def ensure_rule(self, position: Position, table: str, chain: str, args: Sequence[str]) -> bool:
+        return self.inner.ensure_rule(position, table, chain, args)
+
+    def delete_rule(self, table: str, chain: str, args: Sequence[str]) -> bool:
+        return self.inner.delete_rule(table, chain, args)
+
+    def delete_chain(self, table: str, chain: str) -> bool:
+        return self.inner.delete_chain(table, chain)
+
+    def has_random_fully(self) -> bool:
+        return self.inner.has_random_fully()
+
+
+# ---------------------------------------------------------------------------------------------
+# The measurement (runs inside the scratch namespace)
+
+
+def _ip(base: int, i: int) -> str:
+    n = base + i
+    return f"{n >> 24 & 255}.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+
+def service_obj(i: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"svc-{i}", "namespace": "bench"},
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": _ip(0x0A600000, i + 10),  # 10.96.0.0/12
+            "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080}],
+        },
+    }
+
+
+def slice_obj(i: int, endpoints: int, first: int = 0) -> dict[str, Any]:
+    eps = [
+        {
+            "addresses": [_ip(0x0AF40000, i * endpoints + j + first)],  # 10.244.0.0/14
+            "conditions": {"ready": True},
+            "nodeName": "node2",
+        }
+        for j in range(endpoints)
+    ]
+    return {
+        "metadata": {
+            "name": f"svc-{i}-abc",
+            "namespace": "bench",
+            "labels": {"kubernetes.io/service-name": f"svc-{i}"},
+        },
+        "addressType": "IPv4",
+        "endpoints": eps,
+        "ports": [{"name": "http", "protocol": "TCP", "port": 8080}],
+    }
+
+
+def make_backend(kind: str, variant: str, timeout: float) -> RulesBackend:
+    if kind == "python-iptables":
+        return IptcBackend(timeout=timeout)
+    return RestoreBackend(variant, timeout=timeout)  # type: ignore[arg-type]
+
+
+def restore_alone(netns: str, variant: str, text: str, timeout: float) -> float:
+    """iptables-restore --noflush of ``text`` in ``netns``, killed by pid past ``timeout``."""
+    argv = ["nsenter", f"--net=/run/netns/{netns}", "--", f"iptables-{variant}-restore"]
+    argv += ["-w", "--noflush"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(text, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise SystemExit(f"iptables-{variant}-restore alone timed out after {timeout}s") from None
+    if proc.returncode != 0:
+        raise SystemExit(f"iptables-{variant}-restore alone failed: {err[:500]}")
+    return time.perf_counter() - t0
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    backend = TimedBackend(make_backend(args.backend, args.variant, args.timeout))
+    config = ProxyConfig("node1", cluster_cidr="10.244.0.0/14", min_sync_period=0.0)
+    proxier = IptablesProxier(config, backend, offload=False)
+    t0 = time.perf_counter()
+    for i in range(args.services):
+        proxier.on_service_add(service_obj(i))
+        proxier.on_endpoint_slice_add(slice_obj(i, args.endpoints))
+    proxier.on_services_synced()
+    proxier.on_endpoint_slices_synced()
+    events = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    await proxier.sync_proxy_rules()
+    full = time.perf_counter() - t0
+    assert proxier.last_sync is not None and proxier.last_sync.full, "full sync failed"
+    full_text = backend.texts[-1]
+    full_restore = backend.restore_seconds[-1]
+    # Twice, each into its own empty namespace, to show how much the machine's noise moves it.
+    alone = [
+        restore_alone(ns, args.baseline_variant, full_text, args.timeout)
+        for ns in args.baseline_netns
+    ]
+
+    partial: list[float] = []
+    partial_restore: list[float] = []
+    for k in range(args.repeat):
+        i = (k * 7919) % args.services
+        old = slice_obj(i, args.endpoints)
+        new = slice_obj(i, args.endpoints)
+        # One endpoint replaced by a fresh address (outside the range used so far).
+        new["endpoints"][0]["addresses"] = [_ip(0x0AF80000, k)]  # 10.248.x.x
+        t0 = time.perf_counter()  # from the informer event to the rules in the kernel
+        proxier.on_endpoint_slice_update(old, new)
+        await proxier.sync_proxy_rules()
+        partial.append(time.perf_counter() - t0)
+        assert proxier.last_sync is not None and not proxier.last_sync.full, "partial failed"
+        partial_restore.append(backend.restore_seconds[-1])
+        proxier.on_endpoint_slice_update(new, old)  # back, so each round changes one endpoint
+        await proxier.sync_proxy_rules()
+    rules = proxier.rules.rule_counts()
+    return {
+        "backend": backend.name,
+        "services": args.services,
+        "endpoints": args.endpoints,
+        "rules": rules,
+        "text_bytes": len(full_text),
+        "events_seconds": events,
+        "full_seconds": full,
+        "full_restore_seconds": full_restore,
+        "alone_seconds": alone,
+        "partial_seconds": partial,
+        "partial_restore_seconds": partial_restore,
+        "partial_text_bytes": len(backend.texts[-2]) if args.repeat else 0,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver (root namespace): namespaces, child process, timeouts, report
+
+
+def run_case(args: argparse.Namespace, backend: str, variant: str, services: int) -> dict[str, Any]:
+    tag = secrets.token_hex(3)
+    main_ns = f"kt-bench-{tag}-a"
+    base_ns = [f"kt-bench-{tag}-b{i}" for i in (1, 2)]
+    made: list[str] = []
+    try:
+        for ns in (main_ns, *base_ns):
+            netns_mod.create(ns)
+            made.append(ns)
+        argv = ["nsenter", f"--net=/run/netns/{main_ns}", "--", sys.executable, __file__]
+        argv += ["--inner", "--backend", backend, "--variant", variant]
+        argv += ["--services", str(services), "--endpoints", str(args.endpoints)]
+        argv += ["--repeat", str(args.repeat), "--timeout", str(args.timeout)]
+        argv += ["--baseline-variant", variant]
+        for ns in base_ns:
+            argv += ["--baseline-netns", ns]
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            out, err = proc.communicate(timeout=args.case_timeout)
+        except subprocess.TimeoutExpired:
+            # The child leads its own process group: take it down with anything it started.
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return {"error": f"timed out after {args.case_timeout}s (killed)"}
+        if proc.returncode != 0:
+            return {"error": (err.strip().splitlines() or ["failed"])[-1]}
+        result: dict[str, Any] = json.loads(out)
+        return result
+    finally:
+        for ns in made:
+            netns_mod.remove(ns)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def report(label: str, r: dict[str, Any]) -> None:
+    print(f"\n== {label}")
+    if "error" in r:
+        print(f"   not measured: {r['error']}")
+        return
+    rules = r["rules"]
+    print(
+        f"   {r['services']:,} services x {r['endpoints']} endpoints: nat {rules.get('nat', 0):,}"
+        f" rules, filter {rules.get('filter', 0):,}; restore text {r['text_bytes'] / 1e6:.1f} MB"
+    )
+    full, alones = r["full_seconds"], r["alone_seconds"]
+    alone = statistics.mean(alones)
+    print(
+        f"   full sync end to end     {_ms(full):>10}   (of which {r['backend']} restore"
+        f" {_ms(r['full_restore_seconds'])})"
+    )
+    print(
+        f"   iptables-restore alone   {_ms(alone):>10}   same text, empty namespace"
+        f" (mean of {', '.join(_ms(a) for a in alones)})"
+    )
+    verdict = "OK" if full <= 1.5 * alone else "MISSED"
+    print(f"   ratio full / alone       {full / alone:10.2f}x  (floor <= 1.5x: {verdict})")
+    if r["partial_seconds"]:
+        p = r["partial_seconds"]
+        pr = r["partial_restore_seconds"]
+        med = statistics.median(p)
+        verdict = "OK" if med <= 0.1 else "MISSED"
+        print(
+            f"   partial sync, 1 endpoint {_ms(med):>10}   median of {len(p)}"
+            f" (min {_ms(min(p))}, max {_ms(max(p))}; floor <= 100 ms: {verdict})"
+        )
+        print(
+            f"     inside the restore     {_ms(statistics.median(pr)):>10}   "
+            f"kproxy's own work {_ms(med - statistics.median(pr))};"
+            f" text {r['partial_text_bytes'] / 1e6:.2f} MB"
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--services", type=int, default=10_000)
+    p.add_argument("--endpoints", type=int, default=10)
+    p.add_argument("--nft-services", type=int, default=500, help="N for the nft variant")
+    p.add_argument("--iptc-services", type=int, default=None, help="N for python-iptables")
+    p.add_argument("--repeat", type=int, default=5, help="partial syncs to time")
+    p.add_argument("--timeout", type=float, default=300.0, help="per restore call")
+    p.add_argument("--case-timeout", type=float, default=900.0, help="per backend")
+    p.add_argument("--skip", action="append", default=[], help="restore|python-iptables|nft")
+    # Internal: the measuring child.
+    p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--backend", default="restore", help=argparse.SUPPRESS)
+    p.add_argument("--variant", default="legacy", help=argparse.SUPPRESS)
+    p.add_argument("--baseline-netns", action="append", default=[], help=argparse.SUPPRESS)
+    p.add_argument("--baseline-variant", default="legacy", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.services < 1 or args.endpoints < 1:
+        p.error("--services and --endpoints must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.inner:
+        print(json.dumps(asyncio.run(measure(args))))
+        return 0
+    if os.geteuid() != 0:
+        print("needs root (network namespaces, iptables)", file=sys.stderr)
+        return 1
+    cases = [
+        ("restore", "legacy", args.services, "iptables-restore (legacy)"),
+        ("python-iptables", "legacy", args.iptc_services or args.services, "python-iptables"),
+        ("restore", "nft", min(args.nft_services, args.services), "iptables-restore (nft)"),
+    ]
+    skip = set(args.skip)
+    for backend, variant, n, label in cases:
+        if backend in skip or variant in skip:
+            continue
+        t0 = time.perf_counter()
+        result = run_case(args, backend, variant, n)
+        report(f"{label}, {time.perf_counter() - t0:.0f} s for the case", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
