@@ -1,4 +1,4 @@
-"""``kproxy``: kube-proxy's iptables mode for one node."""
+"""``kproxy``: kube-proxy for one node (iptables or userspace mode)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,6 @@ def _setup_logging(verbosity: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
     _setup_logging(opts.verbosity)
-    if opts.proxy_mode != "iptables":
-        print(f"kproxy: --proxy-mode {opts.proxy_mode} is not implemented yet", file=sys.stderr)
-        return 2
     try:
         if opts.cleanup:
             report = run_cleanup(opts)

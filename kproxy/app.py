@@ -1,7 +1,7 @@
 """Assembling a running kproxy: backend, proxier for the chosen mode, informers, servers.
 
-Informers feed the mode-independent ``Proxier`` interface, so another mode (userspace) plugs in
-by adding a branch to ``make_proxier``. On SIGTERM/SIGINT kproxy stops watching and exits; it
+Informers feed the mode-independent ``Proxier`` interface; ``make_proxier`` has one branch per
+mode (iptables, userspace). On SIGTERM/SIGINT kproxy stops watching and exits; it
 never flushes its rules on the way out, so traffic keeps flowing across restarts.
 """
 
@@ -28,6 +28,7 @@ from kproxy.conntrack import Conntrack
 from kproxy.healthz import ProxyHealth, health_app, metrics_app, start_server
 from kproxy.metrics import ProxyMetrics
 from kproxy.proxier import IptablesProxier, Proxier
+from kproxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
 log = logging.getLogger("kproxy")
 
@@ -66,6 +67,8 @@ async def make_proxier(
     """The proxier for --proxy-mode; each mode builds what it needs."""
     if opts.proxy_mode == "iptables":
         return await _iptables_proxier(opts, client, metrics, health)
+    if opts.proxy_mode == "userspace":
+        return await _userspace_proxier(opts, client, metrics, health)
     raise ModeNotImplemented(f"--proxy-mode {opts.proxy_mode} is not implemented yet")
 
 
@@ -92,6 +95,27 @@ async def _iptables_proxier(
         opts.cluster_cidr or "(none)",
     )
     return IptablesProxier(config, backend, metrics=metrics, health=health, conntrack=Conntrack())
+
+
+async def _userspace_proxier(
+    opts: Options, client: ApiClient, metrics: ProxyMetrics, health: ProxyHealth
+) -> UserspaceProxier:
+    backend = await asyncio.to_thread(make_backend, opts)
+    node_ips = opts.node_ips or await node_ips_from_api(client, opts.hostname)
+    config = ProxyConfig(
+        opts.hostname,
+        node_ips=node_ips,
+        cluster_cidr=opts.cluster_cidr,
+        min_sync_period=opts.min_sync_period,
+        sync_period=opts.sync_period,
+    )
+    options = UserspaceOptions(
+        port_range=opts.proxy_port_range,
+        udp_timeout=opts.udp_timeout,
+        copier=opts.userspace_copy,
+    )
+    log.info("userspace proxier: backend %s, %s", backend.name, options)
+    return UserspaceProxier(config, backend, options, metrics=metrics, health=health)
 
 
 async def node_ips_from_api(client: ApiClient, node_name: str) -> tuple[str, ...]:

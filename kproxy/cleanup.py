@@ -10,13 +10,15 @@ delete), so a table is either cleaned whole or left as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kproxy.backend.base import BackendError, RulesBackend
 from kproxy.kernelstate import SavedTable, scan_save
 from kproxy.rules import names as n
-from kproxy.rules.jumps import CANARY_CHAIN, JUMP_RULES
+from kproxy.rules.jumps import CANARY_CHAIN, JUMP_RULES, JumpRule
+from kproxy.rules.parse import join_args
+from kproxy.userspace.portals import PORTAL_CHAINS, PORTALS_HOLD, USERSPACE_CHAINS, USERSPACE_JUMPS
 
 log = logging.getLogger("kproxy.cleanup")
 
@@ -29,10 +31,18 @@ TOP_LEVEL_CHAINS: dict[str, frozenset[str]] = {
             n.KUBE_NODEPORTS,
             n.KUBE_PROXY_FIREWALL,
             CANARY_CHAIN,
+            PORTALS_HOLD,
         }
     ),
     "nat": frozenset(
-        {n.KUBE_SERVICES, n.KUBE_NODEPORTS, n.KUBE_POSTROUTING, n.KUBE_MARK_MASQ, CANARY_CHAIN}
+        {
+            n.KUBE_SERVICES,
+            n.KUBE_NODEPORTS,
+            n.KUBE_POSTROUTING,
+            n.KUBE_MARK_MASQ,
+            CANARY_CHAIN,
+            *PORTAL_CHAINS,
+        }
     ),
     "mangle": frozenset({CANARY_CHAIN}),
 }
@@ -42,6 +52,46 @@ _MAX_DUPLICATES = 100
 
 def is_kproxy_chain(table: str, chain: str) -> bool:
     return chain in TOP_LEVEL_CHAINS.get(table, frozenset()) or n.is_owned_chain(chain)
+
+
+# -- switching modes -------------------------------------------------------------------------
+# Each mode, on its full syncs, removes what the other mode left behind, inside its own
+# restore (the lines below go in that table's section), so a switch is one atomic step.
+
+
+def is_userspace_mode_chain(table: str, chain: str) -> bool:
+    return chain in USERSPACE_CHAINS.get(table, ())
+
+
+def is_iptables_mode_chain(table: str, chain: str) -> bool:
+    return is_kproxy_chain(table, chain) and not is_userspace_mode_chain(table, chain)
+
+
+def removal_lines(saved: SavedTable, chains: Iterable[str], jumps: Iterable[JumpRule]) -> list[str]:
+    """Restore lines deleting ``jumps`` (those present) and then flushing and deleting
+    ``chains`` (those present) in ``saved``'s table."""
+    lines = [
+        f"-D {j.source_chain} {join_args(j.args())}"
+        for j in jumps
+        if j.table == saved.name and saved.has_rule(j.source_chain, j.args())
+    ]
+    present = sorted(c for c in set(chains) if c in saved.chains)
+    lines.extend(f"-F {c}" for c in present)
+    lines.extend(f"-X {c}" for c in present)
+    return lines
+
+
+def userspace_removal_lines(saved: SavedTable) -> list[str]:
+    """For iptables mode: remove userspace mode's portal chains and their jumps."""
+    chains = [c for c in saved.chains if is_userspace_mode_chain(saved.name, c)]
+    return removal_lines(saved, chains, USERSPACE_JUMPS)
+
+
+def iptables_mode_removal_lines(saved: SavedTable) -> list[str]:
+    """For userspace mode: remove iptables mode's chains (KUBE-SERVICES, KUBE-SVC-..., the
+    canary) and their jumps."""
+    chains = [c for c in saved.chains if is_iptables_mode_chain(saved.name, c)]
+    return removal_lines(saved, chains, JUMP_RULES)
 
 
 def cleanup_text(tables: Mapping[str, SavedTable]) -> str:
@@ -66,10 +116,18 @@ class CleanupReport:
 
 
 def cleanup(backend: RulesBackend) -> CleanupReport:
-    """Remove kproxy's rules and chains through ``backend``; errors are collected, not raised,
-    so one stuck table does not stop the others from being cleaned."""
+    """Remove kproxy's rules and chains (both modes') through ``backend``; errors are
+    collected, not raised, so one stuck table does not stop the others from being cleaned."""
     report = CleanupReport()
-    for jump in JUMP_RULES:
+    chains: dict[str, set[str]] = {}
+    for table in CLEANUP_TABLES:
+        try:
+            chains[table] = scan_save(backend.save(table), table).chains
+        except BackendError as e:
+            report.errors.append(f"{table}: {e}")
+    for jump in (*JUMP_RULES, *USERSPACE_JUMPS):
+        if jump.target_chain not in chains.get(jump.table, set()):
+            continue  # no chain, no jump to it (and nft refuses to even look for one)
         try:
             # Duplicates (from an older or foreign tool) would keep the chain referenced.
             for _ in range(_MAX_DUPLICATES):

@@ -95,6 +95,30 @@ def _ipv4(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address") from None
 
 
+def parse_port_range(text: str) -> tuple[int, int] | None:
+    """kube-proxy's --proxy-port-range: "BEGIN-END", "BEGIN+OFFSET", a single port, or ""
+    (None: the kernel picks free ports)."""
+    value = text.strip()
+    if not value:
+        return None
+    try:
+        if "+" in value:
+            lo_text, off_text = value.split("+", 1)
+            lo, hi = int(lo_text), int(lo_text) + int(off_text)
+        elif "-" in value:
+            lo_text, hi_text = value.split("-", 1)
+            lo, hi = int(lo_text), int(hi_text)
+        else:
+            lo = hi = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid port range {text!r}: use BEGIN-END or BEGIN+OFFSET"
+        ) from None
+    if not 0 < lo <= hi < 65536:
+        raise argparse.ArgumentTypeError(f"port range {text!r} must lie within 1-65535, low-high")
+    return (lo, hi)
+
+
 def _bit(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 31:
         raise argparse.ArgumentTypeError(f"{text!r} must be a bit number in 0..31")
@@ -120,12 +144,16 @@ class Options:
     node_ips: tuple[str, ...]
     nodeport_addresses: tuple[str, ...]
     verbosity: int
+    # userspace mode only
+    proxy_port_range: tuple[int, int] | None = None
+    udp_timeout: float = 5.0
+    userspace_copy: Literal["splice", "buffered"] = "splice"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kproxy",
-        description="kube-proxy's iptables mode: program Services into this node's iptables.",
+        description="kube-proxy for one node: iptables mode or userspace mode.",
     )
     p.add_argument("--kubeconfig", type=Path, help="kubeconfig of the API server to watch")
     p.add_argument(
@@ -202,6 +230,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CIDRS",
         help="comma-separated CIDRs whose node addresses accept NodePorts (default: all)",
     )
+    p.add_argument(
+        "--proxy-port-range",
+        type=parse_port_range,
+        default=None,
+        metavar="BEGIN-END",
+        help="userspace mode: ports for the service listeners (default: any free port)",
+    )
+    p.add_argument(
+        "--udp-timeout",
+        type=parse_duration,
+        default=5.0,
+        metavar="DURATION",
+        help="userspace mode: idle UDP sessions are closed after this long (default 5s)",
+    )
+    p.add_argument(
+        "--userspace-copy",
+        choices=("splice", "buffered"),
+        default="splice",
+        help="userspace mode: how TCP bytes are relayed (splice: zero-copy, the default)",
+    )
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=0, metavar="LEVEL")
     return p
 
@@ -221,6 +269,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("--min-sync-period must not exceed --sync-period")
     if args.sync_period <= 0:
         parser.error("--sync-period must be greater than 0")
+    if args.udp_timeout <= 0:
+        parser.error("--udp-timeout must be greater than 0")
     if not args.cleanup and args.kubeconfig is None:
         parser.error("--kubeconfig is required (except with --cleanup)")
     hostname = (args.hostname_override or socket.gethostname()).strip().lower()
@@ -242,4 +292,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         node_ips=node_ips,
         nodeport_addresses=args.nodeport_addresses,
         verbosity=args.verbosity,
+        proxy_port_range=args.proxy_port_range,
+        udp_timeout=args.udp_timeout,
+        userspace_copy=args.userspace_copy,
     )

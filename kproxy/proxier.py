@@ -37,8 +37,10 @@ from kproxy.changes import (
     ServiceKey,
     ServicePortMap,
 )
+from kproxy.cleanup import userspace_removal_lines
 from kproxy.config import ProxyConfig
 from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
+from kproxy.handlers import ChangeHandlers
 from kproxy.healthz import ProxyHealth
 from kproxy.kernelstate import SavedTable, scan_save
 from kproxy.metrics import ProxyMetrics
@@ -95,7 +97,7 @@ class SyncResult:
     seconds: float = 0.0
 
 
-class IptablesProxier:
+class IptablesProxier(ChangeHandlers):
     def __init__(
         self,
         config: ProxyConfig,
@@ -144,11 +146,6 @@ class IptablesProxier:
 
     # -- state ---------------------------------------------------------------------------------
 
-    @property
-    def initialized(self) -> bool:
-        """Both Services and endpoints have been listed: only then may rules be written."""
-        return self._services_synced and self._endpoints_synced
-
     def sync(self) -> None:
         """Ask for a sync (upstream's Sync()): health learns a change is queued."""
         self.metrics.last_queued_timestamp.set(time.time())
@@ -159,68 +156,6 @@ class IptablesProxier:
     def force_full_sync(self) -> None:
         self.need_full_sync = True
         self.sync()
-
-    def _changed(self, pending: bool) -> None:
-        self.metrics.service_changes_pending.set(len(self.service_changes))
-        self.metrics.endpoint_changes_pending.set(len(self.endpoint_changes))
-        if pending and self.initialized:
-            self.sync()
-
-    # -- handlers: record, never touch the kernel ----------------------------------------------
-
-    def on_service_add(self, obj: Obj) -> None:
-        self._changed(self.service_changes.update(None, obj))
-
-    def on_service_update(self, old: Obj, new: Obj) -> None:
-        self._changed(self.service_changes.update(old, new))
-
-    def on_service_delete(self, obj: Obj) -> None:
-        self._changed(self.service_changes.update(obj, None))
-
-    def on_services_synced(self) -> None:
-        self._services_synced = True
-        if self.initialized:
-            self.sync()
-
-    def on_endpoint_slice_add(self, obj: Obj) -> None:
-        self._changed(self.endpoint_changes.slice_update(obj))
-
-    def on_endpoint_slice_update(self, old: Obj, new: Obj) -> None:
-        if _slice_service(old) != _slice_service(new):
-            self._changed(self.endpoint_changes.slice_moved(old, new))
-        else:
-            self._changed(self.endpoint_changes.slice_update(new))
-
-    def on_endpoint_slice_delete(self, obj: Obj) -> None:
-        self._changed(self.endpoint_changes.slice_update(obj, removed=True))
-
-    def on_endpoint_slices_synced(self) -> None:
-        self._endpoints_synced = True
-        if self.initialized:
-            self.sync()
-
-    def on_endpoints_add(self, obj: Obj) -> None:
-        self._changed(self.endpoint_changes.endpoints_update(None, obj))
-
-    def on_endpoints_update(self, old: Obj, new: Obj) -> None:
-        self._changed(self.endpoint_changes.endpoints_update(old, new))
-
-    def on_endpoints_delete(self, obj: Obj) -> None:
-        self._changed(self.endpoint_changes.endpoints_update(obj, None))
-
-    def on_endpoints_synced(self) -> None:
-        self.on_endpoint_slices_synced()
-
-    def on_node_add(self, obj: Obj) -> None:
-        if self.health is not None:
-            self.health.sync_node(obj)
-
-    def on_node_update(self, old: Obj, new: Obj) -> None:
-        self.on_node_add(new)
-
-    def on_node_delete(self, obj: Obj) -> None:
-        if self.health is not None:
-            self.health.sync_node(None)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -373,7 +308,13 @@ class IptablesProxier:
             for t, s in saved.items()
         }
         stale = {t: chains for t, chains in stale.items() if chains}
-        text = rs.to_restore_text(stale=stale, extra=missing_jumps(saved))
+        extra = missing_jumps(saved)
+        # Switching from userspace mode: its portal chains and jumps go in this same restore.
+        for table, saved_table in saved.items():
+            switched = userspace_removal_lines(saved_table)
+            if switched:
+                extra.setdefault(table, []).extend(switched)
+        text = rs.to_restore_text(stale=stale, extra=extra)
         self.backend.restore(text)
         written = {t: rs.rule_count(t) for t in rs.tables}
         owned = {c for t in rs.tables for c in rs.chains(t) if is_owned_chain(c)}
@@ -393,9 +334,3 @@ def missing_jumps(saved: Mapping[str, SavedTable]) -> dict[str, list[str]]:
             line = f"{jump.position} {jump.source_chain} {join_args(jump.args())}"
             out.setdefault(jump.table, []).append(line)
     return out
-
-
-def _slice_service(obj: Obj) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    return (str(meta.get("namespace") or ""), str(labels.get("kubernetes.io/service-name") or ""))

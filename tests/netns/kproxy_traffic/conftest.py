@@ -16,7 +16,9 @@ from kproxy_traffic_harness import Api, KProxy, Node
 
 from knet.testing.apiserver import ApiServerProcess, running_apiserver
 
-BACKENDS = ("restore", "python-iptables")
+# (proxy mode, iptables backend): iptables mode with both backends, userspace mode with the
+# restore backend.
+MODES = (("iptables", "restore"), ("iptables", "python-iptables"), ("userspace", "restore"))
 
 
 @dataclass
@@ -45,16 +47,16 @@ def apiserver_with_socket() -> Iterator[tuple[ApiServerProcess, Path, Path]]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=MODES, ids=["-".join(m) for m in MODES])
 def cluster(
     request: pytest.FixtureRequest, apiserver_with_socket: tuple[ApiServerProcess, Path, Path]
 ) -> Iterator[Cluster]:
     server, sock, root = apiserver_with_socket
-    backend: str = request.param
-    workdir = root / backend
+    mode, backend = request.param
+    workdir = root / f"{mode}-{backend}"
     workdir.mkdir()
     node = Node(secrets.token_hex(3), workdir)
-    kproxy = KProxy(node, sock, backend, workdir)
+    kproxy = KProxy(node, sock, backend, workdir, mode=mode)
     try:
         for name in ("p1", "p2", "p3", "client"):
             node.add_pod(name)

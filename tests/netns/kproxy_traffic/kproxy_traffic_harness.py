@@ -42,6 +42,7 @@ NODE_IP = "192.168.77.2"
 NODE_NAME = "node1"
 HTTP_PORT = 8080
 UDP_PORT = 5353
+USERSPACE_PORTS = "36000-36999"
 T = TypeVar("T")
 
 
@@ -299,8 +300,11 @@ _SYNCED = re.compile(r"synced iptables rules \(full")
 class KProxy:
     """kproxy as a process inside the node namespace, talking to the API over a unix socket."""
 
-    def __init__(self, node: Node, socket_path: Path, backend: str, workdir: Path) -> None:
+    def __init__(
+        self, node: Node, socket_path: Path, backend: str, workdir: Path, mode: str = "iptables"
+    ) -> None:
         self.node = node
+        self.mode = mode
         self.backend = backend
         self.variant = "legacy" if backend == "python-iptables" else "nft"
         self.kubeconfig = kubeconfig.write(workdir / "kproxy.kubeconfig", f"unix://{socket_path}")
@@ -308,7 +312,9 @@ class KProxy:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> None:
+    def start(self, mode: str | None = None) -> None:
+        """Start kproxy (in ``mode`` from now on, if given)."""
+        self.mode = mode or self.mode
         argv = netns_argv(
             self.node.netns,
             sys.executable,
@@ -316,7 +322,9 @@ class KProxy:
             "kproxy",
             f"--kubeconfig={self.kubeconfig}",
             f"--hostname-override={NODE_NAME}",
-            "--proxy-mode=iptables",
+            f"--proxy-mode={self.mode}",
+            f"--proxy-port-range={USERSPACE_PORTS}",
+            "--udp-timeout=2s",
             f"--cluster-cidr={CLUSTER_CIDR}",
             f"--node-ip={NODE_IP}",
             "--min-sync-period=100ms",

@@ -1,6 +1,7 @@
 """kproxy with real traffic, modelled on Kubernetes' e2e network tests (test/e2e/network).
 
-Each test runs against both backends (iptables-restore and python-iptables): real kernel,
+Each test runs against iptables mode with both backends (iptables-restore and python-iptables)
+and against userspace mode (a proxy process in the node behind REDIRECT rules): real kernel,
 real packets between pod namespaces, Services and EndpointSlices written to a real apiserver,
 and a real kproxy process in the node namespace. Waits are bounded polls ("within N seconds it
 must work"), as in e2e; they guard correctness, not speed.
@@ -26,6 +27,8 @@ pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 HTTP, UDP = 80, 53
 SERVERS = ("p1", "p2", "p3")
+# iptables mode: upstream's 12 jumps; userspace: PREROUTING, OUTPUT and the restart hold.
+JUMPS_PER_MODE = {"iptables": 12, "userspace": 3}
 
 
 def ok(answers: list[str]) -> list[str]:
@@ -279,7 +282,7 @@ def test_restarting_kproxy_fails_no_request(
     # The new kproxy found its jump rules in place and did not add them again.
     after = cluster.node.iptables_save(cluster.kproxy.variant)
     assert _jump_rules(after) == _jump_rules(before)
-    assert len(_jump_rules(after)) == 12
+    assert len(_jump_rules(after)) == JUMPS_PER_MODE[cluster.kproxy.mode]
 
 
 def test_kproxy_follows_an_apiserver_restart(cluster: Cluster, services: list[str]) -> None:
@@ -318,7 +321,7 @@ def test_health_and_metrics_are_served(cluster: Cluster, services: list[str]) ->
     assert "kubeproxy_sync_proxy_rules_last_timestamp_seconds" in body
     assert "kubeproxy_sync_partial_proxy_rules_duration_seconds_count" in body
     mode = node.agent(node.netns, "get", "http://127.0.0.1:10249/proxyMode")
-    assert mode == {"status": 200, "body": "iptables"}
+    assert mode == {"status": 200, "body": cluster.kproxy.mode}
 
 
 FOREIGN_RULES = """*filter
@@ -367,3 +370,40 @@ def test_cleanup_removes_only_what_kproxy_owns(cluster: Cluster, services: list[
     finally:
         kproxy.start()  # leave the module's cluster as it was
     serving(cluster, "10.96.10.13", HTTP, {"p1", "p2"})
+
+
+def _portal_chains(save: str) -> set[str]:
+    return {c for c in _kube_chains(save) if c.startswith("KUBE-PORTALS-")}
+
+
+def test_switching_modes_removes_the_other_modes_rules(
+    cluster: Cluster, services: list[str]
+) -> None:
+    node, kproxy = cluster.node, cluster.kproxy
+    vip = "10.96.10.16"
+    make_service(cluster, services, "switch", vip, ("p1", "p2"))
+    serving(cluster, vip, HTTP, {"p1", "p2"})
+    home = kproxy.mode
+    other = "userspace" if home == "iptables" else "iptables"
+    try:
+        for mode in (other, home):
+            assert kproxy.stop() == 0
+            kproxy.start(mode)
+            serving(cluster, vip, HTTP, {"p1", "p2"})
+            save = node.iptables_save(kproxy.variant)
+            if mode == "userspace":
+                assert _portal_chains(save) == {
+                    "KUBE-PORTALS-CONTAINER",
+                    "KUBE-PORTALS-HOST",
+                    "KUBE-PORTALS-HOLD",
+                }
+                # KUBE-FIREWALL is kubelet's (from the cleanup test), not iptables mode's.
+                assert _kube_chains(save) - {"KUBE-FIREWALL"} == _portal_chains(save), save
+            else:
+                assert _portal_chains(save) == set()
+                assert "KUBE-SERVICES" in _kube_chains(save)
+            assert len(_jump_rules(save)) == JUMPS_PER_MODE[mode]
+    finally:
+        if kproxy.mode != home or kproxy.proc is None:
+            kproxy.stop()
+            kproxy.start(home)

@@ -97,10 +97,34 @@ def test_bad_flags_exit_2_with_a_message(
     assert message in capsys.readouterr().err
 
 
-def test_userspace_mode_is_accepted_but_not_implemented(capsys: pytest.CaptureFixture[str]) -> None:
-    assert parse_options(["--kubeconfig=k", "--proxy-mode=userspace"]).proxy_mode == "userspace"
-    assert main(["--kubeconfig=k", "--proxy-mode=userspace"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+def test_userspace_mode_flags() -> None:
+    opts = parse_options(
+        [
+            "--kubeconfig=k",
+            "--proxy-mode=userspace",
+            "--proxy-port-range=36000-36099",
+            "--udp-timeout=250ms",
+            "--userspace-copy=buffered",
+        ]
+    )
+    assert opts.proxy_mode == "userspace"
+    assert opts.proxy_port_range == (36000, 36099)
+    assert opts.udp_timeout == 0.25
+    assert opts.userspace_copy == "buffered"
+    defaults = parse_options(["--kubeconfig=k"])
+    assert defaults.proxy_port_range is None and defaults.userspace_copy == "splice"
+    assert parse_options(["--kubeconfig=k", "--proxy-port-range=40000+9"]).proxy_port_range == (
+        40000,
+        40009,
+    )
+
+
+@pytest.mark.parametrize("value", ["abc", "2000-1000", "0-10", "70000", "1-x"])
+def test_bad_proxy_port_range_exits_2(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_options(["--kubeconfig=k", f"--proxy-port-range={value}"])
+    assert exc.value.code == 2
+    assert "port range" in capsys.readouterr().err
 
 
 def test_missing_kubeconfig_file_is_a_clear_error(

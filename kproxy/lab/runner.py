@@ -1,0 +1,305 @@
+"""Runs the grid: one case at a time, each in fresh scratch namespaces, within the budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from kproxy.lab import workload as w
+from kproxy.lab.backends import BackendSpec, backend_spec
+from kproxy.lab.bounded import Timeout, run_bounded, timeout_text
+from kproxy.lab.grid import Case, Planner
+from kproxy.lab.measures import (
+    MODES,
+    DataplaneMode,
+    MeasureFailed,
+    append_one_rule,
+    connect_latency,
+    transfer,
+)
+from kproxy.lab.results import Row, new_row
+from kproxy.lab.topology import PREFIX, ScratchNamespace, Topology, child_env, python_argv
+
+Step = Callable[[str], None]
+# Kept back from the budget for the report and plots.
+RESERVE_S = 10.0
+# Fields the control-plane child reports that go into the row as they are.
+_CONTROL_FIELDS = (
+    "feed_s",
+    "full_sync_s",
+    "full_sync_runs_s",
+    "restore_floor_s",
+    "restore_floor_runs_s",
+    "partial_restore_floor_s",
+    "restore_s",
+    "save_s",
+    "render_s",
+    "restore_bytes",
+    "rules",
+    "rules_nat",
+    "rules_filter",
+    "partial_sync_s",
+    "partial_sync_max_s",
+    "partial_restore_s",
+    "partial_restore_bytes",
+    "partial_samples",
+    "partial_add_service_s",
+    "full_resync_s",
+    "append_one_rule_empty_s",
+    "append_one_rule_s",
+    "rss_mb",
+    "peak_rss_mb",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    budget: float
+    dataplane: bool
+    restore_timeout: float
+    append_timeout: float
+    partial_repeats: int
+    full_repeats: int
+    samples: int
+    throughput_seconds: float
+
+
+def mode_for(backend: str) -> DataplaneMode | None:
+    for mode in MODES.values():
+        if mode.unavailable is None and backend in mode.backends:
+            return mode
+    return None
+
+
+class CaseRun:
+    """One case: namespaces up, control plane, floor, one-rule append, data plane, down."""
+
+    def __init__(
+        self,
+        case: Case,
+        settings: Settings,
+        stop_at: float,
+        step: Step,
+        append_gave_up: set[str] | None = None,
+    ) -> None:
+        self.case = case
+        self.spec: BackendSpec = backend_spec(case.backend)
+        self.s = settings
+        self.stop_at = stop_at
+        self.step = step
+        self.row = new_row(case)
+        self.tag = secrets.token_hex(3)
+        # Backends whose one-rule append already overran at a smaller size (shared).
+        self.append_gave_up = append_gave_up if append_gave_up is not None else set()
+        self.mode = mode_for(case.backend) if settings.dataplane else None
+        self.first: str | None = None  # the first and last Service in nat KUBE-SERVICES
+        self.last: str | None = None
+
+    def left(self, cap: float) -> float:
+        """A step's time limit: its own cap, or what the budget has left (at least 1 s)."""
+        return max(1.0, min(cap, self.stop_at - time.monotonic()))
+
+    def run(self) -> Row:
+        started = time.monotonic()
+        try:
+            with Topology(self.tag, dataplane=self.mode is not None) as topo:
+                self._measure(topo)
+        except Timeout as e:
+            self.row["status"] = str(e)
+        except (MeasureFailed, OSError, RuntimeError, ValueError) as e:
+            self.row["status"] = f"error: {e}"
+        finally:
+            self.row["wall_s"] = time.monotonic() - started
+        return self.row
+
+    def _measure(self, topo: Topology) -> None:
+        self.step("kproxy syncs vs iptables-restore alone")
+        self._control(topo)
+        if self.row["full_sync_s"] is None:
+            return
+        if self.spec.name != "python-iptables":
+            self.step("one iptables -A")
+            self._append(topo)
+        if self.mode is not None and self.mode.prepare is not None:
+            self.step(f"{self.mode.name} data plane")
+            self.mode.prepare(topo)
+            self._dataplane(topo)
+
+    def _control(self, topo: Topology) -> None:
+        case = self.case
+        args = [
+            "--backend",
+            case.backend,
+            "--services",
+            str(case.services),
+            "--endpoints",
+            str(case.endpoints),
+            "--partial-repeats",
+            str(self.s.partial_repeats),
+            "--full-repeats",
+            str(self.s.full_repeats),
+            "--restore-timeout",
+            str(self.s.restore_timeout),
+            "--append-timeout",
+            str(self.s.append_timeout),
+            "--expect-netns",
+            topo.node,
+        ]
+        budget = self.left(self.stop_at - time.monotonic())
+        out = run_bounded(
+            python_argv(topo.node, "kproxy.lab.control", args),
+            timeout=budget,
+            new_session=True,  # a timeout kills the child and its iptables-restore together
+            env=child_env(),
+        )
+        if out.timed_out:
+            raise Timeout("kproxy syncs (killed)", budget)
+        try:
+            result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        except (json.JSONDecodeError, IndexError):
+            tail = out.stderr.strip()[-400:] or f"exit {out.returncode}"
+            raise MeasureFailed(f"control-plane child failed: {tail}") from None
+        for key in _CONTROL_FIELDS:
+            if key in result:
+                self.row[key] = result[key]
+        self.row["status"] = result.get("status", "ok")
+        self.row["notes"].extend(result.get("notes") or ())
+        self.first = result.get("first_service")
+        self.last = result.get("last_service")
+        if self.row["status"] != "ok" and out.stderr.strip():
+            self.row["notes"].append(out.stderr.strip().splitlines()[-1][:300])
+
+    def _append(self, topo: Topology) -> None:
+        if self.spec.name in self.append_gave_up:
+            self.row["notes"].append("one iptables -A: not tried, it overran at a smaller size")
+            return
+        timeout = self.left(self.s.append_timeout)
+        with ScratchNamespace(f"{PREFIX}{self.tag}-e") as empty:
+            self.row["append_one_rule_empty_s"] = append_one_rule(self.spec, empty, 3, timeout)
+        try:
+            self.row["append_one_rule_s"] = append_one_rule(self.spec, topo.node, 3, timeout)
+        except Timeout as e:
+            # Worth showing, not worth losing the rest of the row for; bigger tables are
+            # not tried again.
+            self.row["notes"].append(f"one iptables -A: {e}")
+            self.append_gave_up.add(self.spec.name)
+
+    def _dataplane(self, topo: Topology) -> None:
+        m = self.case.endpoints
+        targets = {
+            "first": f"{self.first}:{w.SERVICE_PORT}",
+            "last": f"{self.last}:{w.SERVICE_PORT}",
+            # A pod address: matches no Service, so it walks all of KUBE-SERVICES.
+            "pod": f"{w.endpoint_ip(0, 0, m)}:{w.TARGET_PORT}",
+        }
+        self.step("connect latency")
+        fields = connect_latency(topo, targets, self.s.samples, self.left(180.0))
+        self.row.update({k: v for k, v in fields.items() if k in self.row})
+        self.row["dataplane"] = f"iptables ({self.spec.variant})"
+        if self.s.throughput_seconds > 0:
+            self.step("throughput")
+            self.row["throughput_mbit_s"] = transfer(
+                topo, targets["last"], self.s.throughput_seconds, self.left(60.0)
+            )
+
+
+def missing_tools(spec: BackendSpec) -> str | None:
+    tools = [spec.restore_tool, spec.iptables, "nsenter"]
+    absent = [t for t in tools if shutil.which(t) is None]
+    return f"skipped: {', '.join(absent)} not installed" if absent else None
+
+
+def run_cases(
+    cases: list[Case],
+    settings: Settings,
+    console: Console,
+    *,
+    show_progress: bool = True,
+) -> list[Row]:
+    started = time.monotonic()
+    deadline = started + settings.budget - RESERVE_S
+    planner = Planner()
+    append_gave_up: set[str] = set()
+    rows: list[Row] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[left]}"),
+        console=console,
+        disable=not show_progress,
+    ) as progress:
+        task = progress.add_task("rule-scaling lab", total=len(cases), left="")
+        for case in cases:
+            remaining = deadline - time.monotonic()
+            left = f"{max(remaining, 0):,.0f} s of budget left"
+
+            def step(text: str, case: Case = case, left: str = left) -> None:
+                progress.update(task, description=f"{case}: {text}", left=left)
+
+            reason = missing_tools(backend_spec(case.backend)) or planner.skip_reason(
+                case, remaining
+            )
+            if reason is None and remaining < 5:
+                reason = "skipped: budget used up"
+            if reason is not None:
+                row = new_row(case, status=reason)
+            else:
+                row = CaseRun(case, settings, deadline, step, append_gave_up).run()
+                timed_out = "timeout" in str(row["status"])
+                planner.record(case, float(row["wall_s"]), timed_out)
+            rows.append(row)
+            progress.advance(task)
+            console.print(summary(row))
+    return rows
+
+
+def summary(row: Row) -> str:
+    head = f"{row['backend']} {row['services']:,} x {row['endpoints_per_service']}"
+    if row["full_sync_s"] is None:
+        return f"{head}: {row['status']}"
+    parts = [f"full {row['full_sync_s']:.2f} s"]
+    if row.get("restore_floor_s"):
+        parts.append(f"alone {row['restore_floor_s']:.2f} s")
+    if row.get("partial_sync_s") is not None:
+        parts.append(f"partial {row['partial_sync_s'] * 1000:.0f} ms")
+    if row.get("connect_last_p50_us") is not None:
+        parts.append(f"connect last p50 {row['connect_last_p50_us']:.0f} µs")
+    status = "" if row["status"] == "ok" else f" [{row['status']}]"
+    return f"{head}: " + ", ".join(parts) + status
+
+
+def environment() -> dict[str, Any]:
+    """Facts about the machine that the figures depend on."""
+    meta: dict[str, Any] = {
+        "kernel": os.uname().release,
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
+    for variant in ("legacy", "nft"):
+        tool = f"iptables-{variant}"
+        if shutil.which(tool):
+            out = run_bounded([tool, "--version"], timeout=10)
+            meta[tool] = out.stdout.strip() or out.stderr.strip()
+    return meta
+
+
+__all__ = ["CaseRun", "Settings", "environment", "run_cases", "summary", "timeout_text"]

@@ -1,0 +1,152 @@
+"""Userspace mode's listeners on loopback: relaying, retries, refusal, UDP sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import cast
+
+import pytest
+
+from kproxy.userspace.chooser import Chooser
+from kproxy.userspace.copy import COPIERS
+from kproxy.userspace.listeners import TcpListener, UdpListener
+
+LO = "127.0.0.1"
+
+
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    data = await reader.read()  # until the client half-closes
+    writer.write(data)
+    await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+async def echo_port() -> AsyncIterator[int]:
+    server = await asyncio.start_server(_echo, LO, 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind((LO, 0))
+        port: int = s.getsockname()[1]
+    return port  # nothing listens here now: connects are refused
+
+
+async def _round_trip(port: int, payload: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(LO, port)
+    writer.write(payload)
+    await writer.drain()
+    writer.write_eof()
+    data = await reader.read()
+    writer.close()
+    return data
+
+
+@pytest.mark.parametrize("copier", sorted(COPIERS))
+async def test_tcp_relays_both_ways_with_half_close(echo_port: int, copier: str) -> None:
+    chooser = Chooser()
+    chooser.update("svc", [f"{LO}:{echo_port}"])
+    listener = TcpListener("svc", 0, chooser, COPIERS[copier], host=LO)
+    listener.open()
+    try:
+        payload = bytes(range(256)) * 8192  # 2 MiB: many splice/recv rounds
+        assert await _round_trip(listener.port, payload) == payload
+    finally:
+        listener.close()
+
+
+async def test_failed_connect_moves_on_to_the_next_endpoint(echo_port: int) -> None:
+    chooser = Chooser()
+    chooser.update("svc", [f"{LO}:{_closed_port()}", f"{LO}:{echo_port}"])
+    listener = TcpListener("svc", 0, chooser, COPIERS["splice"], host=LO)
+    listener.open()
+    try:
+        # Round-robin starts every other connection at the dead endpoint; all succeed.
+        for i in range(4):
+            assert await _round_trip(listener.port, b"ping%d" % i) == b"ping%d" % i
+    finally:
+        listener.close()
+
+
+async def test_no_endpoints_resets_and_a_closed_listener_refuses() -> None:
+    chooser = Chooser()
+    chooser.update("svc", [])
+    listener = TcpListener("svc", 0, chooser, COPIERS["splice"], host=LO)
+    listener.open()
+    port = listener.port
+    reader, writer = await asyncio.open_connection(LO, port)
+    with pytest.raises(ConnectionResetError):
+        await reader.read()
+        raise AssertionError("expected a reset, got EOF")
+    writer.close()
+    listener.close()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(LO, port)
+
+
+async def test_connections_survive_the_listener_closing(echo_port: int) -> None:
+    chooser = Chooser()
+    chooser.update("svc", [f"{LO}:{echo_port}"])
+    listener = TcpListener("svc", 0, chooser, COPIERS["splice"], host=LO)
+    listener.open()
+    reader, writer = await asyncio.open_connection(LO, listener.port)
+    writer.write(b"before")
+    await writer.drain()
+    listener.close()
+    chooser.update("svc", [])  # endpoints changed too: the relayed connection is unaffected
+    writer.write(b" and after")
+    writer.write_eof()
+    assert await reader.read() == b"before and after"
+    writer.close()
+
+
+class _UdpEcho(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(b"echo:" + data, addr)
+
+
+async def _udp_ask(port: int, client: socket.socket, data: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    client.sendto(data, (LO, port))
+    reply: bytes = await asyncio.wait_for(loop.sock_recv(client, 2048), 5)
+    return reply
+
+
+async def test_udp_sessions_relay_expire_and_follow_endpoints() -> None:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(_UdpEcho, local_addr=(LO, 0))
+    backend = transport.get_extra_info("sockname")[1]
+    chooser = Chooser()
+    chooser.update("dns", [f"{LO}:{backend}"])
+    listener = UdpListener("dns", 0, chooser, idle_timeout=0.2, host=LO)
+    listener.open()
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.setblocking(False)
+    client.bind((LO, 0))
+    try:
+        assert await _udp_ask(listener.port, client, b"a") == b"echo:a"
+        assert await _udp_ask(listener.port, client, b"b") == b"echo:b"
+        assert len(listener.sessions) == 1  # one client address, one session
+        for _ in range(100):  # bounded wait for the idle sweep
+            if not listener.sessions:
+                break
+            await asyncio.sleep(0.05)
+        assert listener.sessions == {}
+        assert await _udp_ask(listener.port, client, b"c") == b"echo:c"
+        listener.keep_endpoints(set())  # its endpoint is gone: the session ends
+        assert listener.sessions == {}
+    finally:
+        client.close()
+        listener.close()
+        transport.close()
