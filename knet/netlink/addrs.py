@@ -6,8 +6,13 @@ import errno
 import socket
 from ipaddress import IPv4Interface
 
+from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL
+from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+
 from knet.netlink.errors import NetlinkError
 from knet.netlink.links import LinkInfo, LinkRef, get_link, require_link
+from knet.netlink.rtnl import Msg
 from knet.netlink.session import Session
 
 
@@ -15,12 +20,33 @@ def _name(link: LinkRef) -> str:
     return link.name if isinstance(link, LinkInfo) else link
 
 
+def _addr_msg(index: int, addr: IPv4Interface | None = None) -> Msg:
+    """A pyroute2 ifaddrmsg for ``addr`` on link ``index`` (or, without it, naming the link's
+    IPv4 addresses for a dump); the header is filled in when it is sent."""
+    msg = ifaddrmsg()
+    msg["family"] = socket.AF_INET
+    msg["index"] = index
+    if addr is not None:
+        ip = str(addr.ip)
+        msg["prefixlen"] = addr.network.prefixlen
+        msg["attrs"] = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)]
+    return msg
+
+
 def list_addrs(s: Session, link: LinkRef) -> list[IPv4Interface]:
     """IPv4 addresses (with prefix) on the link."""
     op = f"list addresses of {_name(link)}"
     info = require_link(s, link, op)
-    msgs = s.call(op, s.ipr.addr, "dump", index=info.index, family=socket.AF_INET)
-    return [IPv4Interface(f"{m.get('address')}/{m['prefixlen']}") for m in msgs]
+    out = []
+    for m in s.dump(op, _addr_msg(info.index), RTM_GETADDR):
+        if m["header"]["type"] != RTM_NEWADDR:
+            continue
+        if m["family"] != socket.AF_INET or m["index"] != info.index:  # in case the kernel
+            continue  # did not filter (no strict checking)
+        ip = m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS")
+        if ip is not None:
+            out.append(IPv4Interface(f"{ip}/{m['prefixlen']}"))
+    return out
 
 
 def ensure_addr(s: Session, link: LinkRef, addr: IPv4Interface) -> bool:
@@ -28,14 +54,7 @@ def ensure_addr(s: Session, link: LinkRef, addr: IPv4Interface) -> bool:
     op = f"add address {addr} to {_name(link)}"
     info = require_link(s, link, op)
     try:
-        s.call(
-            op,
-            s.ipr.addr,
-            "add",
-            index=info.index,
-            address=str(addr.ip),
-            prefixlen=addr.network.prefixlen,
-        )
+        s.request(op, _addr_msg(info.index, addr), RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
     except NetlinkError as exc:
         if exc.errno == errno.EEXIST:  # already there: done
             return False
@@ -50,14 +69,7 @@ def delete_addr(s: Session, link: LinkRef, addr: IPv4Interface) -> bool:
     if info is None:
         return False
     try:
-        s.call(
-            op,
-            s.ipr.addr,
-            "del",
-            index=info.index,
-            address=str(addr.ip),
-            prefixlen=addr.network.prefixlen,
-        )
+        s.request(op, _addr_msg(info.index, addr), RTM_DELADDR)
     except NetlinkError as exc:
         if exc.errno in (errno.EADDRNOTAVAIL, errno.ENODEV):
             return False

@@ -23,11 +23,14 @@ class NetlinkError(Exception):
 
 
 def describe(exc: BaseException) -> tuple[str, int | None]:
-    """Readable reason and errno for an exception from pyroute2 or the OS."""
+    """Readable reason and errno for an exception from the kernel (rtnl.KernelError, with the
+    kernel's own explanation when it gave one), pyroute2 or the OS."""
     code = getattr(exc, "code", None)  # pyroute2's NetlinkError carries the errno as .code
     if not isinstance(code, int):
         code = getattr(exc, "errno", None)
     if isinstance(code, int) and code > 0:
         name = errno_mod.errorcode.get(code, str(code))
-        return f"{os.strerror(code)} ({name})", code
+        ext_ack = getattr(exc, "ext_ack", "")
+        more = f": {ext_ack}" if ext_ack else ""
+        return f"{os.strerror(code)} ({name}){more}", code
     return f"{type(exc).__name__}: {exc}", None

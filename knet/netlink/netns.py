@@ -6,16 +6,16 @@ the call ever changes namespace.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 
-from pyroute2 import netns as pr_netns
-
 from knet.netlink.errors import NetlinkError, describe
 from knet.netlink.names import validate_netns_name
-from knet.netlink.nsthread import run_in_netns_thread
+from knet.netlink.nsthread import libc, run_in_netns_thread
 
 RUN_DIR = "/run/netns"
+MNT_DETACH = 2
 
 
 def path(name: str) -> str:
@@ -69,7 +69,12 @@ def remove(name: str) -> bool:
     if not os.path.lexists(p):
         return False
     try:
-        pr_netns.remove(name)  # umount2(MNT_DETACH) then unlink
+        # Detach the bind mount (EINVAL: it is not one, e.g. half made), then unlink the file.
+        if libc().umount2(p.encode(), MNT_DETACH) != 0:
+            err = ctypes.get_errno()
+            if err not in (errno.EINVAL, errno.ENOENT):
+                raise OSError(err, f"umount {p}: {os.strerror(err)}")
+        os.unlink(p)
     except FileNotFoundError:
         return False
     except Exception as exc:

@@ -1,8 +1,9 @@
 """Enter a network namespace from a throwaway OS thread to create it or to open a socket in it.
 
-A socket belongs to the network namespace of the task that created it, and stays there. So to
-talk netlink to a namespace we need one task inside it for a moment. pyroute2 forks a child for
-that (~7 ms in a Python process of some size); a short-lived thread costs well under 1 ms.
+A socket belongs to the network namespace of the task that created it, and stays there; files
+under /proc/sys/net resolve against the namespace of the thread that opens them. So to talk
+netlink to a namespace, or to set its sysctls, we need one task inside it for a moment. Forking a
+child for that costs ~7 ms in a Python process of some size; a short-lived thread well under 1 ms.
 
 The calling thread and every other thread of this process stay where they are: the helper
 thread is created for one job (unshare or setns, bind mount, socket) and then ends, taking its
@@ -14,12 +15,14 @@ failed setns can never yield a socket in the wrong namespace.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import socket
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
@@ -32,10 +35,11 @@ _run_dirs_ready: set[str] = set()
 _prep_lock = threading.Lock()
 
 
-def _lib() -> Any:
+def libc() -> Any:
+    """The C library, loaded once (errno kept for ctypes.get_errno)."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)  # libc is mapped already: no ldconfig run
     return _libc
 
 
@@ -52,12 +56,12 @@ def prepare_run_dir(run_dir: str) -> None:
         if run_dir in _run_dirs_ready:
             return
         os.makedirs(run_dir, exist_ok=True)
-        libc = _lib()
+        lib = libc()
         raw = run_dir.encode()
-        if libc.mount(b"none", raw, None, MS_SHARED | MS_REC, None) != 0:
+        if lib.mount(b"none", raw, None, MS_SHARED | MS_REC, None) != 0:
             # Not a mount point yet: bind it onto itself, then mark it shared.
-            _check(libc.mount(raw, raw, b"none", MS_BIND | MS_REC, None), "bind run dir", run_dir)
-            _check(libc.mount(b"none", raw, None, MS_SHARED | MS_REC, None), "share", run_dir)
+            _check(lib.mount(raw, raw, b"none", MS_BIND | MS_REC, None), "bind run dir", run_dir)
+            _check(lib.mount(b"none", raw, None, MS_SHARED | MS_REC, None), "share", run_dir)
         _run_dirs_ready.add(run_dir)
 
 
@@ -66,15 +70,15 @@ def _same_file(a: str, b: str) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def _job(path: str, create: bool, want_socket: bool) -> socket.socket | None:
+def _enter(path: str, create: bool) -> None:
     # Runs in the throwaway thread only.
-    libc = _lib()
+    lib = libc()
     if create:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
         try:
-            _check(libc.unshare(CLONE_NEWNET), "unshare", path)
+            _check(lib.unshare(CLONE_NEWNET), "unshare", path)
             _check(
-                libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
+                lib.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
                 "bind mount",
                 path,
             )
@@ -84,27 +88,23 @@ def _job(path: str, create: bool, want_socket: bool) -> socket.socket | None:
     else:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _check(libc.setns(fd, CLONE_NEWNET), "setns", path)
+            _check(lib.setns(fd, CLONE_NEWNET), "setns", path)
         finally:
             os.close(fd)
     if not _same_file("/proc/thread-self/ns/net", path):
         raise OSError(errno.EINVAL, "helper thread is not inside the target namespace", path)
-    if not want_socket:
-        return None
-    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
 
 
-def run_in_netns_thread(path: str, *, create: bool, want_socket: bool) -> socket.socket | None:
-    """Create (``create=True``, must not exist) or enter the namespace at ``path`` from a new
-    thread; return a NETLINK_ROUTE socket inside it if ``want_socket``. Raises OSError."""
-    if create:
-        prepare_run_dir(os.path.dirname(path))
-    result: list[socket.socket | None] = []
+def _in_thread(path: str, create: bool, fn: Callable[[], T]) -> T:
+    """Enter (or create) the namespace at ``path`` in a new thread, run ``fn`` there, and hand
+    back its result (or raise its exception) here. The thread ends, and its membership with it."""
+    result: list[T] = []
     failure: list[BaseException] = []
 
     def target() -> None:
         try:
-            result.append(_job(path, create, want_socket))
+            _enter(path, create)
+            result.append(fn())
         except BaseException as exc:
             failure.append(exc)
 
@@ -114,3 +114,21 @@ def run_in_netns_thread(path: str, *, create: bool, want_socket: bool) -> socket
     if failure:
         raise failure[0]
     return result[0]
+
+
+def _netlink_socket() -> socket.socket:
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+
+
+def run_in_netns_thread(path: str, *, create: bool, want_socket: bool) -> socket.socket | None:
+    """Create (``create=True``, must not exist) or enter the namespace at ``path`` from a new
+    thread; return a NETLINK_ROUTE socket inside it if ``want_socket``. Raises OSError."""
+    if create:
+        prepare_run_dir(os.path.dirname(path))
+    return _in_thread(path, create, _netlink_socket if want_socket else lambda: None)
+
+
+def call_in_netns(path: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` inside the existing namespace at ``path`` (in a throwaway thread) and return
+    its result; e.g. file I/O under /proc/sys/net. Raises what ``fn`` or entering raises."""
+    return _in_thread(path, False, fn)

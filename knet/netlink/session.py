@@ -1,12 +1,13 @@
 """A netlink session bound to one network namespace.
 
 The netlink socket is opened inside the namespace by a throwaway helper thread (see nsthread)
-and handed to pyroute2, so the calling process (and thread) never changes namespace. Every
-function in knet.netlink takes the session, and with it the namespace, as its first argument.
+and spoken to with knet.netlink.rtnl (our request loop, pyroute2's messages), so the calling
+process (and thread) never changes namespace. Every function in knet.netlink takes the session,
+and with it the namespace, as its first argument.
 
-Sessions are thread-confined: pyroute2 keeps per-thread socket state and would wrap the same
-descriptor a second time from another thread, so we refuse cross-thread use with a clear error.
-The calls block; run them in a worker thread (``asyncio.to_thread``) from async code.
+Sessions are thread-confined: a request and its reply share the socket, so two threads on one
+session would read each other's answers; we refuse cross-thread use with a clear error. The
+calls block; run them in a worker thread (``asyncio.to_thread``) from async code.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
-
-from pyroute2 import IPRoute
+from typing import TypeVar
 
 from knet.netlink import netns as netns_mod
 from knet.netlink.errors import NetlinkError, describe
 from knet.netlink.names import validate_netns_name
 from knet.netlink.nsthread import run_in_netns_thread
+from knet.netlink.rtnl import Msg, Rtnl
 
 T = TypeVar("T")
 
@@ -31,34 +31,45 @@ T = TypeVar("T")
 class Session:
     """An open rtnetlink socket in ``netns`` (None = the namespace of the calling process)."""
 
-    def __init__(self, ipr: Any, netns: str | None) -> None:
-        self._ipr = ipr
+    def __init__(self, rtnl: Rtnl, netns: str | None) -> None:
+        self._rtnl = rtnl
         self._thread = threading.get_ident()
         self.netns = netns
         self.where = f"netns {netns}" if netns is not None else "the current netns"
         self.closed = False
 
-    def call(self, op: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        """Run one pyroute2 call, translating its failure into a NetlinkError naming ``op``."""
+    def call(self, op: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (netlink I/O on this session), translating its failure into a
+        NetlinkError naming ``op``."""
         if threading.get_ident() != self._thread:
             raise RuntimeError(f"netlink session for {self.where} used from another thread")
+        if self.closed:
+            raise NetlinkError(op, self.where, "the netlink session is closed")
         try:
-            return fn(*args, **kw)
+            return fn()
         except NetlinkError:
             raise
-        except Exception as exc:  # pyroute2 raises its own NetlinkError, OSError, ValueError...
+        except Exception as exc:  # KernelError (an OSError), or a malformed reply
             reason, code = describe(exc)
             raise NetlinkError(op, self.where, reason, code) from exc
 
-    @property
-    def ipr(self) -> Any:
-        """The underlying pyroute2 IPRoute (only knet.netlink modules touch it)."""
-        return self._ipr
+    def request(self, op: str, msg: Msg, mtype: int, flags: int = 0) -> list[Msg]:
+        """Send the pyroute2 message ``msg`` as ``mtype`` and wait for its ACK; return the
+        decoded replies before it. Failure is a NetlinkError naming ``op``."""
+        return self.call(op, lambda: self._rtnl.request(msg, mtype, flags))
+
+    def get(self, op: str, msg: Msg, mtype: int) -> Msg:
+        """A request the kernel answers with one message (no ACK); returns it decoded."""
+        return self.call(op, lambda: self._rtnl.get(msg, mtype))
+
+    def dump(self, op: str, msg: Msg, mtype: int) -> list[Msg]:
+        """One rtnetlink dump; its failure is a NetlinkError naming ``op``."""
+        return self.call(op, lambda: self._rtnl.dump(msg, mtype))
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._ipr.close()
+            self._rtnl.close()
 
 
 def connect(netns: str | None, *, create: bool = False) -> Session:
@@ -80,19 +91,18 @@ def connect(netns: str | None, *, create: bool = False) -> Session:
     op = "create netns and open netlink socket" if create else "open netlink socket"
     try:
         if netns is None:
-            ipr = IPRoute()
+            rtnl = Rtnl.here()
         else:
             sock = run_in_netns_thread(netns_mod.path(netns), create=create, want_socket=True)
             assert sock is not None
-            # pyroute2 takes over the descriptor; detach so it is closed exactly once.
-            ipr = IPRoute(fileno=sock.detach())
+            rtnl = Rtnl(sock)
     except Exception as exc:
         reason, code = describe(exc)
         if create and netns is not None and code != errno.EEXIST:
             # The namespace may exist by now; with EEXIST it was never ours to remove.
             netns_mod.remove(netns)
         raise NetlinkError(op, where, reason, code) from exc
-    return Session(ipr, netns)
+    return Session(rtnl, netns)
 
 
 @contextmanager
@@ -108,7 +118,7 @@ def open_session(netns: str | None, *, create: bool = False) -> Iterator[Session
 class SessionCache:
     """Long-lived sessions in one namespace, one per thread (sessions are thread-confined).
 
-    Opening a session costs a helper thread plus pyroute2's slower first request, so a component
+    Opening a session costs a helper thread, so a component
     that talks to the same namespace over and over (the node's bridge namespace) keeps one. Each
     get() checks that the name still refers to the same namespace (inode of the bind mount) and
     reopens if it was replaced; it raises NetlinkError(ENOENT) once the namespace is gone.

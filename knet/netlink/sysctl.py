@@ -1,7 +1,8 @@
-"""Per-namespace sysctls (net.*), read and written from a child process inside the namespace.
+"""Per-namespace sysctls (net.*), read and written from a throwaway thread inside the namespace.
 
-/proc/sys/net resolves against the network namespace of the process that opens the file, so a
-forked child joins the namespace (setns) and does the I/O; this process never switches. Since
+/proc/sys/net resolves against the network namespace of the thread that opens the file, so a
+helper thread joins the namespace (setns, see nsthread) and does the I/O; no other thread of
+this process ever switches. Since
 Linux 5.3 br_netfilter's net.bridge.bridge-nf-call-* are per-namespace too (and only exist
 while the br_netfilter module is loaded).
 
@@ -12,16 +13,14 @@ root namespace: ``netns`` must be a named namespace.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
 
-from pyroute2 import netns as pr_netns
-from pyroute2.process import ChildProcess
-
+from knet.netlink import netns as netns_mod
 from knet.netlink.errors import NetlinkError, describe
 from knet.netlink.names import validate_netns_name
+from knet.netlink.nsthread import call_in_netns
 
 IP_FORWARD = "net.ipv4.ip_forward"
 BRIDGE_NF_CALL_IPTABLES = "net.bridge.bridge-nf-call-iptables"
@@ -36,9 +35,8 @@ def key_path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
 
 
-def _in_netns(netns: str, writes: list[tuple[str, str]], reads: list[str]) -> bytes:
-    # Runs in the forked child: keep it simple, only locals.
-    pr_netns.setns(netns, flags=0, fork=False)
+def _io(writes: list[tuple[str, str]], reads: list[str]) -> dict[str, str]:
+    # Runs in the helper thread, inside the namespace.
     for path, value in writes:
         with open(path, "w") as f:
             f.write(value)
@@ -46,7 +44,7 @@ def _in_netns(netns: str, writes: list[tuple[str, str]], reads: list[str]) -> by
     for path in reads:
         with open(path) as f:
             out[path] = f.read().strip()
-    return json.dumps(out).encode()
+    return out
 
 
 def _run(
@@ -55,23 +53,18 @@ def _run(
     if netns is None:
         raise ValueError(f"{op}: refusing to touch sysctls of the root network namespace")
     validate_netns_name(netns)
-    if not os.path.exists(os.path.join(pr_netns.NETNS_RUN_DIR, netns)):
+    path = netns_mod.path(netns)
+    if not os.path.exists(path):
         raise NetlinkError(op, f"netns {netns}", "namespace does not exist", errno.ENOENT)
-    proc = ChildProcess(target=_in_netns, args=[netns, writes, reads])
     try:
-        proc.run()
-        raw = proc.get_data()
+        return call_in_netns(path, lambda: _io(writes, reads))
     except Exception as exc:
         reason, code = describe(exc)
         raise NetlinkError(op, f"netns {netns}", reason, code) from exc
-    finally:
-        proc.stop(kill=True)
-    result: dict[str, str] = json.loads(raw)
-    return result
 
 
 def write(netns: str | None, values: Mapping[str, str | int]) -> None:
-    """Write several net.* sysctls in ``netns`` (one child process for all of them)."""
+    """Write several net.* sysctls in ``netns`` (one helper thread for all of them)."""
     pairs = [(key_path(k), str(v)) for k, v in values.items()]
     _run(netns, "write sysctl " + ", ".join(f"{k}={v}" for k, v in values.items()), pairs, [])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -158,8 +159,14 @@ def test_addresses_and_routes_in_a_node_namespace(node_ns: str) -> None:
         assert addrs.delete_addr(s, "nolink0", gw) is False
         with pytest.raises(NetlinkError, match="link nolink0 does not exist"):
             addrs.ensure_addr(s, "nolink0", gw)
-        with pytest.raises(NetlinkError, match=r"ensure route 10\.9\.0\.0/16 via 10\.244\.1\.1"):
+        with pytest.raises(
+            NetlinkError, match=r"ensure route 10\.9\.0\.0/16 via 10\.244\.1\.1"
+        ) as err:
             routes.ensure_route(s, IPv4Network("10.9.0.0/16"), IPv4Address("10.244.1.1"))
+        # The errno and, after it, the kernel's own explanation (extended ACK).
+        assert err.value.errno == errno.ENETUNREACH
+        assert err.value.reason.startswith("Network is unreachable (ENETUNREACH): ")
+        assert "gateway" in err.value.reason.lower()
 
 
 def test_sysctls_are_per_namespace_and_never_for_the_root(node_ns: str) -> None:
