@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from knet.ipam.allocator import IPAllocator
+from knet.ipam.allocator import DuplicateAllocation, IPAllocator
 from knet.ipam.disk_store import DiskStore
 from knet.ipam.ranges import Range
 from knet.ipam.store import Owner
@@ -107,3 +107,33 @@ def test_gc_frees_dead_owners_and_torn_records_on_disk(tmp_path: Path) -> None:
 def test_store_directory_is_created_private(tmp_path: Path) -> None:
     DiskStore(tmp_path / "a" / "b")
     assert stat.S_IMODE(os.stat(tmp_path / "a" / "b").st_mode) == 0o700
+
+
+def test_cached_records_see_changes_by_other_stores_and_by_hand(tmp_path: Path) -> None:
+    rng = Range.from_subnet("10.0.0.0/28")
+    mine = IPAllocator(rng, DiskStore(tmp_path))
+    other = IPAllocator(rng, DiskStore(tmp_path))  # as another process would have it
+    assert mine.allocate(Owner("a", "eth0")).ip == A("10.0.0.2")  # mine has read and cached
+    assert other.allocate(Owner("b", "eth0")).ip == A("10.0.0.3")
+    # The other store's reservation is seen: "b" already holds an address.
+    with pytest.raises(DuplicateAllocation, match=r"b/eth0 already holds 10\.0\.0\.3"):
+        mine.allocate(Owner("b", "eth0"))
+    other.release(Owner("a", "eth0"))
+    with mine.store.lock():
+        assert mine.store.get_by_owner(Owner("a", "eth0")) == []
+    # By hand: a record written and one removed, outside any DiskStore.
+    (tmp_path / "10.0.0.9").write_bytes(b"c\r\neth0")
+    (tmp_path / "10.0.0.3").unlink()
+    with mine.store.lock():
+        assert mine.store.allocations() == {A("10.0.0.9"): Owner("c", "eth0")}
+    with pytest.raises(DuplicateAllocation, match=r"c/eth0 already holds 10\.0\.0\.9"):
+        mine.allocate(Owner("c", "eth0"))
+
+
+def test_the_change_counter_lives_in_the_lock_file(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    with store.lock():
+        store.reserve(POD, A("10.0.0.2"), "0")
+        store.release(A("10.0.0.2"))
+        assert not store.release(A("10.0.0.2"))  # nothing there: not a change
+    assert int.from_bytes((tmp_path / "lock").read_bytes()[:8], "little") == 2
