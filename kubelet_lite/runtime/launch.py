@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import os
 import signal
@@ -34,7 +33,9 @@ _libc: Any = None
 def libc() -> Any:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # The C library is already mapped into this process: dlopen(NULL) finds its symbols.
+        # (ctypes.util.find_library would run ldconfig in a subprocess, per container.)
+        _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
 

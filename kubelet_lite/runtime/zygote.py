@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import gc
 import json
 import os
 import selectors
@@ -33,7 +34,7 @@ from typing import Any
 
 from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.images import BUILTINS
-from kubelet_lite.runtime.launch import ChildPlan, become_container
+from kubelet_lite.runtime.launch import ChildPlan, become_container, libc
 
 
 def now_rfc3339() -> str:
@@ -330,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(args.pid_dir, exist_ok=True)
     me = os.path.join(args.pid_dir, str(os.getpid()))
     write_json_atomic(me, {"pid": os.getpid(), "startTicks": procfs.start_ticks(os.getpid())})
+    libc()  # loaded once here, inherited by every child (which needs it for setns & co.)
+    # Everything imported so far lives as long as we do: keep it out of the garbage collector's
+    # sight, so that neither we nor a forked child ever walks (and so copies) those pages.
+    gc.freeze()
     try:
         Zygote(control, lock_fd, BUILTINS).run()
     finally:
