@@ -31,7 +31,6 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if verbosity >= 4 else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # per-message debug is too much
     try:
         asyncio.run(_serve(Kubelet(config)))
     except (ConfigError, KubeconfigError, AlreadyRunning) as exc:

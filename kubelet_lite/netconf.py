@@ -48,6 +48,34 @@ class NetConf:
         """The bridge's address: the subnet's first address with the subnet's prefix."""
         return IPv4Interface(f"{self.ip_range.gateway}/{self.ip_range.prefixlen}")
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (handed to the sandbox worker processes)."""
+        return {
+            "ipamDir": str(self.ipam_dir),
+            "subnet": self.subnet,
+            "bridge": self.bridge,
+            "nodeNetns": self.node_netns,
+            "mtu": self.mtu,
+            "hairpin": self.hairpin,
+            "nodeSysctls": self.node_sysctls,
+            "netnsPrefix": self.netns_prefix,
+            "vethPrefix": self.veth_prefix,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetConf:
+        return cls(
+            ipam_dir=Path(d["ipamDir"]),
+            subnet=str(d["subnet"]),
+            bridge=str(d["bridge"]),
+            node_netns=d["nodeNetns"],
+            mtu=int(d["mtu"]),
+            hairpin=bool(d["hairpin"]),
+            node_sysctls=bool(d["nodeSysctls"]),
+            netns_prefix=str(d["netnsPrefix"]),
+            veth_prefix=str(d["vethPrefix"]),
+        )
+
 
 @dataclass(frozen=True)
 class SandboxSpec:
@@ -69,6 +97,13 @@ class SandboxSpec:
     @property
     def label(self) -> str:
         return f"{self.pod_name} ({self.pod_uid})" if self.pod_name else self.pod_uid
+
+    def to_dict(self) -> dict[str, str]:
+        return {"podUID": self.pod_uid, "podName": self.pod_name, "ifname": self.ifname}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SandboxSpec:
+        return cls(str(d["podUID"]), str(d.get("podName") or ""), str(d.get("ifname") or "eth0"))
 
 
 @dataclass(frozen=True)

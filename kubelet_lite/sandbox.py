@@ -113,15 +113,14 @@ class PodNetwork:
                 with open_session(ns, create=True) as pod:
                     rollback.callback(undo(f"remove netns {ns}", lambda: netns_mod.remove(ns)))
                     step = "create veth"
-                    host = links.create_veth(
-                        node, veth, spec.ifname, ns, conf.mtu, master=bridge, up=True
-                    )
+                    # Born up and already a bridge port, and not read back: one request.
+                    links.add_veth(node, veth, spec.ifname, ns, conf.mtu, master=bridge, up=True)
                     rollback.callback(
                         undo(f"delete veth {veth}", lambda: links.delete_link(node, veth))
                     )
                     if conf.hairpin:
                         step = "set hairpin"
-                        links.set_hairpin(node, host, True)
+                        links.write_hairpin(node, veth, True)
                     step = "allocate IP"
                     alloc = self.allocator.allocate(owner)
                     rollback.callback(

@@ -1,25 +1,26 @@
 """Pod sandbox work, off the event loop and outside kubelet-lite's own interpreter.
 
-Building a sandbox is mostly Python work in pyroute2 (encoding and decoding netlink messages),
-which, done in threads of the kubelet process, would compete for its GIL with everything else
-the kubelet does. So sandboxes are made and removed by worker processes, each with its own
-PodNetwork; they die with the kubelet (PR_SET_PDEATHSIG). Each operation records its intent in
-the pod's checkpoint before it acts and its outcome after, in the worker, so a crash at any
-point leaves a record that a restart acts on.
+Building a sandbox is blocking work (netlink requests, namespace creation, IPAM and checkpoint
+files) with some Python in it; done in threads of the kubelet process, it would compete for its
+GIL with everything else the kubelet does. So sandboxes are made and removed by a few worker
+processes (sandbox_worker.py), each with its own PodNetwork, each handed one request at a time
+over its own socket pair: a line of JSON out, a line back, read by the event loop itself (no
+helper threads, no pickling). They die with the kubelet (PR_SET_PDEATHSIG). Each operation
+records its intent in the pod's checkpoint before it acts and its outcome after, in the worker,
+so a crash at any point leaves a record that a restart acts on; a worker that dies mid-request
+is replaced, and its request fails with the state taken from that record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
-import multiprocessing
+import json
+import logging
 import os
-import signal
-import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import socket
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +29,11 @@ from kubelet_lite.netconf import NetConf, SandboxSpec
 from kubelet_lite.sandbox import PodNetwork, SandboxError
 from kubelet_lite.state import PodCheckpoint, PodDir
 
-PR_SET_PDEATHSIG = 1
-_NET: PodNetwork | None = None
+log = logging.getLogger(__name__)
 
-
-def _worker_init(conf: NetConf, kubelet_pid: int) -> None:
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != kubelet_pid:  # the kubelet died before the prctl took effect
-        os._exit(1)
-    failpoints.crash_target = kubelet_pid  # a failpoint here is the kubelet's crash
-    global _NET
-    _NET = PodNetwork(conf)
-
-
-def _net() -> PodNetwork:
-    assert _NET is not None, "sandbox worker not initialised"
-    return _NET
+WORKER_START_TIMEOUT = 60.0  # seconds: interpreter start-up and imports, on a busy node
+RESTART_DELAY = 1.0  # seconds between attempts to replace a worker that could not start
+WORKER_DEATH_RETRIES = 1  # a request whose worker died goes to another one this many times
 
 
 def create_sandbox(
@@ -84,80 +73,224 @@ def delete_sandbox(
     return cp
 
 
-def _ready(hold: float) -> int:
-    """A worker is up (and its PodNetwork made); ``hold`` keeps it busy so the others start."""
-    _net()
-    time.sleep(hold)
-    return os.getpid()
-
-
-def _create(pods_dir: str, cp: dict[str, Any], spec: SandboxSpec) -> dict[str, Any]:
-    c = PodCheckpoint.from_dict(cp)
-    return create_sandbox(_net(), PodDir(Path(pods_dir), c.uid), c, spec).to_dict()
-
-
-def _delete(pods_dir: str, cp: dict[str, Any], spec: SandboxSpec) -> dict[str, Any]:
-    c = PodCheckpoint.from_dict(cp)
-    return delete_sandbox(_net(), PodDir(Path(pods_dir), c.uid), c, spec).to_dict()
-
-
 def _adopt(cp: PodCheckpoint, new: dict[str, Any]) -> None:
     fresh = PodCheckpoint.from_dict(new)
     cp.sandbox_state, cp.sandbox = fresh.sandbox_state, fresh.sandbox
 
 
-class Sandboxes:
-    """add/delete of pod sandboxes, in ``workers`` processes."""
+class WorkerGone(Exception):
+    """The worker process exited (or its socket broke) with a request in flight."""
 
-    def __init__(self, conf: NetConf, pods_dir: Path, workers: int = 2) -> None:
+
+class _Worker:
+    """One worker process and its socket; the pool gives it one request at a time."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_gone: Callable[[_Worker], None],
+    ) -> None:
+        self.proc = proc
+        self.writer = writer
+        self.alive = True
+        self._seq = 0
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._on_gone = on_gone
+        self._reader = asyncio.create_task(self._read(reader), name=f"sandbox-worker-{proc.pid}")
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    log.error("sandbox worker %d: bad reply %r", self.proc.pid, line[:200])
+                    continue
+                fut = self._pending.pop(doc.get("id"), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(doc)
+        except (OSError, ValueError) as exc:  # ValueError: a line longer than the limit
+            log.error("sandbox worker %d: %s", self.proc.pid, exc)
+        finally:
+            self.alive = False
+            self.writer.close()
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(WorkerGone(f"worker {self.proc.pid} exited"))
+            self._pending.clear()
+            self._on_gone(self)
+
+    def submit(self, request: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
+        self._seq += 1
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if not self.alive:
+            fut.set_exception(WorkerGone(f"worker {self.proc.pid} exited"))
+            return fut
+        self._pending[self._seq] = fut
+        self.writer.write(json.dumps({"id": self._seq, **request}).encode() + b"\n")
+        return fut
+
+    def close(self) -> None:
+        """EOF to the worker: it finishes what it is doing and exits."""
+        self.writer.close()
+
+
+class Sandboxes:
+    """add/delete of pod sandboxes, in ``workers`` processes, first come first served."""
+
+    def __init__(
+        self, conf: NetConf, pods_dir: Path, workers: int = 2, python: str = sys.executable
+    ) -> None:
         if workers < 1:
             raise ValueError("need at least one sandbox worker")
         self.pods_dir = pods_dir
         self.conf = conf
         self.workers = workers
-        self.executor = self._pool()
+        self.python = python
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._all: set[_Worker] = set()
+        self._closed = False
+        self._start_lock: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    def _pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: this process has threads; and each worker is our direct child, so
-        # PR_SET_PDEATHSIG ends it the moment we die.
-        return ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(self.conf, os.getpid()),
-        )
+    @property
+    def live_workers(self) -> int:
+        return sum(1 for w in self._all if w.alive)
 
-    async def _call(self, fn: Any, cp: PodCheckpoint, spec: SandboxSpec) -> None:
-        loop = asyncio.get_running_loop()
-        pool = self.executor
+    async def _start_one(self) -> _Worker:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            new = await loop.run_in_executor(pool, fn, str(self.pods_dir), cp.to_dict(), spec)
-        except (SandboxError, BrokenProcessPool) as exc:
-            # Whatever the worker got to, it recorded: take the state from the record.
-            fresh = PodDir(self.pods_dir, cp.uid).load()
-            if fresh is not None:
-                _adopt(cp, fresh.to_dict())
-            if isinstance(exc, BrokenProcessPool):
-                if self.executor is pool:  # the first to notice replaces it, once
-                    pool.shutdown(wait=False)
-                    self.executor = self._pool()
-                raise SandboxError(f"sandbox worker died: {exc}") from exc
+            proc = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                "kubelet_lite.sandbox_worker",
+                "--control-fd",
+                str(theirs.fileno()),
+                "--kubelet-pid",
+                str(os.getpid()),
+                "--conf",
+                json.dumps(self.conf.to_dict()),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        except BaseException:
+            ours.close()
             raise
-        _adopt(cp, new)
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        try:
+            hello = await asyncio.wait_for(reader.readline(), WORKER_START_TIMEOUT)
+        except TimeoutError:
+            hello = b""
+        if not hello:
+            writer.close()
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise SandboxError(f"sandbox worker {proc.pid} did not start")
+        return _Worker(proc, reader, writer, self._gone)
+
+    async def _fill(self) -> None:
+        """Start workers until there are ``workers`` of them (alive or starting)."""
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            missing = self.workers - self.live_workers
+            if missing <= 0 or self._closed:
+                return
+            started = await asyncio.gather(
+                *(self._start_one() for _ in range(missing)), return_exceptions=True
+            )
+            # Counted before the lock is let go, so that a concurrent fill does not start more.
+            for w in started:
+                if isinstance(w, _Worker):
+                    self._all.add(w)
+                    if self._closed:  # closed while they started
+                        w.close()
+                    else:
+                        self._idle.put_nowait(w)
+        errors = [r for r in started if isinstance(r, BaseException)]
+        if errors:
+            raise SandboxError(f"starting sandbox workers: {errors[0]}")
+
+    def _gone(self, worker: _Worker) -> None:
+        self._all.discard(worker)
+        if not self._closed:
+            log.warning("sandbox worker %d exited; starting another", worker.proc.pid)
+            task = asyncio.create_task(self._refill())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _refill(self) -> None:
+        while not self._closed:
+            try:
+                await self._fill()
+                return
+            except Exception as exc:
+                log.error("%s; retrying in %.0f s", exc, RESTART_DELAY)
+                await asyncio.sleep(RESTART_DELAY)
 
     async def warm(self) -> None:
         """Start every worker now (interpreter start-up and imports take a moment), not when
         the first pods arrive."""
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(
-            *(loop.run_in_executor(self.executor, _ready, 0.05) for _ in range(self.workers))
+        await self._fill()
+
+    async def _call(self, op: str, cp: PodCheckpoint, spec: SandboxSpec) -> None:
+        if self._closed:
+            raise SandboxError("sandbox workers are shut down")
+        if self.live_workers < self.workers:
+            await self._fill()
+        for attempt in range(WORKER_DEATH_RETRIES + 1):
+            try:
+                reply = await self._once(op, cp, spec)
+                break
+            except WorkerGone as exc:
+                # Whatever it got to, it recorded; create and delete both carry on from any
+                # recorded state, so the request can go to another worker.
+                self._reload(cp)
+                if attempt == WORKER_DEATH_RETRIES:
+                    raise SandboxError(f"sandbox worker died: {exc}") from exc
+                log.warning("%s during %s for pod %s; trying again", exc, op, spec.label)
+        if "error" in reply:
+            self._reload(cp)  # whatever the worker got to, it recorded
+            raise SandboxError(str(reply["error"]))
+        _adopt(cp, reply["checkpoint"])
+
+    async def _once(self, op: str, cp: PodCheckpoint, spec: SandboxSpec) -> dict[str, Any]:
+        """Hand one request to the next idle worker; its reply. Raises WorkerGone."""
+        while True:
+            worker = await self._idle.get()
+            if worker.alive:
+                break
+        fut = worker.submit(
+            {
+                "op": op,
+                "podsDir": str(self.pods_dir),
+                "checkpoint": cp.to_dict(),
+                "spec": spec.to_dict(),
+            }
         )
+        # The worker is handed on only once it has answered, even if our caller gives up.
+        fut.add_done_callback(lambda _: self._idle.put_nowait(worker) if worker.alive else None)
+        return await asyncio.shield(fut)
+
+    def _reload(self, cp: PodCheckpoint) -> None:
+        fresh = PodDir(self.pods_dir, cp.uid).load()
+        if fresh is not None:
+            _adopt(cp, fresh.to_dict())
 
     async def create(self, cp: PodCheckpoint, spec: SandboxSpec) -> None:
-        await self._call(_create, cp, spec)
+        await self._call("create", cp, spec)
 
     async def delete(self, cp: PodCheckpoint, spec: SandboxSpec) -> None:
-        await self._call(_delete, cp, spec)
+        await self._call("delete", cp, spec)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Let the workers go (each finishes its request, sees EOF and exits)."""
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for w in list(self._all):
+            w.close()
