@@ -8,6 +8,11 @@ from the moment its create request is sent to the moment a watch sees it Running
 with a podIP. Pods run agnhost netexec (the image Kubernetes' e2e tests use) unless --image says
 otherwise.
 
+Per run it also prints the CPU each part used from the first create until all were Ready (API
+server, kubelet-lite, its sandbox workers, the zygote with the containers, this client), their
+sum, and what the whole machine spent meanwhile: on a shared machine the difference is other
+work competing for the same CPUs, which the latencies include.
+
 Run as root:  .venv/bin/python scripts/bench_pod_startup.py [--pods 50] [--runs 3]
 """
 
@@ -17,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import secrets
 import signal
@@ -80,12 +84,25 @@ def manifest(i: int, run: int, image: str, host_network: bool) -> dict[str, Any]
 
 
 def cpu_seconds(pid: int) -> float:
-    """user+system CPU of a process so far."""
+    """user+system CPU of a process so far, all its threads (in 10 ms units: fine for the
+    long-lived processes, whose CPU per run is a tenth of a second or more)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def task_cpu_seconds(pid: int) -> float:
+    """CPU of a process's live threads, to the nanosecond (a container's start costs a few
+    milliseconds, which /proc/PID/stat's 10 ms units would round to nothing)."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError):
+        pass
+    return total / 1e9
 
 
 CPU_PIDS: dict[str, int] = {}
@@ -96,7 +113,7 @@ ROOT: list[Path] = []
 
 
 def zygote_and_containers_cpu() -> float:
-    """CPU of the zygote(s) and every container process they started (live or reaped)."""
+    """CPU of the zygote(s), of the containers they have reaped, and of the live ones."""
     zdir = ROOT[0] / "runtime" / "zygotes" if ROOT else None
     if zdir is None or not zdir.exists():
         return 0.0
@@ -114,7 +131,7 @@ def zygote_and_containers_cpu() -> float:
         if entry.isdigit():
             st = procfs.read_stat(int(entry))
             if st is not None and st.ppid in zygotes:
-                total += cpu_seconds(st.pid)
+                total += task_cpu_seconds(st.pid)
     return total
 
 
@@ -132,10 +149,21 @@ def sandbox_workers_cpu() -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine (every process, ours or not) has spent busy, all CPUs."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_now() -> dict[str, float]:
     out = {k: cpu_seconds(v) for k, v in CPU_PIDS.items()}
     out["sandbox workers"] = sandbox_workers_cpu()
     out["zygote+containers"] = zygote_and_containers_cpu()
+    t = os.times()
+    out["bench client"] = t.user + t.system
+    out["machine"] = machine_busy_seconds()
     return out
 
 
@@ -165,13 +193,16 @@ async def one_run(
         await client.create(m, "default")
 
     start_cpu = cpu_now()
+    t0 = time.perf_counter()
     await asyncio.gather(*(create(i) for i in range(pods)))
     try:
         await asyncio.wait_for(all_ready.wait(), 120)
     finally:
         watcher.cancel()
     end_cpu = cpu_now()
-    CREATE_CPU.append({k: end_cpu[k] - start_cpu[k] for k in end_cpu})
+    used = {k: end_cpu[k] - start_cpu[k] for k in end_cpu}
+    used["wall"] = time.perf_counter() - t0
+    CREATE_CPU.append(used)
     latencies = [done[n] - sent[n] for n in sent]
     names = list(sent)
     await asyncio.gather(*(client.delete("Pod", n, "default") for n in names))
@@ -281,9 +312,14 @@ async def bench(args: argparse.Namespace, work: Path) -> list[list[float]]:
                     + ", ".join(f"{k} {v:.2f}s" for k, v in used.items())
                 )
                 for i, c in enumerate(CREATE_CPU):
+                    wall = c.pop("wall")
+                    machine = c.pop("machine")
+                    ours = sum(c.values())
                     print(
-                        f"run {i}, create until all Ready: CPU "
+                        f"run {i}, create until all Ready ({wall * 1000:.0f} ms): CPU "
                         + ", ".join(f"{k} {v:.2f}s" for k, v in c.items())
+                        + f"; ours {ours:.2f}s, whole machine {machine:.2f}s"
+                        f" ({machine / wall / (os.cpu_count() or 1):.0%} of {os.cpu_count()} CPUs)"
                     )
                 return runs
     finally:
@@ -309,14 +345,18 @@ def main() -> int:
         print("needs root (network namespaces)", file=sys.stderr)
         return 1
     # A killed kubelet's zygote becomes our child, so the clean-up can reap it.
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="kt-bench-") as d:
         runs = asyncio.run(bench(args, Path(d)))
     print(
         f"pod startup, {args.pods} pods created at once on one node, image {args.image}"
         f"{', hostNetwork' if args.host_network else ''}, {os.cpu_count()} CPUs, "
-        f"load average before: {os.getloadavg()[0]:.1f}"
+        "load average before: "
+        + " ".join(f"{x:.2f}" for x in load_before)
+        + ", after: "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     print(f"{'run':>4} {'p50':>9} {'p99':>9} {'max':>9} {'mean':>9}")
     for i, lat in enumerate(runs):
