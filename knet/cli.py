@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     cluster_cli.add_hostgw_parser(sub)
     cluster_cli.add_node_parser(sub)
 
+    from knet import bench
+
+    bench.add_bench_parser(sub)
+
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

@@ -1,11 +1,13 @@
 """Small programs the lab runs inside its pod namespaces (via nsenter). Standard library only.
 
-serve --port P                       accept TCP connections, read each to EOF, close;
-                                     prints "ready" once listening
+serve --port P                       accept TCP connections, send one greeting byte, read
+                                     each to EOF, close; prints "ready" once listening
 connect --target IP:PORT ... --samples N
                                      N TCP connects per target, round robin, each timed
-                                     from connect() to the handshake's completion;
-                                     JSON {target: {"us": [...], "failures": n, "error": s}}
+                                     from connect() to the handshake's completion ("us")
+                                     and to the greeting's arrival ("ttfb_us");
+                                     JSON {target: {"us": [...], "ttfb_us": [...],
+                                     "failures": n, "error": s}}
 throughput --target IP:PORT --bytes B --seconds S
                                      send up to B bytes for at most S seconds, then wait
                                      for the server to finish; JSON {"bytes", "seconds"}
@@ -25,6 +27,9 @@ from typing import Any
 
 # Close with RST (linger 0): no TIME_WAIT pile-up on either side over thousands of samples.
 _LINGER_RESET = struct.pack("ii", 1, 0)
+# The server speaks first. In userspace mode the handshake completes in the node's kernel (the
+# proxy's listen queue), so only this byte's arrival shows the proxy's own hop to the pod.
+GREETING = b"!"
 
 
 def parse_target(text: str) -> tuple[str, int]:
@@ -37,6 +42,7 @@ def parse_target(text: str) -> tuple[str, int]:
 
 async def _drain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
+        writer.write(GREETING)
         while await reader.read(1 << 18):
             pass
     except (ConnectionError, OSError):
@@ -61,7 +67,7 @@ def connect_samples(
 ) -> dict[str, dict[str, Any]]:
     """Round robin over ``targets`` so slow drift affects each alike; stops at ``deadline``."""
     out: dict[str, dict[str, Any]] = {
-        f"{h}:{p}": {"us": [], "failures": 0, "error": ""} for h, p in targets
+        f"{h}:{p}": {"us": [], "ttfb_us": [], "failures": 0, "error": ""} for h, p in targets
     }
     stop = time.monotonic() + deadline
     for k in range(warmup + samples):
@@ -75,9 +81,13 @@ def connect_samples(
                 sock.settimeout(timeout)
                 started = time.perf_counter_ns()
                 sock.connect((host, port))
-                elapsed = time.perf_counter_ns() - started
+                connected = time.perf_counter_ns()
+                if sock.recv(1) != GREETING:
+                    raise ConnectionError("closed without the greeting")
+                greeted = time.perf_counter_ns()
                 if k >= warmup:  # the first connects pay for ARP and cold caches
-                    entry["us"].append(elapsed / 1000)
+                    entry["us"].append((connected - started) / 1000)
+                    entry["ttfb_us"].append((greeted - started) / 1000)
             except OSError as e:
                 entry["failures"] += 1
                 entry["error"] = entry["error"] or f"{type(e).__name__}: {e}"

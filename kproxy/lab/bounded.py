@@ -11,7 +11,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kproxy.backend.base import BackendError
@@ -100,3 +101,15 @@ def run_bounded(
         kill_group_or_pid(proc, new_session)  # e.g. Ctrl-C: never leave it running
         raise
     return Outcome(tuple(argv), proc.returncode, out, err, time.perf_counter() - started, timeout)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (they are delivered right after it), so an
+    impatient Ctrl-C cannot interrupt the creation or the removal of a namespace half-way."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 from rich.console import Console
 
 from kproxy.lab import grid
 from kproxy.lab.grid import Case, Limits
-from kproxy.lab.measures import MODES
 from kproxy.lab.results import Row, finish, new_row, read_json, report, write_json
 from kproxy.lab.runner import Settings, environment, run_cases
 
+PROG = "knet bench rules"
 DEFAULT_BUDGET = 1800.0
-QUICK_BUDGET = 120.0
+QUICK_BUDGET = 75.0
+EXIT_INTERRUPTED = 130
+
+
+class LabParser(argparse.ArgumentParser):
+    """Bad input is one readable line on stderr (no usage dump, no traceback), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 @dataclass(frozen=True)
@@ -29,8 +40,8 @@ class Plan:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="knet bench rules",
+    p = LabParser(
+        prog=PROG,
         description=(
             "Measure how kproxy's iptables rules scale with Services and endpoints, in scratch "
             "network namespaces (needs root). Writes JSON rows, a markdown table and PNG plots."
@@ -75,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", type=Path, help="write the rows (and run facts) here")
     o.add_argument("--markdown", type=Path, help="write the markdown report here")
     o.add_argument("--plots", type=Path, help="write PNG plots into this directory")
-    o.add_argument("--from-json", type=Path, help="no measuring: report and plot a saved run")
+    o.add_argument(
+        "--from-json",
+        type=Path,
+        action="append",
+        help="no measuring: report and plot a saved run (repeat to merge several runs)",
+    )
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -106,7 +122,7 @@ def plan(args: argparse.Namespace) -> Plan:
     limits = Limits(
         max_services=max_services,
         nft_max_services=int(_pick(args.nft_max_services, quick, 100, 2000)),
-        iptc_max_services=int(_pick(args.iptc_max_services, quick, 1000, 20000)),
+        iptc_max_services=int(_pick(args.iptc_max_services, quick, 100, 20000)),
         max_endpoints_total=args.max_endpoints_total,
     )
     cases, skipped = grid.build_cases(services, endpoints, backends, limits)
@@ -159,13 +175,39 @@ def write_outputs(
         print(text)
 
 
+def merge_runs(
+    runs: Sequence[tuple[list[Row], dict[str, Any]]],
+) -> tuple[list[Row], dict[str, Any]]:
+    """Several saved runs as one: every row, the first run's facts, and each run's command.
+    A case measured in more than one run keeps the later run's rows."""
+    rows: dict[tuple[object, ...], Row] = {}
+    meta: dict[str, Any] = {}
+    for k, (run_rows, run_meta) in enumerate(runs):
+        if k == 0:
+            meta.update(run_meta)
+        else:
+            meta[f"command (run {k + 1})"] = run_meta.get("command", "?")
+            meta[f"date (run {k + 1})"] = run_meta.get("date", "?")
+        for r in run_rows:
+            key = (r.get("mode"), r["backend"], r["services"], r["endpoints_per_service"])
+            if key not in rows or not str(r.get("status", "")).startswith("skipped"):
+                rows[key] = r
+    return list(rows.values()), meta
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C: every namespace and process the
+    # lab started is removed on the way out.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     if args.from_json:
         try:
-            saved_rows, saved_meta = read_json(args.from_json)
+            saved_rows, saved_meta = merge_runs([read_json(path) for path in args.from_json])
         except (OSError, ValueError) as e:
             parser.error(str(e))
         write_outputs(saved_rows, saved_meta, args, console)
@@ -176,19 +218,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     if os.geteuid() != 0:
-        console.print("knet bench rules needs root (network namespaces, iptables)")
+        print(f"{PROG}: error: needs root (network namespaces, iptables)", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _terminate)
     started = time.monotonic()
     meta: dict[str, object] = {
         **environment(),
-        "command": "knet bench rules " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": f"{PROG} " + " ".join(sys.argv[1:] if argv is None else argv),
         "budget_s": the_settings.budget,
     }
-    unavailable = {m.name: m.unavailable for m in MODES.values() if m.unavailable}
-    for name, why in unavailable.items():
-        meta[f"mode {name}"] = why
-    rows = run_cases(the_plan.cases, the_settings, console, show_progress=not args.no_progress)
+    rows, interrupted = run_cases(
+        the_plan.cases, the_settings, console, show_progress=not args.no_progress
+    )
     rows += [new_row(case, status=reason) for case, reason in the_plan.skipped]
     meta["wall_s"] = round(time.monotonic() - started, 1)
+    if interrupted:
+        meta["interrupted"] = "yes: the rows are those finished before the interrupt"
     write_outputs(rows, meta, args, console)
+    if interrupted:
+        print(f"{PROG}: interrupted; scratch namespaces removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0

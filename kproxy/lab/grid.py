@@ -150,6 +150,7 @@ class Planner:
     timed_out: dict[str, int] = field(default_factory=dict)  # backend -> smallest size
     # Assumed growth with size before two points are known; nft is worse than linear.
     default_exponent: float = 1.2
+    fixed_s: float = 4.0
     nft_exponent: float = 2.0
 
     def record(self, case: Case, seconds: float, timed_out: bool) -> None:
@@ -160,17 +161,25 @@ class Planner:
             self.done.setdefault(case.backend, []).append((case.size, seconds))
 
     def predict(self, case: Case) -> float | None:
-        """Expected seconds, scaled from the biggest smaller case of the same backend."""
+        """Expected seconds, scaled from the biggest smaller case of the same backend.
+
+        Only the part above the fixed cost of a case (namespaces, processes, the data-plane
+        samples) grows with size; at least a fifth of a case's time is taken to grow."""
         points = sorted(p for p in self.done.get(case.backend, ()) if p[0] <= case.size)
         if not points:
             return None
         size, seconds = points[-1]
+        fixed = seconds - self._growing(seconds)
         exponent = self.nft_exponent if case.backend == "restore-nft" else self.default_exponent
         if len(points) >= 2:
             (s0, t0), (s1, t1) = points[-2], points[-1]
-            if s1 > s0 * 1.5 and t0 > 0.5 and t1 > t0:
-                exponent = _growth(s0, t0, s1, t1, low=1.0, high=3.0)
-        return float(seconds * (case.size / size) ** exponent)
+            g0, g1 = self._growing(t0), self._growing(t1)
+            if s1 > s0 * 1.5 and g0 > 0.5 and g1 > g0:
+                exponent = _growth(s0, g0, s1, g1, low=1.0, high=3.0)
+        return float(fixed + self._growing(seconds) * (case.size / size) ** exponent)
+
+    def _growing(self, seconds: float) -> float:
+        return max(seconds - self.fixed_s, seconds / 5)
 
     def skip_reason(self, case: Case, remaining: float) -> str | None:
         smallest = self.timed_out.get(case.backend)

@@ -2,18 +2,24 @@
 namespace through nsenter, each bounded (killed by pid when over budget):
 
 * one ``iptables -A`` into a table of a given size;
-* the data plane: TCP connect latency and a bounded transfer from the client pod.
+* the data plane: TCP connect latency and a bounded transfer from the client pod;
+* kproxy's userspace mode, started in the node namespace (kproxy.lab.userspace) and kept
+  serving while the data plane is measured through it.
 
 (The restore floors are measured by the control-plane child, interleaved with kproxy's syncs.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import select
+import signal
 import statistics
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import subprocess
+import tempfile
+from typing import IO, Any
 
 from knet.netlink.exec import netns_argv
 from kproxy.lab.backends import BackendSpec
@@ -60,35 +66,6 @@ def append_one_rule(
 # The data plane
 
 
-@dataclass(frozen=True)
-class DataplaneMode:
-    """A way kproxy forwards Service traffic. ``prepare`` puts it in place in the node
-    namespace once the control-plane step has run; ``unavailable`` says why it cannot run."""
-
-    name: str
-    backends: frozenset[str]  # rows of these backends measure this mode's data plane
-    unavailable: str | None = None
-    prepare: Callable[[Topology], None] | None = None
-
-
-def _nothing(topo: Topology) -> None:
-    """iptables mode: the proxier's sync already loaded the rules into the node namespace."""
-
-
-MODES: dict[str, DataplaneMode] = {
-    m.name: m
-    for m in (
-        # python-iptables writes the same x_tables rules as restore-legacy: same data plane.
-        DataplaneMode("iptables", frozenset({"restore-legacy", "restore-nft"}), None, _nothing),
-        DataplaneMode(
-            "userspace",
-            frozenset(),
-            "kproxy has no userspace mode yet (issue 7); add it here when it lands",
-        ),
-    )
-}
-
-
 def connect_latency(
     topo: Topology,
     targets: dict[str, str],
@@ -117,6 +94,8 @@ def connect_latency(
             raise MeasureFailed(f"no connection to {label} ({target}): {entry['error']}")
         fields[f"connect_{label}_p50_us"] = percentile(us, 50)
         fields[f"connect_{label}_p99_us"] = percentile(us, 99)
+        fields[f"ttfb_{label}_p50_us"] = percentile(entry["ttfb_us"], 50)
+        fields[f"ttfb_{label}_p99_us"] = percentile(entry["ttfb_us"], 99)
         fields["connect_failures"] += entry["failures"]
         fields["connect_samples"] = len(us)
     return fields
@@ -136,3 +115,87 @@ def transfer(topo: Topology, target: str, seconds: float, timeout: float) -> flo
         raise MeasureFailed(f"throughput agent failed: {out.stderr.strip()[-300:]}")
     result = json.loads(out.stdout)
     return float(result["bytes"]) * 8 / 1e6 / float(result["seconds"])
+
+
+# -------------------------------------------------------------------------------------------
+# kproxy's userspace mode
+
+
+class UserspaceProxy:
+    """``kproxy.lab.userspace`` in the node namespace: measured, then serving until closed.
+
+    ``start()`` returns the child's JSON result once it has synced (Timeout if it does not
+    within ``timeout``). ``close()`` ends it: stdin closed (its signal to stop), then SIGKILL
+    to its process group by the pid we started, if it has not gone within a few seconds.
+    """
+
+    def __init__(self, node: str, args: list[str]) -> None:
+        self.argv = python_argv(node, "kproxy.lab.userspace", [*args, "--expect-netns", node])
+        self.proc: subprocess.Popen[str] | None = None
+        self._stderr: IO[str] | None = None
+
+    def start(self, timeout: float) -> dict[str, Any]:
+        # stderr to a file: a pipe nobody reads could fill up and stall the proxy. Closed in
+        # close(), which the with-block or start()'s failure paths always reach.
+        self._stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=child_env(),
+            start_new_session=True,  # Ctrl-C reaches us, not it: we end it in close()
+        )
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            self.close(grace=0)
+            raise Timeout("userspace proxy sync (killed)", timeout)
+        line = self.proc.stdout.readline()
+        try:
+            result: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError:
+            self.close()
+            raise MeasureFailed(f"userspace proxy failed: {self.error_tail()}") from None
+        return result
+
+    def error_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        lines = self._stderr.read().strip().splitlines()
+        return lines[-1][:300] if lines else "no output"
+
+    def close(self, grace: float = 5.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+            except BaseException:
+                _kill_group(proc)
+                raise
+            finally:
+                if proc.stdout is not None:
+                    proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self) -> UserspaceProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the session the child leads (its pid is the group's id) and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -1,9 +1,11 @@
 """PNG plots of the lab's rows (matplotlib, Agg backend: no display needed).
 
 * sync-time.png       full sync, the restore floor and the partial sync vs N, log-log, one
-                      colour per backend, one panel per M;
+                      colour per backend (and one for the userspace mode), one panel per M;
 * connect-latency.png TCP connect round trip (p50, p99) to the first and the last programmed
                       Service vs N, one colour per data-plane mode, one panel per M;
+* first-byte-latency.png  the same up to the server's first byte (in userspace mode the
+                      handshake ends at the proxy; only this includes its hop to the pod);
 * append-one-rule.png one ``iptables -A`` vs the rules already in the table, log-log.
 """
 
@@ -25,6 +27,7 @@ COLORS = {
     "restore-legacy": "tab:blue",
     "restore-nft": "tab:red",
     "python-iptables": "tab:green",
+    "userspace (restore-legacy)": "tab:purple",
 }
 _DPI = 80
 
@@ -40,6 +43,12 @@ def _panels(rows: Sequence[Row]) -> list[int]:
     return sorted({int(r["endpoints_per_service"]) for r in rows})
 
 
+def _sync_label(r: Row) -> str:
+    """iptables mode's rows by backend; other modes' by mode (and the backend they use)."""
+    mode = r.get("mode") or "iptables"
+    return str(r["backend"]) if mode == "iptables" else f"{mode} ({r['backend']})"
+
+
 def plot_sync_time(rows: Sequence[Row], path: Path) -> Path | None:
     ms = _panels([r for r in rows if r.get("full_sync_s") is not None])
     if not ms:
@@ -47,8 +56,8 @@ def plot_sync_time(rows: Sequence[Row], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(ms), figsize=(4.3 * len(ms), 3.8), squeeze=False)
     for ax, m in zip(axes[0], ms, strict=True):
         sub = [r for r in rows if r["endpoints_per_service"] == m]
-        for backend in sorted({r["backend"] for r in sub}):
-            mine = [r for r in sub if r["backend"] == backend]
+        for backend in sorted({_sync_label(r) for r in sub}):
+            mine = [r for r in sub if _sync_label(r) == backend]
             color = COLORS.get(backend, "tab:gray")
             for field, style, label in (
                 ("full_sync_s", "-o", "full sync"),
@@ -81,42 +90,64 @@ def _mode_label(r: Row) -> str:
     return str(r.get("dataplane") or r["mode"])
 
 
-def plot_connect(rows: Sequence[Row], path: Path) -> Path | None:
-    measured = [r for r in rows if r.get("connect_last_p50_us") is not None]
+MODE_COLORS = {
+    "iptables (legacy)": "tab:blue",
+    "iptables (nft)": "tab:red",
+    "userspace (legacy)": "tab:purple",
+}
+
+
+def plot_latency(rows: Sequence[Row], path: Path, measure: str = "connect") -> Path | None:
+    """``measure`` "connect": the handshake; "ttfb": until the server's first byte arrives.
+
+    Medians on the top row, p99 below: the tail is noisier and an order of magnitude higher,
+    and on one axis it would flatten the medians' trend."""
+    measured = [r for r in rows if r.get(f"{measure}_last_p50_us") is not None]
     ms = _panels(measured)
     if not ms:
         return None
-    fig, axes = plt.subplots(1, len(ms), figsize=(4.3 * len(ms), 3.8), squeeze=False)
-    palette = ["tab:blue", "tab:red", "tab:purple", "tab:orange"]
+    fig, axes = plt.subplots(2, len(ms), figsize=(4.3 * len(ms), 6.4), squeeze=False, sharex=True)
     labels = sorted({_mode_label(r) for r in measured})
-    for ax, m in zip(axes[0], ms, strict=True):
+    for col, m in enumerate(ms):
         sub = [r for r in measured if r["endpoints_per_service"] == m]
         for k, label in enumerate(labels):
             mine = [r for r in sub if _mode_label(r) == label]
-            color = palette[k % len(palette)]
-            for field, style, what in (
-                ("connect_last_p50_us", "-o", "last Service p50"),
-                ("connect_last_p99_us", "--", "last Service p99"),
-                ("connect_first_p50_us", ":s", "first Service p50"),
+            color = MODE_COLORS.get(label, ("tab:orange", "tab:brown", "tab:gray")[k % 3])
+            for row, field, style, what in (
+                (0, f"{measure}_last_p50_us", "-o", "last Service"),
+                (0, f"{measure}_first_p50_us", ":s", "first Service"),
+                (1, f"{measure}_last_p99_us", "-o", "last Service"),
+                (1, f"{measure}_first_p99_us", ":s", "first Service"),
             ):
                 x, y = _series(mine, lambda r: r["services"], field)
                 if x:
-                    ax.plot(x, y, style, color=color, label=f"{label}: {what}", ms=4)
-        ax.set_xscale("log")
-        ax.set_ylim(bottom=0)
-        ax.set_title(f"{m} endpoint{'s' if m != 1 else ''} per Service", fontsize=10)
-        ax.set_xlabel("Services (N)")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("TCP connect round trip, µs")
+                    axes[row][col].plot(x, y, style, color=color, label=f"{label}: {what}", ms=4)
+        axes[0][col].set_title(f"{m} endpoint{'s' if m != 1 else ''} per Service", fontsize=10)
+        axes[1][col].set_xlabel("Services (N)")
+        for ax in (axes[0][col], axes[1][col]):
+            ax.set_xscale("log")
+            ax.set_ylim(bottom=0)
+            ax.grid(True, which="both", alpha=0.3)
+    what = "TCP connect round trip" if measure == "connect" else "connect() to first byte"
+    axes[0][0].set_ylabel(f"{what}, p50, µs")
+    axes[1][0].set_ylabel(f"{what}, p99, µs")
+    if measure == "connect":
+        title = "First-packet latency: TCP connect through a Service VIP"
+    else:
+        title = "Connect to the server's first byte, through a Service VIP"
     handles, names = axes[0][0].get_legend_handles_labels()
-    fig.suptitle("First-packet latency through a Service VIP", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     _legend_below(fig, handles, names)
     return _save(fig, path)
 
 
 def plot_append(rows: Sequence[Row], path: Path) -> Path | None:
-    measured = [r for r in rows if r.get("append_one_rule_s") is not None and r.get("rules")]
+    measured = [
+        r
+        for r in rows
+        if r.get("append_one_rule_s") is not None and r.get("rules") and r["mode"] == "iptables"
+    ]
     if not measured:
         return None
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
@@ -161,7 +192,8 @@ def _save(fig: Any, path: Path) -> Path:
 def plot_all(rows: Sequence[Row], outdir: Path) -> list[Path]:
     made = [
         plot_sync_time(rows, outdir / "sync-time.png"),
-        plot_connect(rows, outdir / "connect-latency.png"),
+        plot_latency(rows, outdir / "connect-latency.png", "connect"),
+        plot_latency(rows, outdir / "first-byte-latency.png", "ttfb"),
         plot_append(rows, outdir / "append-one-rule.png"),
     ]
     return [p for p in made if p is not None]

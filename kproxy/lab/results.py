@@ -52,6 +52,12 @@ ROW_FIELDS: tuple[str, ...] = (
     "connect_last_p99_us",
     "connect_pod_p50_us",
     "connect_pod_p99_us",
+    "ttfb_first_p50_us",
+    "ttfb_first_p99_us",
+    "ttfb_last_p50_us",
+    "ttfb_last_p99_us",
+    "ttfb_pod_p50_us",
+    "ttfb_pod_p99_us",
     "connect_samples",
     "connect_failures",
     "throughput_mbit_s",
@@ -96,7 +102,7 @@ def finish(rows: list[Row]) -> list[Row]:
     legacy = {
         (r["services"], r["endpoints_per_service"]): r["full_sync_s"]
         for r in rows
-        if r["backend"] == "restore-legacy" and r.get("full_sync_s")
+        if _is(r, "iptables", "restore-legacy") and r.get("full_sync_s")
     }
     for r in rows:
         full, floor = r.get("full_sync_s"), r.get("restore_floor_s")
@@ -110,13 +116,17 @@ def finish(rows: list[Row]) -> list[Row]:
             # rules, rules x the mean of the two ends (an estimate, linear in table size).
             r["one_at_a_time_s"] = rules * (empty + at_n) / 2
         base = legacy.get((r["services"], r["endpoints_per_service"]))
-        if r["backend"] != "restore-legacy" and base and full:
+        if r["mode"] == "iptables" and r["backend"] != "restore-legacy" and base and full:
             r["ratio_to_restore"] = full / base
         if r.get("connect_last_p50_us") is not None:
             # The headline latency is the worst case: the Service matched last.
             r["connect_p50_us"] = r["connect_last_p50_us"]
             r["connect_p99_us"] = r["connect_last_p99_us"]
     return rows
+
+
+def _is(r: Row, mode: str, backend: str) -> bool:
+    return bool(r.get("mode", "iptables") == mode and r["backend"] == backend)
 
 
 def write_json(rows: Sequence[Row], path: Path, meta: Mapping[str, Any]) -> None:
@@ -145,6 +155,18 @@ def _num(value: Any, scale: float = 1.0, digits: int = 2) -> str:
     return f"{v:.{digits}f}"
 
 
+def duration(seconds: Any) -> str:
+    """A long time, readably: 45 s, 12 min, 3.4 h."""
+    if seconds is None:
+        return "—"
+    s = float(seconds)
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 2 * 3600:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
 def _pair(a: Any, b: Any) -> str:
     if a is None and b is None:
         return "—"
@@ -152,6 +174,7 @@ def _pair(a: Any, b: Any) -> str:
 
 
 TABLE_HEADER = (
+    "mode",
     "backend",
     "N",
     "M",
@@ -167,8 +190,10 @@ TABLE_HEADER = (
     "partial ms (+1 svc)",
     "resync s",
     "1 rule -A ms",
+    "every rule by -A (est.)",
     "connect µs first p50/p99",
     "connect µs last p50/p99",
+    "first byte µs last p50/p99",
     "RSS MB",
     "status",
 )
@@ -177,6 +202,7 @@ TABLE_HEADER = (
 def table_row(r: Row) -> tuple[str, ...]:
     mb = r["restore_bytes"] / 1e6 if r.get("restore_bytes") else None
     return (
+        r.get("mode") or "iptables",
         r["backend"],
         f"{r['services']:,}",
         str(r["endpoints_per_service"]),
@@ -192,8 +218,10 @@ def table_row(r: Row) -> tuple[str, ...]:
         _num(r.get("partial_add_service_s"), 1000, 0),
         _num(r.get("full_resync_s")),
         _num(r.get("append_one_rule_s"), 1000, 1),
+        duration(r.get("one_at_a_time_s")),
         _pair(r.get("connect_first_p50_us"), r.get("connect_first_p99_us")),
         _pair(r.get("connect_last_p50_us"), r.get("connect_last_p99_us")),
+        _pair(r.get("ttfb_last_p50_us"), r.get("ttfb_last_p99_us")),
         _num(r.get("rss_mb"), digits=0),
         r.get("status") or "ok",
     )
@@ -204,14 +232,17 @@ def markdown_table(rows: Iterable[Row]) -> str:
         "| " + " | ".join(TABLE_HEADER) + " |",
         "|" + "|".join("---" for _ in TABLE_HEADER) + "|",
     ]
-    ordered = sorted(rows, key=lambda r: (r["backend"], r["endpoints_per_service"], r["services"]))
+    ordered = sorted(
+        rows,
+        key=lambda r: (r["mode"], r["backend"], r["endpoints_per_service"], r["services"]),
+    )
     lines += ["| " + " | ".join(table_row(r)) + " |" for r in ordered]
     return "\n".join(lines) + "\n"
 
 
-def _find(rows: Iterable[Row], backend: str, n: int, m: int) -> Row | None:
+def _find(rows: Iterable[Row], backend: str, n: int, m: int, mode: str = "iptables") -> Row | None:
     for r in rows:
-        if (r["backend"], r["services"], r["endpoints_per_service"]) == (backend, n, m):
+        if _is(r, mode, backend) and (r["services"], r["endpoints_per_service"]) == (n, m):
             return r
     return None
 
@@ -256,7 +287,7 @@ def floors(rows: Sequence[Row]) -> list[str]:
         )
     else:
         ratios = [
-            r for r in rows if r["backend"] == "python-iptables" and r.get("ratio_to_restore")
+            r for r in rows if _is(r, "iptables", "python-iptables") and r.get("ratio_to_restore")
         ]
         if ratios:
             biggest = max(ratios, key=lambda r: (r["services"], r["endpoints_per_service"]))
@@ -270,6 +301,16 @@ def floors(rows: Sequence[Row]) -> list[str]:
     return out
 
 
+def grouped_notes(rows: Iterable[Row]) -> list[str]:
+    """One bullet per distinct note, naming the cases it applies to."""
+    cases: dict[str, list[str]] = {}
+    for r in rows:
+        label = f"{r['mode']} {r['backend']} {r['services']:,} x {r['endpoints_per_service']}"
+        for note in r.get("notes") or ():
+            cases.setdefault(note, []).append(label)
+    return [f"- {note} ({'; '.join(where)})" for note, where in cases.items()]
+
+
 def report(rows: Sequence[Row], meta: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
     parts = ["# Rule-scaling lab results", ""]
     if meta:
@@ -277,12 +318,7 @@ def report(rows: Sequence[Row], meta: Mapping[str, Any], plots: Sequence[str] = 
         parts.append("")
     parts += ["## Floors (10k Services x 10 endpoints)", "", *floors(rows), ""]
     parts += ["## All cases", "", markdown_table(rows)]
-    notes = [
-        f"- {r['backend']} {r['services']:,} x {r['endpoints_per_service']}: {n}"
-        for r in rows
-        for n in r.get("notes") or ()
-    ]
-    if notes:
+    if notes := grouped_notes(rows):
         parts += ["## Notes", "", *notes, ""]
     if plots:
         parts += ["## Plots", "", *[f"![{Path(p).stem}]({p})" for p in plots], ""]

@@ -17,6 +17,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -26,15 +27,16 @@ from kproxy.lab.backends import BackendSpec, backend_spec
 from kproxy.lab.bounded import Timeout, run_bounded, timeout_text
 from kproxy.lab.grid import Case, Planner
 from kproxy.lab.measures import (
-    MODES,
-    DataplaneMode,
     MeasureFailed,
+    UserspaceProxy,
     append_one_rule,
     connect_latency,
     transfer,
 )
 from kproxy.lab.results import Row, new_row
 from kproxy.lab.topology import PREFIX, ScratchNamespace, Topology, child_env, python_argv
+from kproxy.lab.userspace import BACKEND as USERSPACE_BACKEND
+from kproxy.lab.userspace import MAX_SERVICES as USERSPACE_MAX_SERVICES
 
 Step = Callable[[str], None]
 # Kept back from the budget for the report and plots.
@@ -80,15 +82,33 @@ class Settings:
     throughput_seconds: float
 
 
-def mode_for(backend: str) -> DataplaneMode | None:
-    for mode in MODES.values():
-        if mode.unavailable is None and backend in mode.backends:
-            return mode
-    return None
+# python-iptables writes the same x_tables rules as restore-legacy: the same data plane, not
+# measured twice.
+IPTABLES_DATAPLANE = frozenset({"restore-legacy", "restore-nft"})
+# Fields of the userspace child's result that go into its row as they are.
+_USERSPACE_FIELDS = (
+    "feed_s",
+    "full_sync_s",
+    "restore_floor_s",
+    "restore_s",
+    "save_s",
+    "render_s",
+    "restore_bytes",
+    "rules",
+    "partial_sync_s",
+    "partial_sync_max_s",
+    "partial_samples",
+    "partial_add_service_s",
+    "partial_restore_s",
+    "partial_restore_bytes",
+    "rss_mb",
+    "peak_rss_mb",
+)
 
 
 class CaseRun:
-    """One case: namespaces up, control plane, floor, one-rule append, data plane, down."""
+    """One case: namespaces up, control plane, floor, one-rule append, data plane, then (for
+    restore-legacy) the userspace mode in the same namespaces, down. One row per mode."""
 
     def __init__(
         self,
@@ -104,10 +124,12 @@ class CaseRun:
         self.stop_at = stop_at
         self.step = step
         self.row = new_row(case)
+        self.rows = [self.row]
         self.tag = secrets.token_hex(3)
         # Backends whose one-rule append already overran at a smaller size (shared).
         self.append_gave_up = append_gave_up if append_gave_up is not None else set()
-        self.mode = mode_for(case.backend) if settings.dataplane else None
+        self.dataplane = settings.dataplane and case.backend in IPTABLES_DATAPLANE
+        self.userspace = case.backend == USERSPACE_BACKEND
         self.first: str | None = None  # the first and last Service in nat KUBE-SERVICES
         self.last: str | None = None
 
@@ -115,18 +137,25 @@ class CaseRun:
         """A step's time limit: its own cap, or what the budget has left (at least 1 s)."""
         return max(1.0, min(cap, self.stop_at - time.monotonic()))
 
-    def run(self) -> Row:
+    def run(self) -> list[Row]:
         started = time.monotonic()
+        row = self.row
         try:
-            with Topology(self.tag, dataplane=self.mode is not None) as topo:
+            with Topology(self.tag, dataplane=self.dataplane) as topo:
                 self._measure(topo)
+                if self.userspace:
+                    row = new_row(self.case, mode="userspace")
+                    self.rows.append(row)
+                    self._userspace(topo, row)
         except Timeout as e:
-            self.row["status"] = str(e)
+            row["status"] = str(e)
         except (MeasureFailed, OSError, RuntimeError, ValueError) as e:
-            self.row["status"] = f"error: {e}"
+            row["status"] = f"error: {e}"
         finally:
-            self.row["wall_s"] = time.monotonic() - started
-        return self.row
+            wall = time.monotonic() - started
+            for r in self.rows:
+                r["wall_s"] = wall
+        return self.rows
 
     def _measure(self, topo: Topology) -> None:
         self.step("kproxy syncs vs iptables-restore alone")
@@ -136,10 +165,40 @@ class CaseRun:
         if self.spec.name != "python-iptables":
             self.step("one iptables -A")
             self._append(topo)
-        if self.mode is not None and self.mode.prepare is not None:
-            self.step(f"{self.mode.name} data plane")
-            self.mode.prepare(topo)
-            self._dataplane(topo)
+        if self.dataplane:
+            self.step("iptables data plane")
+            self._dataplane(topo, self.row, self.first, self.last)
+            self.row["dataplane"] = f"iptables ({self.spec.variant})"
+
+    def _userspace(self, topo: Topology, row: Row) -> None:
+        if self.case.services > USERSPACE_MAX_SERVICES:
+            row["status"] = f"skipped: userspace runs up to {USERSPACE_MAX_SERVICES:,} services"
+            return
+        self.step("userspace mode: syncs")
+        args = [
+            "--services",
+            str(self.case.services),
+            "--endpoints",
+            str(self.case.endpoints),
+            "--partial-repeats",
+            str(self.s.partial_repeats),
+            "--restore-timeout",
+            str(self.s.restore_timeout),
+        ]
+        if not self.dataplane:
+            args.append("--no-serve")
+        with UserspaceProxy(topo.node, args) as proxy:
+            result = proxy.start(self.left(self.stop_at - time.monotonic()))
+            for key in _USERSPACE_FIELDS:
+                if key in result:
+                    row[key] = result[key]
+            row["status"] = result.get("status", "ok")
+            row["notes"].extend(result.get("notes") or ())
+            if row["status"] != "ok" or not self.dataplane:
+                return
+            self.step("userspace data plane")
+            self._dataplane(topo, row, result.get("first_service"), result.get("last_service"))
+            row["dataplane"] = "userspace (legacy)"
 
     def _control(self, topo: Topology) -> None:
         case = self.case
@@ -200,21 +259,20 @@ class CaseRun:
             self.row["notes"].append(f"one iptables -A: {e}")
             self.append_gave_up.add(self.spec.name)
 
-    def _dataplane(self, topo: Topology) -> None:
+    def _dataplane(self, topo: Topology, row: Row, first: str | None, last: str | None) -> None:
         m = self.case.endpoints
         targets = {
-            "first": f"{self.first}:{w.SERVICE_PORT}",
-            "last": f"{self.last}:{w.SERVICE_PORT}",
+            "first": f"{first}:{w.SERVICE_PORT}",
+            "last": f"{last}:{w.SERVICE_PORT}",
             # A pod address: matches no Service, so it walks all of KUBE-SERVICES.
             "pod": f"{w.endpoint_ip(0, 0, m)}:{w.TARGET_PORT}",
         }
         self.step("connect latency")
         fields = connect_latency(topo, targets, self.s.samples, self.left(180.0))
-        self.row.update({k: v for k, v in fields.items() if k in self.row})
-        self.row["dataplane"] = f"iptables ({self.spec.variant})"
+        row.update({k: v for k, v in fields.items() if k in row})
         if self.s.throughput_seconds > 0:
             self.step("throughput")
-            self.row["throughput_mbit_s"] = transfer(
+            row["throughput_mbit_s"] = transfer(
                 topo, targets["last"], self.s.throughput_seconds, self.left(60.0)
             )
 
@@ -231,7 +289,9 @@ def run_cases(
     console: Console,
     *,
     show_progress: bool = True,
-) -> list[Row]:
+) -> tuple[list[Row], bool]:
+    """(rows, interrupted). A Ctrl-C (or SIGTERM turned into one) ends the run after the
+    current case's namespaces and processes are gone; the rows so far are kept."""
     started = time.monotonic()
     deadline = started + settings.budget - RESERVE_S
     planner = Planner()
@@ -248,32 +308,53 @@ def run_cases(
         disable=not show_progress,
     ) as progress:
         task = progress.add_task("rule-scaling lab", total=len(cases), left="")
-        for case in cases:
-            remaining = deadline - time.monotonic()
-            left = f"{max(remaining, 0):,.0f} s of budget left"
+        pending: Case | None = None
+        try:
+            for case in cases:
+                pending = case
+                done = _one_case(case, settings, deadline, planner, append_gave_up, progress, task)
+                rows += done
+                pending = None
+                progress.advance(task)
+                for row in done:
+                    console.print(summary(row))
+        except KeyboardInterrupt:
+            if pending is not None:
+                rows.append(new_row(pending, status="interrupted"))
+            return rows, True
+    return rows, False
 
-            def step(text: str, case: Case = case, left: str = left) -> None:
-                progress.update(task, description=f"{case}: {text}", left=left)
 
-            reason = missing_tools(backend_spec(case.backend)) or planner.skip_reason(
-                case, remaining
-            )
-            if reason is None and remaining < 5:
-                reason = "skipped: budget used up"
-            if reason is not None:
-                row = new_row(case, status=reason)
-            else:
-                row = CaseRun(case, settings, deadline, step, append_gave_up).run()
-                timed_out = "timeout" in str(row["status"])
-                planner.record(case, float(row["wall_s"]), timed_out)
-            rows.append(row)
-            progress.advance(task)
-            console.print(summary(row))
-    return rows
+def _one_case(
+    case: Case,
+    settings: Settings,
+    deadline: float,
+    planner: Planner,
+    append_gave_up: set[str],
+    progress: Progress,
+    task: TaskID,
+) -> list[Row]:
+    remaining = deadline - time.monotonic()
+    left = f"{max(remaining, 0):,.0f} s of budget left"
+
+    def step(text: str) -> None:
+        progress.update(task, description=f"{case}: {text}", left=left)
+
+    reason = missing_tools(backend_spec(case.backend)) or planner.skip_reason(case, remaining)
+    if reason is None and remaining < 5:
+        reason = "skipped: budget used up"
+    if reason is not None:
+        return [new_row(case, status=reason)]
+    done = CaseRun(case, settings, deadline, step, append_gave_up).run()
+    timed_out = "timeout" in str(done[0]["status"])
+    planner.record(case, float(done[0]["wall_s"]), timed_out)
+    return done
 
 
 def summary(row: Row) -> str:
     head = f"{row['backend']} {row['services']:,} x {row['endpoints_per_service']}"
+    if row["mode"] != "iptables":
+        head = f"{row['mode']} ({head})"
     if row["full_sync_s"] is None:
         return f"{head}: {row['status']}"
     parts = [f"full {row['full_sync_s']:.2f} s"]

@@ -30,7 +30,7 @@ from knet.netlink import netns as netns_mod
 from knet.netlink.exec import netns_argv
 from knet.netlink.session import open_session
 from kproxy.lab import workload as w
-from kproxy.lab.bounded import kill_group_or_pid
+from kproxy.lab.bounded import kill_group_or_pid, signals_held
 
 PREFIX = "kt-lab-"
 BRIDGE = "ktlbr0"
@@ -80,13 +80,16 @@ class Topology:
         self.close()
 
     def _make_ns(self, name: str) -> None:
-        netns_mod.create(name)
-        self.made.append(name)
+        with signals_held():  # created and recorded, or neither
+            netns_mod.create(name)
+            self.made.append(name)
 
     def _build(self) -> None:
         self._make_ns(self.node)
         with open_session(self.node) as s:
             links.set_up(s, "lo")
+        # The userspace mode's proxy listens on one kernel-picked port per Service.
+        sysctl.write(self.node, {"net.ipv4.ip_local_port_range": "1024 65535"})
         if self.client is None or self.server is None:
             return
         self._make_ns(self.client)
@@ -144,16 +147,19 @@ class Topology:
         return SERVER_ADDR.ip
 
     def close(self) -> None:
-        proc, self.server_proc = self.server_proc, None
-        if proc is not None:
-            kill_group_or_pid(proc, group=True)
-        errors = []
-        for name in reversed(self.made):
-            try:
-                netns_mod.remove(name)
-            except Exception as e:  # keep removing the others
-                errors.append(f"{name}: {e}")
-        self.made.clear()
+        # A second Ctrl-C (or a SIGTERM) must not cut the cleanup short: it waits until the
+        # namespaces are gone.
+        with signals_held():
+            proc, self.server_proc = self.server_proc, None
+            if proc is not None:
+                kill_group_or_pid(proc, group=True)
+            errors = []
+            for name in reversed(self.made):
+                try:
+                    netns_mod.remove(name)
+                except Exception as e:  # keep removing the others
+                    errors.append(f"{name}: {e}")
+            self.made.clear()
         if errors:
             raise RuntimeError("could not remove lab namespaces: " + "; ".join(errors))
 
@@ -167,7 +173,8 @@ class ScratchNamespace:
         self.name = name
 
     def __enter__(self) -> str:
-        netns_mod.create(self.name)
+        with signals_held():
+            netns_mod.create(self.name)
         return self.name
 
     def __exit__(
@@ -176,4 +183,5 @@ class ScratchNamespace:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        netns_mod.remove(self.name)
+        with signals_held():
+            netns_mod.remove(self.name)
