@@ -4,16 +4,17 @@
 For each backend (iptables-restore, python-iptables) this measures, in one run:
   full     one full sync end to end: informer events already queued, then the proxier's
            sync (trackers -> maps -> render -> iptables-save scan -> jump rules -> one restore);
-  alone    iptables-restore by itself loading the very text that full sync wrote, into an
-           empty namespace (the floor: full <= 1.5 x alone);
+  alone    iptables-restore by itself loading the very input that full sync fed it, into an
+           empty namespace (the floor: full <= 1.5 x alone); for iptables-nft that input is
+           kproxy's text as RestoreBackend passes it on (``nft_restore_input``);
   partial  one endpoint of one Service replaced, then the partial sync that applies it
            (floor: <= 100 ms), with the time spent inside the backend's restore shown apart.
 
 Everything runs inside a fresh ``kt-bench-*`` namespace: the script re-executes itself there
 through nsenter (so python-iptables works in-process, as in kproxy) in its own process group,
 under a hard timeout; on timeout the whole group (with any iptables-restore in it) is killed by
-its recorded id, and the namespaces are removed in any case. iptables-nft-restore --noflush is
-pathologically slow on big tables, so the nft variant is only measured at --nft-services.
+its recorded id, and the namespaces are removed in any case. --nft-services sets a different
+size for the nft variant (see docs/kproxy-nft-scaling.md for why it used to be needed).
 
 Run as root:  .venv/bin/python scripts/bench_kproxy_sync.py [--services 10000] [--endpoints 10]
 """
@@ -40,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from knet.netlink import netns as netns_mod  # noqa: E402
 from kproxy.backend.base import Position, RulesBackend  # noqa: E402
 from kproxy.backend.iptc import IptcBackend  # noqa: E402
-from kproxy.backend.restore import RestoreBackend  # noqa: E402
+from kproxy.backend.restore import RestoreBackend, nft_restore_input  # noqa: E402
 from kproxy.config import ProxyConfig  # noqa: E402
 from kproxy.proxier import IptablesProxier  # noqa: E402
 
@@ -133,10 +134,14 @@ def make_backend(kind: str, variant: str, timeout: float) -> RulesBackend:
 
 def restore_alone(netns: str, variant: str, text: str, timeout: float) -> float:
     """iptables-restore --noflush of ``text`` in ``netns``, killed by pid past ``timeout``."""
+    if variant == "nft":
+        text = nft_restore_input(text)  # what RestoreBackend feeds iptables-nft-restore
     argv = ["nsenter", f"--net=/run/netns/{netns}", "--", f"iptables-{variant}-restore"]
     argv += ["-w", "--noflush"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         _, err = proc.communicate(text, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -290,7 +295,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--services", type=int, default=10_000)
     p.add_argument("--endpoints", type=int, default=10)
-    p.add_argument("--nft-services", type=int, default=500, help="N for the nft variant")
+    p.add_argument("--nft-services", type=int, default=None, help="N for the nft variant")
     p.add_argument("--iptc-services", type=int, default=None, help="N for python-iptables")
     p.add_argument("--repeat", type=int, default=5, help="partial syncs to time")
     p.add_argument("--timeout", type=float, default=300.0, help="per restore call")
@@ -319,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [
         ("restore", "legacy", args.services, "iptables-restore (legacy)"),
         ("python-iptables", "legacy", args.iptc_services or args.services, "python-iptables"),
-        ("restore", "nft", min(args.nft_services, args.services), "iptables-restore (nft)"),
+        ("restore", "nft", args.nft_services or args.services, "iptables-restore (nft)"),
     ]
     skip = set(args.skip)
     for backend, variant, n, label in cases:

@@ -5,6 +5,9 @@ xtables lock instead of failing. The iptables flavour is chosen explicitly: ``le
 x_tables kernel API, what libiptc uses) or ``nft`` (nf_tables with the iptables syntax); ``auto``
 decides as Kubernetes' iptables-wrapper does. With ``netns`` every command runs inside
 ``/run/netns/<netns>`` via nsenter, which is how tests aim at scratch namespaces.
+
+iptables-nft-restore ``--noflush`` is quadratic in the size of its input unless told otherwise;
+``nft_restore_input`` does so (see its docstring and docs/kproxy-nft-scaling.md).
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ _HINT_CHAINS = re.compile(r"^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY)\b", re.MU
 _ERROR_LINE = re.compile(r"line:? (\d+)")
 _NETNS_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _MISSING = ("does a matching rule exist", "No chain/target/match by that name", "does not exist")
+
+# Tables whose restore input declares at least this many chains are restored in
+# iptables-nft's "all chains" cache mode (``nft_restore_input``): a full sync declares every
+# chain kproxy owns, a partial sync only the changed Services' chains.
+NFT_ALL_CHAINS_MIN_DECLARED = 1000
+# A command that names no chain, changes nothing and makes iptables-nft fetch the whole table.
+NFT_ALL_CHAINS_COMMAND = "-S"
+# Rule commands on built-in chains (which iptables-nft creates only when first used).
+_BUILTIN_RULE = re.compile(r"\n-[AIDRC] (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ")
 
 
 def netns_prefix(netns: str | None) -> list[str]:
@@ -63,6 +75,55 @@ def choose_variant(legacy_save: str, nft_save: str) -> Variant:
     return "legacy" if legacy_rules > nft_rules else "nft"
 
 
+def nft_restore_input(text: str, min_declared: int = NFT_ALL_CHAINS_MIN_DECLARED) -> str:
+    """``text`` as kproxy feeds it to ``iptables-nft-restore --noflush``: the same changes, with
+    ``-S`` as the first command of every table that declares ``min_declared`` chains or more.
+
+    Under ``--noflush`` iptables-nft (1.8.x) fetches only the chains the input names. It collects
+    those names, from every command's chain and jump target, in a list kept sorted by a linear
+    walk from its head (nft-cache.c ``cache_chain_list_insert``), so restoring C commands that
+    name N chains costs O(C x N) string comparisons: 26 s for a 2,000-Service full sync, more
+    than 400 s at 4,000. A command without a chain switches that list off for its table and
+    fetches the whole table instead. ``-S`` (list the table's rules) is the only such command
+    that changes nothing; it costs a dump of the table (and its printout on stdout), which is
+    worth paying only when the input rewrites a large part of the table. The ruleset that
+    results is the same either way (iptables-nft-save shows identical dumps).
+
+    Listing stands in missing built-in chains with placeholders, after which iptables-nft 1.8.9
+    no longer creates them for a rule and the kernel answers ENOENT. So each built-in chain the
+    table's rules use is declared first with policy ``-``, which creates it if missing and
+    leaves an existing one (its policy and rules) alone.
+    """
+    out: list[str] = []
+    done = 0
+    for header_end, end in _table_sections(text):
+        if text.count("\n:", header_end, end) < min_declared:
+            continue
+        builtins = sorted(set(_BUILTIN_RULE.findall(text, header_end, end)))
+        out.append(text[done:header_end])
+        out.extend(f"\n:{chain} - [0:0]" for chain in builtins)
+        out.append(f"\n{NFT_ALL_CHAINS_COMMAND}")
+        done = header_end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _table_sections(text: str) -> list[tuple[int, int]]:
+    """(end of the ``*table`` line, start of the next one or end of text) per table."""
+    starts = [0] if text.startswith("*") else []
+    at = text.find("\n*")
+    while at >= 0:
+        starts.append(at + 1)
+        at = text.find("\n*", at + 1)
+    sections = []
+    for i, start in enumerate(starts):
+        line_end = text.find("\n", start)
+        header_end = len(text) if line_end < 0 else line_end
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else len(text)
+        sections.append((header_end, end))
+    return sections
+
+
 def parse_version(text: str) -> tuple[int, ...]:
     m = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
     if not m:
@@ -80,8 +141,10 @@ class RestoreBackend:
         netns: str | None = None,
         timeout: float = 120.0,
         runner: Runner | None = None,
+        nft_all_chains_min_declared: int = NFT_ALL_CHAINS_MIN_DECLARED,
     ) -> None:
         self._prefix = netns_prefix(netns)
+        self.nft_all_chains_min_declared = nft_all_chains_min_declared
         self.netns = netns
         self.timeout = timeout
         self._run = runner or run_subprocess
@@ -119,8 +182,12 @@ class RestoreBackend:
             argv.append("--noflush")
         if counters:
             argv.append("--counters")
+        if noflush and self.variant == "nft":
+            # Without --noflush the table flush already makes iptables-nft fetch whole tables.
+            text = nft_restore_input(text, self.nft_all_chains_min_declared)
         proc = self._exec(argv, text)
         if proc.returncode != 0:
+            # Line numbers are those of what the tool read, which the message quotes.
             raise _restore_error(self._restore, proc.stderr, text)
 
     def save(self, table: str) -> str:
