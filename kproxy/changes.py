@@ -15,8 +15,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from kproxy.types import (
@@ -42,6 +44,9 @@ SERVICE_LABEL_SELECTOR = f"!{SERVICE_PROXY_NAME_LABEL}"
 SLICE_LABEL_SELECTOR = f"!{SERVICE_PROXY_NAME_LABEL},!{HEADLESS_LABEL}"
 
 _EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
+# Set by the EndpointSlice and Endpoints controllers: when the change that led to this version
+# of the object happened (a pod became ready, a Service changed ...). RFC 3339.
+LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 
 T = TypeVar("T")
 
@@ -54,6 +59,23 @@ def _meta(obj: Obj) -> Mapping[str, Any]:
 def object_service_key(obj: Obj) -> ServiceKey:
     meta = _meta(obj)
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def last_change_trigger_time(obj: Obj) -> float | None:
+    """The object's trigger-time annotation as seconds since the epoch (None if absent or
+    unreadable, as upstream ignores it then)."""
+    text = (_meta(obj).get("annotations") or {}).get(LAST_CHANGE_TRIGGER_TIME)
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        # fromisoformat reads "Z" and drops digits past microseconds (RFC3339Nano).
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        log.warning("ignoring unreadable %s annotation %r", LAST_CHANGE_TRIGGER_TIME, text)
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _ipv4(value: object) -> str | None:
@@ -328,12 +350,21 @@ class ServiceChangeTracker(_Tracker[ServicePorts]):
 
 
 class EndpointsChangeTracker(_Tracker[ServiceEndpoints]):
-    """Endpoints per service, from EndpointSlices (merged) or legacy Endpoints objects."""
+    """Endpoints per service, from EndpointSlices (merged) or legacy Endpoints objects.
 
-    def __init__(self, node_name: str) -> None:
+    It also keeps, per Service with a pending change, the trigger times of the objects that
+    made it (``last_change_trigger_time``), as upstream does for its network programming
+    latency: only for events that changed the Service's endpoints, only for triggers after the
+    tracker started (older ones are not this process's latency), and none for deletions (their
+    annotation dates from the last update). A change that nets out takes its times with it.
+    """
+
+    def __init__(self, node_name: str, *, start_time: float | None = None) -> None:
         super().__init__()
         self.node_name = node_name
         self.cache = EndpointSliceCache(node_name)
+        self.start_time = time.time() if start_time is None else start_time
+        self._triggers: dict[ServiceKey, list[float]] = {}
 
     def slice_update(self, obj: Obj, *, removed: bool = False) -> bool:
         """An EndpointSlice was added/updated (or deleted, ``removed=True``)."""
@@ -350,11 +381,14 @@ class EndpointsChangeTracker(_Tracker[ServiceEndpoints]):
         service = (namespace, str(service_name))
         change = self._items.get(service)
         before = change.previous if change else self.cache.endpoints(service)
+        last = change.current if change else before
         if removed or parsed is None:
             self.cache.remove(service, name)
         else:
             self.cache.update(parsed)
-        return self._record(service, before, self.cache.endpoints(service))
+        after = self.cache.endpoints(service)
+        self._note_trigger(service, obj, changed=after != last, removed=removed)
+        return self._record_change(service, before, after)
 
     def slice_moved(self, old: Obj, new: Obj) -> bool:
         """An update whose service label changed: leave the old service, join the new."""
@@ -369,7 +403,31 @@ class EndpointsChangeTracker(_Tracker[ServiceEndpoints]):
         key = object_service_key(obj)
         change = self._items.get(key)
         before = change.previous if change else self._legacy(previous)
-        return self._record(key, before, self._legacy(current))
+        last = change.current if change else before
+        after = self._legacy(current)
+        self._note_trigger(key, obj, changed=after != last, removed=current is None)
+        return self._record_change(key, before, after)
+
+    def drain_trigger_times(self) -> list[float]:
+        """The trigger times of the changes ``drain`` hands over (call it right after)."""
+        triggers, self._triggers = self._triggers, {}
+        return [t for times in triggers.values() for t in times]
+
+    def _note_trigger(self, service: ServiceKey, obj: Obj, *, changed: bool, removed: bool) -> None:
+        if removed:
+            self._triggers.pop(service, None)
+        elif changed:
+            moment = last_change_trigger_time(obj)
+            if moment is not None and moment > self.start_time:
+                self._triggers.setdefault(service, []).append(moment)
+
+    def _record_change(
+        self, service: ServiceKey, before: ServiceEndpoints, after: ServiceEndpoints
+    ) -> bool:
+        pending = self._record(service, before, after)
+        if service not in self._items:
+            self._triggers.pop(service, None)
+        return pending
 
     def _legacy(self, obj: Obj | None) -> ServiceEndpoints:
         if obj is None:

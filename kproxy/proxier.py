@@ -10,9 +10,17 @@ Roles, as in kube-proxy:
 
 A *full* sync (at start, after any failure, when the canary shows someone flushed our rules,
 and every ``full_sync_period``) also ensures the jump rules from the built-in chains and the
-canary chains, reads the kernel's chains and deletes our stale ones. A *partial* sync writes the
-top-level chains whole but only the per-service chains of the Services that changed (and
-deletes the chains they no longer use); unchanged chains stay as they are in the kernel.
+canary chains, reads the kernel's chains and deletes our stale ones. A *partial* sync writes
+only the per-service chains of the Services that changed (and deletes the chains they no longer
+use), plus the top-level chains (KUBE-SERVICES ...) whose rules differ from what the last
+successful sync wrote; unchanged chains stay as they are in the kernel. (Upstream rewrites the
+top-level chains on every sync; at 10,000 Services, leaving an unchanged KUBE-SERVICES alone
+takes a partial restore on iptables-nft from about 1 s to 0.3 s, the rest being the kernel's
+validation of the table: docs/kproxy-nft-scaling.md.)
+
+After each successful sync the age of every endpoint change it applied is observed in
+``kubeproxy_network_programming_duration_seconds``, from the objects'
+``endpoints.kubernetes.io/last-change-trigger-time`` annotation, as upstream does.
 
 Nothing is written until both Services and endpoints have been listed, so a restart never
 replaces working rules with a half-known state; and kproxy never flushes on start or exit.
@@ -46,6 +54,7 @@ from kproxy.kernelstate import SavedTable, scan_save
 from kproxy.metrics import ProxyMetrics
 from kproxy.rulecache import RuleCache
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
+from kproxy.rules.model import RuleSet
 from kproxy.rules.names import is_owned_chain
 from kproxy.rules.parse import join_args
 from kproxy.rules.render import is_large_cluster
@@ -90,9 +99,11 @@ class SyncResult:
 
     full: bool
     services_changed: set[ServiceKey]
-    chains_written: set[str]  # per-service chains written (top-level ones always are)
+    chains_written: set[str]  # per-service chains written (and top-level ones not unchanged)
     chains_deleted: dict[str, set[str]]
     rules_written: dict[str, int]
+    # Top-level chains per table left out because the kernel already held their rules.
+    unchanged: dict[str, set[str]] = field(default_factory=dict)
     flows_cleared: list[FlowFilter] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -110,6 +121,7 @@ class IptablesProxier(ChangeHandlers):
         full_sync_period: float = FULL_SYNC_PERIOD,
         burst_syncs: int = BURST_SYNCS,
         offload: bool = True,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -121,8 +133,10 @@ class IptablesProxier(ChangeHandlers):
         # Blocking iptables work runs in a thread so the informers and health server stay
         # responsive during a long restore; tests may run it inline.
         self.offload = offload
+        # Wall-clock time, for comparing with the trigger-time annotations.
+        self.wall_clock = wall_clock
         self.service_changes = ServiceChangeTracker()
-        self.endpoint_changes = EndpointsChangeTracker(config.node_name)
+        self.endpoint_changes = EndpointsChangeTracker(config.node_name, start_time=wall_clock())
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
         self.rules = RuleCache(config)
@@ -140,8 +154,12 @@ class IptablesProxier(ChangeHandlers):
         self.sync_failures = 0
         self._services_synced = False
         self._endpoints_synced = False
-        # Conntrack work from syncs whose rules are not written yet.
+        # Conntrack work and endpoint-change trigger times from syncs whose rules are not
+        # written yet.
         self._pending_flows: list[FlowFilter] = []
+        self._pending_triggers: list[float] = []
+        # Top-level chains' rules as the last successful sync left them in the kernel.
+        self._top_written: dict[tuple[str, str], list[str]] = {}
         self._io_lock = asyncio.Lock()
 
     # -- state ---------------------------------------------------------------------------------
@@ -219,6 +237,7 @@ class IptablesProxier(ChangeHandlers):
         started = time.perf_counter()
         svc_changes = self.service_changes.drain()
         ep_changes = self.endpoint_changes.drain()
+        self._pending_triggers.extend(self.endpoint_changes.drain_trigger_times())
         self.metrics.service_changes_total.inc(len(svc_changes))
         self.metrics.endpoint_changes_total.inc(len(ep_changes))
         self._changed(False)
@@ -251,6 +270,9 @@ class IptablesProxier(ChangeHandlers):
             self.last_full_sync = now
         self.last_sync = result
         self.metrics.observe_sync(seconds, full=result.full)
+        # A change whose sync failed counts from its trigger to the sync that did apply it.
+        triggers, self._pending_triggers = self._pending_triggers, []
+        self.metrics.observe_network_programming(triggers, self.wall_clock())
         self.metrics.last_timestamp.set(time.time())
         self.metrics.set_rule_counts(self.rules.rule_counts(), result.rules_written)
         if self.health is not None:
@@ -277,6 +299,7 @@ class IptablesProxier(ChangeHandlers):
             log.exception("sync failed", exc_info=error)
         # What the kernel holds is unknown now: only a full sync can be trusted next.
         self.need_full_sync = True
+        self._top_written.clear()
         self.runner.retry_after(self.config.sync_period)
 
     def _write_rules(
@@ -293,9 +316,36 @@ class IptablesProxier(ChangeHandlers):
         rs = self.rules.ruleset(only=names)
         new_chains = self.rules.chains_of(names)
         stale = old_chains - new_chains
-        self.backend.restore(rs.to_restore_text(chains=new_chains, stale={"nat": stale}))
-        written = {t: rs.rule_count(t) for t in rs.tables}
-        return SyncResult(False, changed, new_chains, {"nat": stale} if stale else {}, written)
+        unchanged = self._unchanged_top_level(rs)
+        text = rs.to_restore_text(chains=new_chains, stale={"nat": stale}, unchanged=unchanged)
+        self.backend.restore(text)
+        self._remember_top_level(rs)
+        written = {
+            t: rs.rule_count(t) - sum(len(rs.chain(t, c)) for c in unchanged.get(t, ()))
+            for t in rs.tables
+        }
+        deleted = {"nat": stale} if stale else {}
+        return SyncResult(False, changed, new_chains, deleted, written, unchanged)
+
+    def _unchanged_top_level(self, rs: RuleSet) -> dict[str, set[str]]:
+        """Top-level chains of ``rs`` whose rules are those the kernel already holds."""
+        out: dict[str, set[str]] = {}
+        for table in rs.tables:
+            for chain in rs.chains(table):
+                if is_owned_chain(chain):
+                    continue
+                # Assembled from the same cached fragments: equal lists mostly share their
+                # strings, so this is cheap even for 10,000 rules.
+                if self._top_written.get((table, chain)) == rs.chain(table, chain):
+                    out.setdefault(table, set()).add(chain)
+        return out
+
+    def _remember_top_level(self, rs: RuleSet) -> None:
+        for table in rs.tables:
+            for chain in rs.chains(table):
+                if not is_owned_chain(chain):
+                    # rs is not changed after the restore: keep its list, not a copy.
+                    self._top_written[(table, chain)] = rs.chain(table, chain)
 
     def _write_full(self, changed: set[ServiceKey], large: bool) -> SyncResult:
         saved = {t: scan_save(self.backend.save(t), t) for t in _SAVED_TABLES}
@@ -316,6 +366,8 @@ class IptablesProxier(ChangeHandlers):
                 extra.setdefault(table, []).extend(switched)
         text = rs.to_restore_text(stale=stale, extra=extra)
         self.backend.restore(text)
+        self._top_written.clear()
+        self._remember_top_level(rs)
         written = {t: rs.rule_count(t) for t in rs.tables}
         owned = {c for t in rs.tables for c in rs.chains(t) if is_owned_chain(c)}
         return SyncResult(True, changed, owned, stale, written)
