@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from knet.api.selectors import selector_from_set
@@ -36,6 +37,7 @@ from knet.controllers.podutil import (
     pod_ips,
     uid_of,
 )
+from knet.controllers.triggertime import TriggerTimeTracker, annotate
 
 log = logging.getLogger("knet.controllers.endpointslice")
 
@@ -356,6 +358,7 @@ class EndpointSliceController(Controller):
         self.endpoints = ctx.informer("Endpoints")
         # service key -> slice key -> resourceVersion we wrote (None: we deleted it)
         self._written: dict[str, dict[str, tuple[str | None, float]]] = {}
+        self.triggers = TriggerTimeTracker()
         self.services.add_handler(self.enqueue, lambda _o, new: self.enqueue(new), self.enqueue)
         self.pods.add_handler(self._on_pod, self._on_pod_update, self._on_pod)
         self.slices.add_handler(self._on_slice, lambda _o, new: self._on_slice(new), self._on_slice)
@@ -433,10 +436,14 @@ class EndpointSliceController(Controller):
             if selector.matches(labels_of(p))
         ]
         groups = desired_groups(svc, pods)
-        await self._sync_slices(key, svc, groups)
-        await self._sync_endpoints(svc, groups)
+        trigger = self.triggers.compute(key, svc, pods)
+        await self._sync_slices(key, svc, groups, trigger)
+        await self._sync_endpoints(svc, groups, trigger)
+        self.triggers.synced(key)
 
-    async def _sync_slices(self, key: str, svc: Obj, groups: dict[GroupKey, Group]) -> None:
+    async def _sync_slices(
+        self, key: str, svc: Obj, groups: dict[GroupKey, Group], trigger: datetime | None
+    ) -> None:
         namespace = namespace_of(svc)
         existing = self._own_slices(namespace, name_of(svc))
         by_group: dict[GroupKey, list[Obj]] = {}
@@ -444,15 +451,15 @@ class EndpointSliceController(Controller):
             by_group.setdefault(slice_group_key(sl), []).append(sl)
         wanted_labels = slice_labels(svc)
         if not groups:
-            await self._placeholder(key, svc, by_group)
+            await self._placeholder(key, svc, by_group, trigger)
             return
         for gkey, group in groups.items():
             plan = plan_group(by_group.pop(gkey, []), group.endpoints, self.max_per_slice)
             for eps in plan.create:
-                created = await self.client.create(new_slice(svc, group, eps))
+                created = await self.client.create(annotate(new_slice(svc, group, eps), trigger))
                 self._note(key, created, object_key(created))
             for slice_name, eps in plan.update.items():
-                await self._update_slice(key, namespace, slice_name, eps, wanted_labels)
+                await self._update_slice(key, namespace, slice_name, eps, wanted_labels, trigger)
             for slice_name in plan.delete:
                 await self._delete_slice(key, namespace, slice_name)
             # Labels follow the Service's even when the endpoints did not change.
@@ -464,13 +471,15 @@ class EndpointSliceController(Controller):
                     and labels_of(sl) != wanted_labels
                 ):
                     await self._update_slice(
-                        key, namespace, name_of(sl), sl.get("endpoints") or [], wanted_labels
+                        key, namespace, name_of(sl), sl.get("endpoints") or [], wanted_labels, None
                     )
         for stale in by_group.values():
             for sl in stale:
                 await self._delete_slice(key, namespace, name_of(sl))
 
-    async def _placeholder(self, key: str, svc: Obj, by_group: dict[GroupKey, list[Obj]]) -> None:
+    async def _placeholder(
+        self, key: str, svc: Obj, by_group: dict[GroupKey, list[Obj]], trigger: datetime | None
+    ) -> None:
         """No endpoints: exactly one empty slice, as upstream keeps for such a Service."""
         namespace = namespace_of(svc)
         family = service_families(svc)[0]
@@ -482,22 +491,33 @@ class EndpointSliceController(Controller):
                 await self._delete_slice(key, namespace, name_of(sl))
         if keep:
             if keep[0].get("endpoints") or labels_of(keep[0]) != slice_labels(svc):
-                await self._update_slice(key, namespace, name_of(keep[0]), [], slice_labels(svc))
+                await self._update_slice(
+                    key, namespace, name_of(keep[0]), [], slice_labels(svc), trigger
+                )
             return
-        created = await self.client.create(new_slice(svc, Group(family, []), []))
+        created = await self.client.create(annotate(new_slice(svc, Group(family, []), []), trigger))
         self._note(key, created, object_key(created))
 
     async def _update_slice(
-        self, key: str, namespace: str, name: str, eps: list[Obj], labels: dict[str, str]
+        self,
+        key: str,
+        namespace: str,
+        name: str,
+        eps: list[Obj],
+        labels: dict[str, str],
+        trigger: datetime | None,
     ) -> None:
         cached = self.slices.cache.get(f"{namespace}/{name}")
-        body = {
-            "metadata": {
-                "labels": labels,
-                "resourceVersion": meta(cached or {}).get("resourceVersion"),
+        body = annotate(
+            {
+                "metadata": {
+                    "labels": labels,
+                    "resourceVersion": meta(cached or {}).get("resourceVersion"),
+                },
+                "endpoints": eps,
             },
-            "endpoints": eps,
-        }
+            trigger,
+        )
         try:
             out = await self.client.patch("EndpointSlice", name, body, namespace=namespace)
         except ApiError as e:
@@ -514,8 +534,10 @@ class EndpointSliceController(Controller):
                 raise
         self._note(key, None, f"{namespace}/{name}")
 
-    async def _sync_endpoints(self, svc: Obj, groups: Mapping[GroupKey, Group]) -> None:
-        wanted = endpoints_object(svc, groups)
+    async def _sync_endpoints(
+        self, svc: Obj, groups: Mapping[GroupKey, Group], trigger: datetime | None
+    ) -> None:
+        wanted = annotate(endpoints_object(svc, groups), trigger)
         current = self.endpoints.cache.get(object_key(svc))
         if current is None:
             try:
@@ -536,6 +558,11 @@ class EndpointSliceController(Controller):
             **meta(current),
             "labels": wanted["metadata"].get("labels") or None,
         }
+        if "annotations" in wanted["metadata"]:
+            body["metadata"]["annotations"] = {
+                **(meta(current).get("annotations") or {}),
+                **wanted["metadata"]["annotations"],
+            }
         body["metadata"] = {k: v for k, v in body["metadata"].items() if v is not None}
         await self.client.replace(body)
 
@@ -543,6 +570,7 @@ class EndpointSliceController(Controller):
         """The garbage collector would remove the slices (they are owned by the Service); the
         Endpoints are not owned, so they go here, and the slices with them without waiting."""
         self._written.pop(key, None)
+        self.triggers.forget(key)
         for sl in self._own_slices(namespace, name):
             await self._delete_slice(key, namespace, name_of(sl))
         self._written.pop(key, None)

@@ -77,11 +77,18 @@ async def test_endpointslices_follow_pod_readiness(cluster: Cluster) -> None:
     )
     assert subset["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
 
+    # Every write carries the moment of the change it reflects, for kube-proxy's latency metric.
+    trigger = "endpoints.kubernetes.io/last-change-trigger-time"
+    assert sl["metadata"]["annotations"][trigger].endswith("Z")
+    assert ep_obj["metadata"]["annotations"][trigger].endswith("Z")
+
     # A pod turning unready stays in the slice, not ready; it moves to notReadyAddresses.
     victim = sorted(pods)[0]
     pod = pods[victim]
+    moved = "2031-02-03T04:05:06.5Z"  # when its Ready condition moved, as its kubelet says
     conditions = [
-        {**c, "status": "False"} if c["type"] == "Ready" else c for c in pod["status"]["conditions"]
+        {**c, "status": "False", "lastTransitionTime": moved} if c["type"] == "Ready" else c
+        for c in pod["status"]["conditions"]
     ]
     await client.patch_status(
         "Pod", victim, {"status": {"conditions": conditions}}, namespace="default"
@@ -94,6 +101,10 @@ async def test_endpointslices_follow_pod_readiness(cluster: Cluster) -> None:
         return states.get(victim) == (False, False, False) and not_ready == [victim]
 
     await eventually(victim_unready)
+    (sl,) = await slices_of(client, "web")
+    assert sl["metadata"]["annotations"][trigger] == moved
+    eps = await client.get("Endpoints", "web", "default")
+    assert eps["metadata"]["annotations"][trigger] == moved
 
     # Scale to zero: the slice keeps no endpoints, the Endpoints no subsets.
     await client.patch("Deployment", "web", {"spec": {"replicas": 0}}, namespace="default")
