@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--skip-dataplane", action="store_true", help="control plane only")
     g.add_argument("--quick", action="store_true", help="a small grid that runs in about a minute")
-    g.add_argument("--nft-max-services", type=int, help="largest N for restore-nft (2000)")
+    g.add_argument("--nft-max-services", type=int, help="largest N for restore-nft (20000)")
     g.add_argument("--iptc-max-services", type=int, help="largest N for python-iptables (20000)")
     g.add_argument(
         "--max-endpoints-total",
@@ -121,7 +121,7 @@ def plan(args: argparse.Namespace) -> Plan:
     backends = grid.parse_backends(args.backends) if args.backends else grid.DEFAULT_BACKENDS
     limits = Limits(
         max_services=max_services,
-        nft_max_services=int(_pick(args.nft_max_services, quick, 100, 2000)),
+        nft_max_services=int(_pick(args.nft_max_services, quick, 100, 20000)),
         iptc_max_services=int(_pick(args.iptc_max_services, quick, 100, 20000)),
         max_endpoints_total=args.max_endpoints_total,
     )

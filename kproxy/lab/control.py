@@ -42,6 +42,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from kproxy.backend.base import BackendError, RulesBackend
+from kproxy.backend.restore import nft_restore_input
 from kproxy.config import ProxyConfig
 from kproxy.lab import workload as w
 from kproxy.lab.backends import (
@@ -131,6 +132,10 @@ class IptablesRestoreTool:
         return seconds
 
     def restore_alone(self, text: str) -> float:
+        # The floor loads exactly what kproxy's backend feeds the tool: for nft that includes the
+        # leading -S that keeps large inputs linear (see kproxy.backend.restore).
+        if self.spec.variant == "nft":
+            text = nft_restore_input(text)
         return self._run([self.spec.restore_tool, "-w", "--noflush"], text)
 
     def empty_tables(self) -> None:

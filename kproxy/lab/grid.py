@@ -24,8 +24,8 @@ QUICK_ENDPOINTS = (10,)
 
 
 # Rough cost of a case per unit of size, relative to restore-legacy (measured: python-iptables
-# restores ~20-30x slower, the nft variant worse than linearly), so cheap cases run first.
-COST_WEIGHT = {"restore-legacy": 1, "restore-nft": 10, "python-iptables": 20}
+# restores ~20-30x slower, the nft variant ~2x), so cheap cases run first.
+COST_WEIGHT = {"restore-legacy": 1, "restore-nft": 2, "python-iptables": 20}
 
 
 @dataclass(frozen=True, order=True)
@@ -45,10 +45,10 @@ class Case:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-backend caps (the nft variant is pathologically slow at large N)."""
+    """Per-backend caps (python-iptables is slow at large N)."""
 
     max_services: int = DEFAULT_SERVICES[-1]
-    nft_max_services: int = 2000
+    nft_max_services: int = DEFAULT_SERVICES[-1]
     iptc_max_services: int = 20000
     max_endpoints_total: int = 1_000_000
 
@@ -148,10 +148,10 @@ class Planner:
 
     done: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     timed_out: dict[str, int] = field(default_factory=dict)  # backend -> smallest size
-    # Assumed growth with size before two points are known; nft is worse than linear.
+    # Assumed growth with size before two points are known.
     default_exponent: float = 1.2
     fixed_s: float = 4.0
-    nft_exponent: float = 2.0
+    nft_exponent: float = 1.2
 
     def record(self, case: Case, seconds: float, timed_out: bool) -> None:
         if timed_out:
