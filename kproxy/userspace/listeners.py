@@ -3,6 +3,11 @@
 A listener can be closed while its port stays reserved for the service port: with no
 endpoints the proxier closes it, so REDIRECTed SYNs meet a closed port and are refused (RST)
 at once. Closing a listener never touches connections already relayed: they finish.
+
+UDP replies leave from the address each request was received on (IP_PKTINFO), not from the
+one routing would pick: only then do they match the REDIRECT's conntrack entry and get their
+source rewritten back to the Service address. A node-local client is REDIRECTed to 127.0.0.1;
+a reply from the node's own address would reach it unNATed, from the wrong source.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ CONNECT_TIMEOUT = 2.0
 # Upstream's userspace proxier retried dials with growing waits; these are its spirit.
 RETRY_BACKOFF = (0.0, 0.05, 0.1, 0.2, 0.4)
 _LINGER_RST = struct.pack("ii", 1, 0)
+# <linux/in.h>; Python's socket module does not name it. struct in_pktinfo is
+# {int ipi_ifindex; struct in_addr ipi_spec_dst; struct in_addr ipi_addr;}.
+IP_PKTINFO = 8
+_PKTINFO = struct.Struct("=i4s4s")
+_PKTINFO_SPACE = socket.CMSG_SPACE(_PKTINFO.size)
 
 
 def bind_socket(protocol: str, port: int, host: str = "0.0.0.0") -> socket.socket:
@@ -42,6 +52,20 @@ def bind_socket(protocol: str, port: int, host: str = "0.0.0.0") -> socket.socke
         sock.close()
         raise
     return sock
+
+
+def received_on(ancdata: list[tuple[int, int, bytes]]) -> bytes | None:
+    """The packed destination address of a datagram, from its IP_PKTINFO control message."""
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= _PKTINFO.size:
+            addr: bytes = _PKTINFO.unpack_from(data)[2]
+            return addr
+    return None
+
+
+def reply_from(local: bytes) -> list[tuple[int, int, bytes]]:
+    """Control message making a datagram leave from ``local`` (ifindex 0: routing picks)."""
+    return [(socket.IPPROTO_IP, IP_PKTINFO, _PKTINFO.pack(0, local, bytes(4)))]
 
 
 def split_endpoint(endpoint: str) -> tuple[str, int]:
@@ -161,6 +185,7 @@ class _UdpSession:
     endpoint: str
     sock: socket.socket
     last_used: float
+    local: bytes | None = None  # the address the client's last datagram was received on
 
 
 class UdpListener:
@@ -194,6 +219,7 @@ class UdpListener:
         if self._sock is not None:
             return
         self._sock = bind_socket("UDP", self.port, self.host)
+        self._sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         self.port = self._sock.getsockname()[1]
         asyncio.get_running_loop().add_reader(self._sock.fileno(), self._on_request)
         self._sweeper = asyncio.create_task(self._sweep_loop())
@@ -227,7 +253,7 @@ class UdpListener:
             return
         for _ in range(64):  # bounded, so one busy port cannot starve the loop
             try:
-                data, client = sock.recvfrom(65535)
+                data, ancdata, _, client = sock.recvmsg(65535, _PKTINFO_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -239,6 +265,7 @@ class UdpListener:
                 if session is None:
                     continue
             session.last_used = self.now()
+            session.local = received_on(ancdata)
             with contextlib.suppress(OSError):  # a full buffer drops, as UDP may
                 session.sock.send(data)
 
@@ -273,8 +300,9 @@ class UdpListener:
                 return
             session.last_used = self.now()
             if self._sock is not None:
+                ancdata = reply_from(session.local) if session.local else []
                 with contextlib.suppress(OSError):
-                    self._sock.sendto(data, session.client)
+                    self._sock.sendmsg([data], ancdata, 0, session.client)
 
     async def _sweep_loop(self) -> None:
         interval = max(self.idle_timeout / 2, 0.05)

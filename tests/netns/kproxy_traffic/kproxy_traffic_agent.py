@@ -3,6 +3,7 @@
     serve NAME HTTP_PORT UDP_PORT      answer every HTTP GET and UDP datagram with NAME
     http HOST PORT COUNT [DISTINCT]    COUNT requests, one connection each; JSON list of answers
     udp HOST PORT COUNT [DISTINCT]     COUNT datagrams, a new socket (source port) each
+    udp-from HOST PORT COUNT           like udp, answers as "NAME@IP:PORT" (the reply's source)
     connect HOST PORT                  one TCP connect: "ok", "refused" or "timeout"/"error:..."
     get URL                            one HTTP GET: JSON {"status": code, "body": text}
     http-loop HOST PORT STOPFILE OUT   requests back to back until STOPFILE exists; JSON summary
@@ -84,6 +85,19 @@ def udp_once(host: str, port: int, timeout: float = TIMEOUT) -> str:
             return _error(e)
 
 
+def udp_from(host: str, port: int, timeout: float = TIMEOUT) -> str:
+    """One datagram's answer and where it came from: an unconnected socket accepts a reply
+    from any source, so the source is shown rather than filtered (as a resolver would)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(b"hi", (host, port))
+            data, (ip, sport) = s.recvfrom(2048)
+            return f"{data.decode()}@{ip}:{sport}"
+        except Exception as e:
+            return _error(e)
+
+
 def repeat(
     fn: Callable[[str, int], str], host: str, port: int, count: int, distinct: int
 ) -> list[str]:
@@ -147,8 +161,8 @@ def main(argv: list[str]) -> None:
     mode, args = argv[0], argv[1:]
     if mode == "serve":
         serve(args[0], int(args[1]), int(args[2]))
-    elif mode in ("http", "udp"):
-        fn = http_once if mode == "http" else udp_once
+    elif mode in ("http", "udp", "udp-from"):
+        fn = {"http": http_once, "udp": udp_once, "udp-from": udp_from}[mode]
         distinct = int(args[3]) if len(args) > 3 else 0
         print(json.dumps(repeat(fn, args[0], int(args[1]), int(args[2]), distinct)))
     elif mode == "get":

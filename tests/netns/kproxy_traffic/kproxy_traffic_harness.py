@@ -252,6 +252,11 @@ class Node:
         result: list[str] = self.agent(ns, "udp", host, str(port), str(count), str(distinct))
         return result
 
+    def udp_from(self, ns: str, host: str, port: int, count: int) -> list[str]:
+        """UDP answers as "NAME@SOURCE_IP:SOURCE_PORT", a new socket each."""
+        result: list[str] = self.agent(ns, "udp-from", host, str(port), str(count))
+        return result
+
     def connect(self, ns: str, host: str, port: int) -> str:
         return self.run(agent_argv(ns, "connect", host, str(port))).strip()
 

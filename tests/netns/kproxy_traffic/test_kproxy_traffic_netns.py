@@ -90,6 +90,21 @@ def test_pod_to_cluster_ip_http_and_udp_reach_every_endpoint(
     assert reaches_all(cluster, cluster.node.netns, "10.96.10.1", HTTP) == set(SERVERS)
 
 
+def test_udp_replies_come_from_the_cluster_ip(cluster: Cluster, services: list[str]) -> None:
+    """A UDP client (a resolver, say) only trusts replies from the address it asked. From a pod
+    and from the node itself, every reply must come from ClusterIP:port. (The node's datagrams
+    are REDIRECTed to 127.0.0.1 in userspace mode; a reply sent from the node's own address
+    would miss the conntrack entry and arrive from NODE_IP:<listener port>.)"""
+    make_service(cluster, services, "dns", "10.96.10.8", ("p1", "p2"))
+    serving(cluster, "10.96.10.8", HTTP, {"p1", "p2"})
+    for ns in (cluster.client, cluster.node.netns):
+        answers = cluster.node.udp_from(ns, "10.96.10.8", UDP, 6)
+        assert len(answers) == 6
+        for answer in answers:
+            name, _, source = answer.partition("@")
+            assert name in ("p1", "p2") and source == f"10.96.10.8:{UDP}", (ns, answers)
+
+
 def test_node_and_pod_to_node_port(cluster: Cluster, services: list[str]) -> None:
     make_service(cluster, services, "np", "10.96.10.2", ("p1", "p2"), node_port=30080)
     serving(cluster, "10.96.10.2", HTTP, {"p1", "p2"})

@@ -150,3 +150,30 @@ async def test_udp_sessions_relay_expire_and_follow_endpoints() -> None:
         client.close()
         listener.close()
         transport.close()
+
+
+async def test_udp_replies_leave_from_the_address_the_request_reached() -> None:
+    """A client that wrote to 127.0.0.2 hears back from 127.0.0.2, not from the address
+    routing would pick (127.0.0.1): in the node, the reply must match the REDIRECT's conntrack
+    entry to be rewritten back to the Service address."""
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(_UdpEcho, local_addr=(LO, 0))
+    backend = transport.get_extra_info("sockname")[1]
+    chooser = Chooser()
+    chooser.update("dns", [f"{LO}:{backend}"])
+    # Every address: the whole of 127.0.0.0/8 reaches it, as REDIRECTed datagrams reach a
+    # listener on whichever local address the rule picked.
+    listener = UdpListener("dns", 0, chooser, idle_timeout=5.0, host="0.0.0.0")
+    listener.open()
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.setblocking(False)
+    client.bind((LO, 0))
+    try:
+        for target in ("127.0.0.2", LO, "127.0.0.2"):
+            client.sendto(b"q", (target, listener.port))
+            reply, source = await asyncio.wait_for(loop.sock_recvfrom(client, 2048), 5)
+            assert (reply, source) == (b"echo:q", (target, listener.port))
+    finally:
+        client.close()
+        listener.close()
+        transport.close()
