@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 
+from knet import gctune
 from knet.client import ApiError
 from knet.client import ConfigError as KubeconfigError
 from kubelet_lite.agent import AlreadyRunning, Kubelet
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if verbosity >= 4 else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    gctune.settle()
     try:
         asyncio.run(_serve(Kubelet(config)))
     except (ConfigError, KubeconfigError, AlreadyRunning) as exc:

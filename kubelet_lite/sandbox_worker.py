@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from knet import gctune
 from kubelet_lite import failpoints
 from kubelet_lite.netconf import NetConf, SandboxSpec
 from kubelet_lite.sandbox import PodNetwork
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     failpoints.crash_target = args.kubelet_pid
     control = socket.socket(fileno=args.control_fd)
     control.set_inheritable(False)
+    gctune.settle()
     with (
         PodNetwork(NetConf.from_dict(json.loads(args.conf))) as net,
         contextlib.suppress(BrokenPipeError, ConnectionResetError),  # the kubelet went away

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from knet import gctune
 from knet.apiserver.app import make_app
 from knet.apiserver.config import ApiServerConfig
 
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    gctune.settle()
     try:
         asyncio.run(serve(config))
     except OSError as e:

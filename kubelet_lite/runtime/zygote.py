@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import gc
 import json
 import os
 import selectors
@@ -32,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from knet import gctune
 from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.images import BUILTINS
 from kubelet_lite.runtime.launch import ChildPlan, become_container, libc
@@ -333,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     write_json_atomic(me, {"pid": os.getpid(), "startTicks": procfs.start_ticks(os.getpid())})
     libc()  # loaded once here, inherited by every child (which needs it for setns & co.)
     # Everything imported so far lives as long as we do: keep it out of the garbage collector's
-    # sight, so that neither we nor a forked child ever walks (and so copies) those pages.
-    gc.freeze()
+    # sight, so that neither we nor a forked child ever walks (and so copies) those pages. The
+    # children inherit the calmer collector too.
+    gctune.settle()
     try:
         Zygote(control, lock_fd, BUILTINS).run()
     finally:
