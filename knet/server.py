@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 
+from knet import gctune
 from knet.apiserver import server as apiserver
 from knet.client import ApiClient
 from knet.controllers import manager
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"knet server: {e}", file=sys.stderr)
         return 2
     try:
+        gctune.settle()
         return asyncio.run(serve_all(args, options))
     except OSError as e:
         print(

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from knet import gctune
 from knet.client import ConfigError
 from kproxy.app import ModeNotImplemented, run, run_cleanup
 from kproxy.backend.base import BackendError
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for error in report.errors:
                 print(f"kproxy: cleanup error: {error}", file=sys.stderr)
             return 1 if report.errors else 0
+        gctune.settle()
         return asyncio.run(run(opts))
     except ModeNotImplemented as e:
         print(f"kproxy: {e}", file=sys.stderr)

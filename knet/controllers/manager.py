@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knet import gctune
 from knet.client import (
     ApiClient,
     ConfigError,
@@ -235,4 +236,5 @@ def run(args: argparse.Namespace) -> int:
         async with client:
             return await until_signalled(asyncio.ensure_future(run_manager(client, options)))
 
+    gctune.settle()
     return asyncio.run(main())

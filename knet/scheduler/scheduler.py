@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from knet import gctune
 from knet.client import (
     ApiClient,
     ApiError,
@@ -345,4 +346,5 @@ def run(args: argparse.Namespace) -> int:
         async with client:
             return await until_signalled(asyncio.ensure_future(run_scheduler(client, args)))
 
+    gctune.settle()
     return asyncio.run(main())
