@@ -234,15 +234,7 @@ class Measurement:
         return self.out
 
     def feed(self) -> None:
-        n, m = self.args.services, self.args.endpoints
-        p = self.proxier
-        started = time.perf_counter()
-        for i in range(n):
-            p.on_service_add(w.service_object(i))
-            p.on_endpoint_slice_add(w.slice_object(i, m))
-        p.on_services_synced()
-        p.on_endpoint_slices_synced()
-        self.out["feed_s"] = time.perf_counter() - started
+        self.out["feed_s"] = w.feed(self.proxier, self.args.services, self.args.endpoints)
 
     async def full_syncs(self) -> None:
         """kproxy's full sync and iptables-restore alone, alternately, into empty tables."""
