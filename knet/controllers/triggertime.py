@@ -14,22 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from knet.controllers.podutil import parse_time
+
 LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp as an aware datetime; None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with nanosecond-style fraction trimmed as Go's RFC3339Nano does."""
+    """RFC 3339 in UTC, keeping the fraction of a second (trailing zeros trimmed), as Go's
+    RFC3339Nano does: a latency metric needs better than whole seconds."""
     text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
     return text + "Z"
 
