@@ -25,14 +25,13 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from knet import gctune
-from kubelet_lite import failpoints
-from kubelet_lite.netconf import NetConf, SandboxSpec
-from kubelet_lite.sandbox import PodNetwork
-from kubelet_lite.sandboxes import create_sandbox, delete_sandbox
-from kubelet_lite.state import PodCheckpoint, PodDir
+# Only the standard library up here: main() arms the death signal before importing the rest
+# (pyroute2 and the kubelet's modules take ~0.3 s), so a kubelet killed while its worker is
+# still starting does not leave the worker behind.
+if TYPE_CHECKING:
+    from kubelet_lite.sandbox import PodNetwork
 
 PR_SET_PDEATHSIG = 1
 log = logging.getLogger(__name__)
@@ -40,6 +39,10 @@ log = logging.getLogger(__name__)
 
 def handle(net: PodNetwork, req: dict[str, Any]) -> dict[str, Any]:
     """Carry out one request; the reply (without its id)."""
+    from kubelet_lite.netconf import SandboxSpec
+    from kubelet_lite.sandboxes import create_sandbox, delete_sandbox
+    from kubelet_lite.state import PodCheckpoint, PodDir
+
     op = req.get("op")
     try:
         cp = PodCheckpoint.from_dict(req["checkpoint"])
@@ -83,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     if os.getppid() != args.kubelet_pid:  # the kubelet died before the prctl took effect
         return 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is for the kubelet, which closes us
+    from knet import gctune
+    from kubelet_lite import failpoints
+    from kubelet_lite.netconf import NetConf
+    from kubelet_lite.sandbox import PodNetwork
+
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -109,7 +109,9 @@ def pids_spawned_in(directory: Path) -> list[int]:
         if cwd != root:
             continue
         argv = cmdline(pid) or []
-        if any(a.startswith(root + os.sep) for a in argv) and is_alive(pid, None):
+        # "In" rather than "starts with": kubelet-lite's sandbox workers name their directories
+        # inside a JSON argument.
+        if any(root + os.sep in a for a in argv) and is_alive(pid, None):
             found.append(pid)
     return sorted(found)
 

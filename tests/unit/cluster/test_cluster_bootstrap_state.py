@@ -224,9 +224,14 @@ def test_processes_spawned_in_the_cluster_dir_are_found_by_exact_command_line(
 
     ours = [sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path / "kubeconfig")]
     bystander = [sys.executable, "-c", "import time; time.sleep(60)"]  # a shell sitting there
-    started = [subprocess.Popen(argv, cwd=tmp_path) for argv in (ours, bystander)]
+    # a sandbox worker names its directories inside a JSON argument
+    worker = [sys.executable, "-c", "import time; time.sleep(60)", f'{{"dir": "{tmp_path}/n1"}}']
+    started = [subprocess.Popen(argv, cwd=tmp_path) for argv in (ours, bystander, worker)]
     try:
         pid = started[0].pid
+        assert procs.pids_spawned_in(tmp_path) == sorted([pid, started[2].pid])
+        started[2].kill()
+        started[2].wait()
         assert procs.pids_spawned_in(tmp_path) == [pid]
         ticks = procs.start_ticks(pid)
         assert procs.find_started(tmp_path, [["other"], ours]) == (pid, ticks)
