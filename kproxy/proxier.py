@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -330,22 +330,17 @@ class IptablesProxier(ChangeHandlers):
     def _unchanged_top_level(self, rs: RuleSet) -> dict[str, set[str]]:
         """Top-level chains of ``rs`` whose rules are those the kernel already holds."""
         out: dict[str, set[str]] = {}
-        for table in rs.tables:
-            for chain in rs.chains(table):
-                if is_owned_chain(chain):
-                    continue
-                # Assembled from the same cached fragments: equal lists mostly share their
-                # strings, so this is cheap even for 10,000 rules.
-                if self._top_written.get((table, chain)) == rs.chain(table, chain):
-                    out.setdefault(table, set()).add(chain)
+        for table, chain in _top_level(rs):
+            # Assembled from the same cached fragments: equal lists mostly share their
+            # strings, so this is cheap even for 10,000 rules.
+            if self._top_written.get((table, chain)) == rs.chain(table, chain):
+                out.setdefault(table, set()).add(chain)
         return out
 
     def _remember_top_level(self, rs: RuleSet) -> None:
-        for table in rs.tables:
-            for chain in rs.chains(table):
-                if not is_owned_chain(chain):
-                    # rs is not changed after the restore: keep its list, not a copy.
-                    self._top_written[(table, chain)] = rs.chain(table, chain)
+        for table, chain in _top_level(rs):
+            # rs is not changed after the restore: keep its list, not a copy.
+            self._top_written[(table, chain)] = rs.chain(table, chain)
 
     def _write_full(self, changed: set[ServiceKey], large: bool) -> SyncResult:
         saved = {t: scan_save(self.backend.save(t), t) for t in _SAVED_TABLES}
@@ -386,3 +381,11 @@ def missing_jumps(saved: Mapping[str, SavedTable]) -> dict[str, list[str]]:
             line = f"{jump.position} {jump.source_chain} {join_args(jump.args())}"
             out.setdefault(jump.table, []).append(line)
     return out
+
+
+def _top_level(rs: RuleSet) -> Iterator[tuple[str, str]]:
+    """(table, chain) of every chain in ``rs`` that is not a per-service one."""
+    for table in rs.tables:
+        for chain in rs.chains(table):
+            if not is_owned_chain(chain):
+                yield table, chain

@@ -39,51 +39,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from knet.netlink import netns as netns_mod  # noqa: E402
-from kproxy.backend.base import Position, RulesBackend  # noqa: E402
+from kproxy.backend.base import RulesBackend  # noqa: E402
 from kproxy.backend.iptc import IptcBackend  # noqa: E402
 from kproxy.backend.restore import RestoreBackend, nft_restore_input  # noqa: E402
 from kproxy.config import ProxyConfig  # noqa: E402
+from kproxy.lab.backends import TimedBackend  # noqa: E402
 from kproxy.proxier import IptablesProxier  # noqa: E402
-
-
-class TimedBackend:
-    """Delegates to a backend, recording each restore's text and duration."""
-
-    def __init__(self, inner: RulesBackend) -> None:
-        self.inner = inner
-        self.texts: list[str] = []
-        self.restore_seconds: list[float] = []
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def restore(self, text: str, *, noflush: bool = True, counters: bool = False) -> None:
-        t0 = time.perf_counter()
-        try:
-            self.inner.restore(text, noflush=noflush, counters=counters)
-        finally:
-            self.restore_seconds.append(time.perf_counter() - t0)
-            self.texts.append(text)
-
-    def save(self, table: str) -> str:
-        return self.inner.save(table)
-
-    def ensure_chain(self, table: str, chain: str) -> bool:
-        return self.inner.ensure_chain(table, chain)
-
-    def ensure_rule(self, position: Position, table: str, chain: str, args: Sequence[str]) -> bool:
-        return self.inner.ensure_rule(position, table, chain, args)
-
-    def delete_rule(self, table: str, chain: str, args: Sequence[str]) -> bool:
-        return self.inner.delete_rule(table, chain, args)
-
-    def delete_chain(self, table: str, chain: str) -> bool:
-        return self.inner.delete_chain(table, chain)
-
-    def has_random_fully(self) -> bool:
-        return self.inner.has_random_fully()
-
 
 # ---------------------------------------------------------------------------------------------
 # The measurement (runs inside the scratch namespace)
@@ -169,8 +130,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     await proxier.sync_proxy_rules()
     full = time.perf_counter() - t0
     assert proxier.last_sync is not None and proxier.last_sync.full, "full sync failed"
-    full_text = backend.texts[-1]
-    full_restore = backend.restore_seconds[-1]
+    full_text = backend.last_text
+    full_restore = backend.restores[-1][1]
     # Twice, each into its own empty namespace, to show how much the machine's noise moves it.
     alone = [
         restore_alone(ns, args.baseline_variant, full_text, args.timeout)
@@ -190,7 +151,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         await proxier.sync_proxy_rules()
         partial.append(time.perf_counter() - t0)
         assert proxier.last_sync is not None and not proxier.last_sync.full, "partial failed"
-        partial_restore.append(backend.restore_seconds[-1])
+        partial_restore.append(backend.restores[-1][1])
         proxier.on_endpoint_slice_update(new, old)  # back, so each round changes one endpoint
         await proxier.sync_proxy_rules()
     rules = proxier.rules.rule_counts()
@@ -206,7 +167,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "alone_seconds": alone,
         "partial_seconds": partial,
         "partial_restore_seconds": partial_restore,
-        "partial_text_bytes": len(backend.texts[-2]) if args.repeat else 0,
+        "partial_text_bytes": backend.restores[-2][0] if args.repeat else 0,
     }
 
 
