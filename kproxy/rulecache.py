@@ -9,10 +9,9 @@ cached fragment plus the fixed base rules, in ``render``'s order. The assembled 
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from knet import gctune
 from kproxy.config import ProxyConfig
 from kproxy.rules.model import RuleSet
 from kproxy.rules.names import is_owned_chain
@@ -40,18 +39,6 @@ class _Fragment:
                     self.top.append((table, chain, rules))
                 self.rule_counts[table] = self.rule_counts.get(table, 0) + len(rules)
         self.chains: tuple[str, ...] = rs.groups.get(name, ())
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Rendering thousands of fragments allocates many lists and no cyclic garbage.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class RuleCache:
@@ -114,7 +101,7 @@ class RuleCache:
         self._counts = {t: self._base.rule_count(t) for t in self._base.tables}
         self._order = None
         self.large = large
-        with _gc_paused():
+        with gctune.paused():
             for name, info in services.items():
                 self._put(name, info, endpoints.get(name, ()), large)
 
@@ -157,7 +144,7 @@ class RuleCache:
         """The top-level chains whole, plus the per-service chains of ``only`` (all if None)."""
         if self._order is None:
             self._order = sorted(self._fragments, key=service_order)
-        with _gc_paused():
+        with gctune.paused():
             return self._assemble(self._order, only)
 
     def _assemble(

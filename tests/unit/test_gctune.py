@@ -26,3 +26,21 @@ def test_settle_freezes_the_heap_and_raises_only_the_young_threshold() -> None:
     assert got["after"][0] == YOUNG_THRESHOLD != got["before"][0]
     assert got["after"][1:] == got["before"][1:]
     assert got["frozen"] > 1000  # everything imported so far
+
+
+def test_paused_restores_the_collector_as_it_found_it() -> None:
+    import gc
+
+    from knet.gctune import paused
+
+    assert gc.isenabled()
+    with paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # was off before: stays off
+    finally:
+        gc.enable()
