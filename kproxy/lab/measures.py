@@ -73,19 +73,10 @@ def connect_latency(
     timeout: float,
 ) -> dict[str, Any]:
     """p50/p99 connect round trip (µs) per named target ("first": "10.96.0.1:80", ...)."""
-    if topo.client is None:
-        raise ValueError("the topology has no data plane")
     args = ["connect", "--samples", str(samples), "--deadline", str(max(1.0, timeout - 5))]
     for target in targets.values():
         args += ["--target", target]
-    out = run_bounded(
-        python_argv(topo.client, "kproxy.lab.agent", args), timeout=timeout, env=child_env()
-    )
-    if out.timed_out:
-        raise Timeout("connect latency", timeout)
-    if not out.ok:
-        raise MeasureFailed(f"connect agent failed: {out.stderr.strip()[-300:]}")
-    raw: dict[str, dict[str, Any]] = json.loads(out.stdout)
+    raw: dict[str, dict[str, Any]] = _client_agent(topo, args, "connect latency", timeout)
     fields: dict[str, Any] = {"connect_failures": 0}
     for label, target in targets.items():
         entry = raw[target]
@@ -103,18 +94,23 @@ def connect_latency(
 
 def transfer(topo: Topology, target: str, seconds: float, timeout: float) -> float:
     """Mbit/s of one bounded TCP transfer from the client through ``target``."""
+    args = ["throughput", "--target", target, "--seconds", str(seconds)]
+    result = _client_agent(topo, args, "throughput", timeout)
+    return float(result["bytes"]) * 8 / 1e6 / float(result["seconds"])
+
+
+def _client_agent(topo: Topology, args: list[str], what: str, timeout: float) -> Any:
+    """Run kproxy.lab.agent in the client pod, bounded; its JSON answer."""
     if topo.client is None:
         raise ValueError("the topology has no data plane")
-    args = ["throughput", "--target", target, "--seconds", str(seconds)]
     out = run_bounded(
         python_argv(topo.client, "kproxy.lab.agent", args), timeout=timeout, env=child_env()
     )
     if out.timed_out:
-        raise Timeout("throughput", timeout)
+        raise Timeout(what, timeout)
     if not out.ok:
-        raise MeasureFailed(f"throughput agent failed: {out.stderr.strip()[-300:]}")
-    result = json.loads(out.stdout)
-    return float(result["bytes"]) * 8 / 1e6 / float(result["seconds"])
+        raise MeasureFailed(f"{what} agent failed: {out.stderr.strip()[-300:]}")
+    return json.loads(out.stdout)
 
 
 # -------------------------------------------------------------------------------------------
