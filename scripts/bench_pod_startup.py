@@ -341,9 +341,13 @@ def main() -> int:
     )
     p.add_argument("--keep-log", help="copy kubelet-lite's log here")
     args = p.parse_args()
+    if args.pods < 1 or args.runs < 1:
+        p.error("--pods and --runs must be at least 1")
     if os.geteuid() != 0:
         print("needs root (network namespaces)", file=sys.stderr)
         return 1
+    # SIGTERM (e.g. from `timeout`) unwinds like ^C, so the clean-up below still runs.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     # A killed kubelet's zygote becomes our child, so the clean-up can reap it.
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
