@@ -10,8 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from knet.cluster import cli as cluster_cli
 
 VAGRANT = Path(__file__).resolve().parents[3] / "vagrant"
@@ -25,24 +23,32 @@ def test_there_are_provisioning_scripts() -> None:
         assert "set -euo pipefail" in p.read_text()
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_scripts_pass_shellcheck() -> None:
+    # scripts/setup installs shellcheck and vagrant, so these two run rather than skip.
+    assert shutil.which("shellcheck"), "shellcheck is missing: run scripts/setup"
     done = subprocess.run(
         ["shellcheck", *map(str, SCRIPTS)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.skipif(shutil.which("vagrant") is None, reason="vagrant is not installed")
 def test_vagrantfile_validates(tmp_path: Path) -> None:
+    assert shutil.which("vagrant"), "vagrant is missing: run scripts/setup"
     env = {
         **os.environ,
         "VAGRANT_DOTFILE_PATH": str(tmp_path / "dot"),  # keep vagrant's state out of the tree
         "VAGRANT_HOME": str(tmp_path / "home"),
         "VAGRANT_CHECKPOINT_DISABLE": "1",
     }
+    # No provider (VirtualBox, libvirt) can run here, and validation should not need one:
+    # --ignore-provider checks everything but the provider blocks.
     done = subprocess.run(
-        ["vagrant", "validate"], cwd=VAGRANT, env=env, capture_output=True, text=True, timeout=120
+        ["vagrant", "validate", "--ignore-provider"],
+        cwd=VAGRANT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "validated successfully" in done.stdout
