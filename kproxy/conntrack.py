@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from kproxy.backend.base import BackendError
 from kproxy.backend.restore import Runner, netns_prefix, run_subprocess
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 log = logging.getLogger("kproxy.conntrack")
 

@@ -59,7 +59,7 @@ from kproxy.rules.names import is_owned_chain
 from kproxy.rules.parse import join_args
 from kproxy.rules.render import is_large_cluster
 from kproxy.runner import BoundedFrequencyRunner
-from kproxy.types import ServicePortName
+from kproxy.servicemodel import ServicePortName
 
 log = logging.getLogger("kproxy.proxier")
 

@@ -16,7 +16,7 @@ from kproxy.config import ProxyConfig
 from kproxy.rules.model import RuleSet
 from kproxy.rules.names import is_owned_chain
 from kproxy.rules.render import render, render_service, service_order
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 ServiceKey = tuple[str, str]
 # (table, chain, rules) triples.

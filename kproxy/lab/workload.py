@@ -18,7 +18,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from kproxy.proxier import Proxier
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 NAMESPACE = "lab"
 PORT_NAME = "http"

@@ -18,7 +18,7 @@ from kproxy.config import ProxyConfig
 from kproxy.rules import names as n
 from kproxy.rules.categorize import Categorized, categorize_endpoints
 from kproxy.rules.model import RuleSet
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 FILTER = "filter"
 NAT = "nat"

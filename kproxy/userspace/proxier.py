@@ -36,7 +36,7 @@ from kproxy.kernelstate import scan_save
 from kproxy.metrics import ProxyMetrics
 from kproxy.rules.parse import join_args
 from kproxy.runner import BoundedFrequencyRunner
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 from kproxy.userspace.chooser import Chooser
 from kproxy.userspace.copy import COPIERS
 from kproxy.userspace.listeners import TcpListener, UdpListener

@@ -15,7 +15,7 @@ from kproxy_scenarios import CONFIG, ep
 
 from kproxy.rules.model import RuleSet
 from kproxy.rules.render import render
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 
 def _generate(services: int, endpoints: int, load_balancer: bool) -> RuleSet:

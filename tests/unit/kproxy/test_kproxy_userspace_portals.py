@@ -11,7 +11,7 @@ from kproxy.cleanup import (
 from kproxy.kernelstate import scan_save
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
 from kproxy.rules.parse import join_args
-from kproxy.types import ServicePortInfo, ServicePortName
+from kproxy.servicemodel import ServicePortInfo, ServicePortName
 from kproxy.userspace.portals import (
     PORTALS_CONTAINER,
     PORTALS_HOLD,
