@@ -1,6 +1,6 @@
 """Assembling a running kproxy: backend, proxier for the chosen mode, informers, servers.
 
-Informers feed the mode-independent ``Proxier`` interface; ``make_proxier`` has one branch per
+Informers feed the mode-neutral ``ProxyProvider`` interface; ``make_proxier`` has one branch per
 mode (iptables, userspace). On SIGTERM/SIGINT kproxy stops watching and exits; it
 never flushes its rules on the way out, so traffic keeps flowing across restarts.
 """
@@ -27,7 +27,8 @@ from kproxy.config import ProxyConfig
 from kproxy.conntrack import Conntrack
 from kproxy.healthz import ProxyHealth, health_app, metrics_app, start_server
 from kproxy.metrics import ProxyMetrics
-from kproxy.proxier import IptablesProxier, Proxier
+from kproxy.provider import ProxyProvider
+from kproxy.proxier import IptablesProxier
 from kproxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
 log = logging.getLogger("kproxy")
@@ -63,7 +64,7 @@ def run_cleanup(opts: Options) -> CleanupReport:
 
 async def make_proxier(
     opts: Options, client: ApiClient, metrics: ProxyMetrics, health: ProxyHealth
-) -> Proxier:
+) -> ProxyProvider:
     """The proxier for --proxy-mode; each mode builds what it needs."""
     if opts.proxy_mode == "iptables":
         return await _iptables_proxier(opts, client, metrics, health)
@@ -141,7 +142,7 @@ def _synced_hook(informer: Informer, callback: Callable[[], None]) -> asyncio.Ta
 
 
 def make_informers(
-    client: ApiClient, proxier: Proxier, opts: Options
+    client: ApiClient, proxier: ProxyProvider, opts: Options
 ) -> tuple[list[Informer], list[Callable[[], None]]]:
     """The informers kproxy needs, wired to the proxier; and each one's "synced" callback."""
     services = Informer(client, "Service", label_selector=SERVICE_LABEL_SELECTOR)

@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from knet.client.clock import Clock, RealClock
 from knet.client.clock import sleep as clock_sleep
@@ -63,34 +63,12 @@ from kproxy.servicemodel import ServicePortName
 
 log = logging.getLogger("kproxy.proxier")
 
-Obj = Mapping[str, Any]
 T = TypeVar("T")
 
 # Upstream's proxyutil.FullSyncPeriod.
 FULL_SYNC_PERIOD = 3600.0
 BURST_SYNCS = 2
 _SAVED_TABLES = ("filter", "nat")
-
-
-class Proxier(Protocol):
-    """What the informer wiring drives; every proxy mode implements it."""
-
-    def on_service_add(self, obj: Obj) -> None: ...
-    def on_service_update(self, old: Obj, new: Obj) -> None: ...
-    def on_service_delete(self, obj: Obj) -> None: ...
-    def on_services_synced(self) -> None: ...
-    def on_endpoint_slice_add(self, obj: Obj) -> None: ...
-    def on_endpoint_slice_update(self, old: Obj, new: Obj) -> None: ...
-    def on_endpoint_slice_delete(self, obj: Obj) -> None: ...
-    def on_endpoint_slices_synced(self) -> None: ...
-    def on_endpoints_add(self, obj: Obj) -> None: ...
-    def on_endpoints_update(self, old: Obj, new: Obj) -> None: ...
-    def on_endpoints_delete(self, obj: Obj) -> None: ...
-    def on_endpoints_synced(self) -> None: ...
-    def on_node_add(self, obj: Obj) -> None: ...
-    def on_node_update(self, old: Obj, new: Obj) -> None: ...
-    def on_node_delete(self, obj: Obj) -> None: ...
-    async def run(self) -> None: ...
 
 
 @dataclass
@@ -123,10 +101,14 @@ class IptablesProxier(ChangeHandlers):
         offload: bool = True,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(
+            ServiceChangeTracker(),
+            EndpointsChangeTracker(config.node_name, start_time=wall_clock()),
+            metrics if metrics is not None else ProxyMetrics(),
+            health,
+        )
         self.config = config
         self.backend = backend
-        self.metrics = metrics if metrics is not None else ProxyMetrics()
-        self.health = health
         self.conntrack = conntrack
         self.clock = clock or RealClock()
         self.full_sync_period = full_sync_period
@@ -135,8 +117,6 @@ class IptablesProxier(ChangeHandlers):
         self.offload = offload
         # Wall-clock time, for comparing with the trigger-time annotations.
         self.wall_clock = wall_clock
-        self.service_changes = ServiceChangeTracker()
-        self.endpoint_changes = EndpointsChangeTracker(config.node_name, start_time=wall_clock())
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
         self.rules = RuleCache(config)
@@ -152,8 +132,6 @@ class IptablesProxier(ChangeHandlers):
         self.last_full_sync: float | None = None
         self.last_sync: SyncResult | None = None
         self.sync_failures = 0
-        self._services_synced = False
-        self._endpoints_synced = False
         # Conntrack work and endpoint-change trigger times from syncs whose rules are not
         # written yet.
         self._pending_flows: list[FlowFilter] = []
@@ -240,7 +218,7 @@ class IptablesProxier(ChangeHandlers):
         self._pending_triggers.extend(self.endpoint_changes.drain_trigger_times())
         self.metrics.service_changes_total.inc(len(svc_changes))
         self.metrics.endpoint_changes_total.inc(len(ep_changes))
-        self._changed(False)
+        self.publish_pending()
         removed_ports = self.services.apply(svc_changes)
         ep_update = self.endpoints.apply(ep_changes)
         changed = set(svc_changes) | set(ep_changes)

@@ -86,14 +86,16 @@ class UserspaceProxier(ChangeHandlers):
         health: ProxyHealth | None = None,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__(
+            ServiceChangeTracker(),
+            EndpointsChangeTracker(config.node_name),
+            metrics if metrics is not None else ProxyMetrics(),
+            health,
+        )
         self.config = config
         self.backend = backend
         self.options = options or UserspaceOptions()
-        self.metrics = metrics if metrics is not None else ProxyMetrics()
-        self.health = health
         self.clock = clock or RealClock()
-        self.service_changes = ServiceChangeTracker()
-        self.endpoint_changes = EndpointsChangeTracker(config.node_name)
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
         self.chooser = Chooser()
@@ -104,8 +106,6 @@ class UserspaceProxier(ChangeHandlers):
         self.need_full_sync = True
         self.last_full_sync: float | None = None
         self.sync_failures = 0
-        self._services_synced = False
-        self._endpoints_synced = False
         self._previous_ports: dict[tuple[str, str], int] | None = None
         self._written: list[Portal] | None = None
         self._lock = asyncio.Lock()
@@ -213,7 +213,7 @@ class UserspaceProxier(ChangeHandlers):
                 self._previous_ports = {}
         self.services.apply(self.service_changes.drain())
         self.endpoints.apply(self.endpoint_changes.drain())
-        self._changed(False)
+        self.publish_pending()
         retired = self._reconcile()
         now = self.clock.now()
         full = (
