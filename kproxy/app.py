@@ -26,9 +26,9 @@ from kproxy.cli import Options
 from kproxy.config import ProxyConfig
 from kproxy.conntrack import Conntrack
 from kproxy.healthz import ProxyHealth, health_app, metrics_app, start_server
+from kproxy.iptables.proxier import IptablesProxier
 from kproxy.metrics import ProxyMetrics
 from kproxy.provider import ProxyProvider
-from kproxy.proxier import IptablesProxier
 from kproxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
 log = logging.getLogger("kproxy")

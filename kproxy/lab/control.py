@@ -44,6 +44,7 @@ from typing import Any, Protocol
 from kproxy.backend.base import BackendError, RulesBackend
 from kproxy.backend.restore import nft_restore_input
 from kproxy.config import ProxyConfig
+from kproxy.iptables.proxier import IptablesProxier
 from kproxy.lab import workload as w
 from kproxy.lab.backends import (
     BackendSpec,
@@ -53,7 +54,6 @@ from kproxy.lab.backends import (
     make_backend,
 )
 from kproxy.lab.bounded import timeout_text
-from kproxy.proxier import IptablesProxier
 
 # Pods live in 10.244.0.0/16: the client's traffic to a ClusterIP is not masqueraded.
 CLUSTER_CIDR = "10.244.0.0/16"

@@ -21,7 +21,7 @@ from kproxy.backend.restore import (
     run_subprocess,
 )
 from kproxy.config import ProxyConfig
-from kproxy.proxier import IptablesProxier
+from kproxy.iptables.proxier import IptablesProxier
 
 pytestmark = pytest.mark.root
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kproxy_scenarios import ep
 
-from kproxy.rules.categorize import categorize_endpoints
+from kproxy.iptables.categorize import categorize_endpoints
 from kproxy.servicemodel import ServicePortInfo
 
 CLUSTER = ServicePortInfo("172.30.0.1", 80)

@@ -13,8 +13,8 @@ import ipaddress
 import pytest
 from kproxy_scenarios import CONFIG, ep
 
-from kproxy.rules.model import RuleSet
-from kproxy.rules.render import render
+from kproxy.iptables.model import RuleSet
+from kproxy.iptables.render import render
 from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 

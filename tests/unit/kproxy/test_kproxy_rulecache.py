@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from kproxy_scenarios import CONFIG, Scenario, ep, overall, spn
 
-from kproxy.rulecache import RuleCache
-from kproxy.rules.render import is_large_cluster, render
+from kproxy.iptables.render import is_large_cluster, render
+from kproxy.iptables.rulecache import RuleCache
 from kproxy.servicemodel import ServicePortInfo
 
 

@@ -50,18 +50,18 @@ from kproxy.config import ProxyConfig
 from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
 from kproxy.handlers import ChangeHandlers
 from kproxy.healthz import ProxyHealth
+from kproxy.iptables.model import RuleSet
+from kproxy.iptables.render import is_large_cluster
+from kproxy.iptables.rulecache import RuleCache
 from kproxy.kernelstate import SavedTable, scan_save
 from kproxy.metrics import ProxyMetrics
-from kproxy.rulecache import RuleCache
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
-from kproxy.rules.model import RuleSet
 from kproxy.rules.names import is_owned_chain
 from kproxy.rules.parse import join_args
-from kproxy.rules.render import is_large_cluster
 from kproxy.runner import BoundedFrequencyRunner
 from kproxy.servicemodel import ServicePortName
 
-log = logging.getLogger("kproxy.proxier")
+log = logging.getLogger("kproxy.iptables.proxier")
 
 T = TypeVar("T")
 
