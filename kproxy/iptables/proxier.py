@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -45,7 +45,7 @@ from kproxy.changes import (
     ServiceKey,
     ServicePortMap,
 )
-from kproxy.cleanup import userspace_removal_lines
+from kproxy.cleanup import OwnedRules, owned_removal_lines
 from kproxy.config import ProxyConfig
 from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
 from kproxy.handlers import ChangeHandlers
@@ -100,6 +100,7 @@ class IptablesProxier(ChangeHandlers):
         burst_syncs: int = BURST_SYNCS,
         offload: bool = True,
         wall_clock: Callable[[], float] = time.time,
+        foreign: Sequence[OwnedRules] = (),
     ) -> None:
         super().__init__(
             ServiceChangeTracker(),
@@ -117,6 +118,8 @@ class IptablesProxier(ChangeHandlers):
         self.offload = offload
         # Wall-clock time, for comparing with the trigger-time annotations.
         self.wall_clock = wall_clock
+        # Other modes' rules, removed by full syncs (a mode switch); from the mode registry.
+        self.foreign = tuple(foreign)
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
         self.rules = RuleCache(config)
@@ -332,11 +335,12 @@ class IptablesProxier(ChangeHandlers):
         }
         stale = {t: chains for t, chains in stale.items() if chains}
         extra = missing_jumps(saved)
-        # Switching from userspace mode: its portal chains and jumps go in this same restore.
+        # Switching from another mode: its chains and jumps go in this same restore.
         for table, saved_table in saved.items():
-            switched = userspace_removal_lines(saved_table)
-            if switched:
-                extra.setdefault(table, []).extend(switched)
+            for other in self.foreign:
+                switched = owned_removal_lines(saved_table, other)
+                if switched:
+                    extra.setdefault(table, []).extend(switched)
         text = rs.to_restore_text(stale=stale, extra=extra)
         self.backend.restore(text)
         self._top_written.clear()

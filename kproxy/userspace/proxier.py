@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from knet.client.clock import Clock, RealClock
@@ -28,7 +28,7 @@ from kproxy.changes import (
     ServiceChangeTracker,
     ServicePortMap,
 )
-from kproxy.cleanup import iptables_mode_removal_lines
+from kproxy.cleanup import OwnedRules, owned_removal_lines
 from kproxy.config import ProxyConfig
 from kproxy.handlers import ChangeHandlers
 from kproxy.healthz import ProxyHealth
@@ -85,6 +85,7 @@ class UserspaceProxier(ChangeHandlers):
         metrics: ProxyMetrics | None = None,
         health: ProxyHealth | None = None,
         clock: Clock | None = None,
+        foreign: Sequence[OwnedRules] = (),
     ) -> None:
         super().__init__(
             ServiceChangeTracker(),
@@ -96,6 +97,8 @@ class UserspaceProxier(ChangeHandlers):
         self.backend = backend
         self.options = options or UserspaceOptions()
         self.clock = clock or RealClock()
+        # Other modes' rules, removed by full syncs (a mode switch); from the mode registry.
+        self.foreign = tuple(foreign)
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
         self.chooser = Chooser()
@@ -257,7 +260,7 @@ class UserspaceProxier(ChangeHandlers):
         if full:
             for table in ("filter", "nat", "mangle"):  # mangle: iptables mode's canary
                 saved = scan_save(self.backend.save(table), table)
-                lines = iptables_mode_removal_lines(saved)
+                lines = [x for owned in self.foreign for x in owned_removal_lines(saved, owned)]
                 for jump in USERSPACE_JUMPS:
                     if jump.table == table and not saved.has_rule(jump.source_chain, jump.args()):
                         lines.append(
