@@ -31,8 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from knet.client.clock import Clock, RealClock
@@ -42,24 +41,17 @@ from kproxy.changes import (
     EndpointsChangeTracker,
     EndpointsMap,
     ServiceChangeTracker,
-    ServiceKey,
     ServicePortMap,
 )
-from kproxy.cleanup import OwnedRules, owned_removal_lines
+from kproxy.cleanup import OwnedRules
 from kproxy.config import ProxyConfig
 from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
 from kproxy.handlers import ChangeHandlers
 from kproxy.healthz import ProxyHealth
-from kproxy.iptables.model import RuleSet
-from kproxy.iptables.render import is_large_cluster
-from kproxy.iptables.rulecache import RuleCache
-from kproxy.kernelstate import SavedTable, scan_save
+from kproxy.iptables.writer import RuleWriter, SyncResult
 from kproxy.metrics import ProxyMetrics
-from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
-from kproxy.rules.names import is_owned_chain
-from kproxy.rules.parse import join_args
+from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES
 from kproxy.runner import BoundedFrequencyRunner
-from kproxy.servicemodel import ServicePortName
 
 log = logging.getLogger("kproxy.iptables.proxier")
 
@@ -68,22 +60,6 @@ T = TypeVar("T")
 # Upstream's proxyutil.FullSyncPeriod.
 FULL_SYNC_PERIOD = 3600.0
 BURST_SYNCS = 2
-_SAVED_TABLES = ("filter", "nat")
-
-
-@dataclass
-class SyncResult:
-    """What one successful sync did."""
-
-    full: bool
-    services_changed: set[ServiceKey]
-    chains_written: set[str]  # per-service chains written (and top-level ones not unchanged)
-    chains_deleted: dict[str, set[str]]
-    rules_written: dict[str, int]
-    # Top-level chains per table left out because the kernel already held their rules.
-    unchanged: dict[str, set[str]] = field(default_factory=dict)
-    flows_cleared: list[FlowFilter] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 class IptablesProxier(ChangeHandlers):
@@ -118,11 +94,11 @@ class IptablesProxier(ChangeHandlers):
         self.offload = offload
         # Wall-clock time, for comparing with the trigger-time annotations.
         self.wall_clock = wall_clock
-        # Other modes' rules, removed by full syncs (a mode switch); from the mode registry.
-        self.foreign = tuple(foreign)
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
-        self.rules = RuleCache(config)
+        # Rendering and restoring; foreign: other modes' rules, removed by full syncs.
+        self.writer = RuleWriter(config, backend, foreign)
+        self.rules = self.writer.rules
         self.runner = BoundedFrequencyRunner(
             "sync-runner",
             self.sync_proxy_rules,
@@ -139,8 +115,6 @@ class IptablesProxier(ChangeHandlers):
         # written yet.
         self._pending_flows: list[FlowFilter] = []
         self._pending_triggers: list[float] = []
-        # Top-level chains' rules as the last successful sync left them in the kernel.
-        self._top_written: dict[tuple[str, str], list[str]] = {}
         self._io_lock = asyncio.Lock()
 
     # -- state ---------------------------------------------------------------------------------
@@ -240,7 +214,9 @@ class IptablesProxier(ChangeHandlers):
             or now - self.last_full_sync >= self.full_sync_period
         )
         try:
-            result = await self._offload(self._write_rules, full, changed, names)
+            result = await self._offload(
+                self.writer.write, full, changed, names, self.services, self.endpoints
+            )
         except Exception as e:
             self._sync_failed(e, full)
             return
@@ -280,94 +256,5 @@ class IptablesProxier(ChangeHandlers):
             log.exception("sync failed", exc_info=error)
         # What the kernel holds is unknown now: only a full sync can be trusted next.
         self.need_full_sync = True
-        self._top_written.clear()
+        self.writer.forget_top_level()
         self.runner.retry_after(self.config.sync_period)
-
-    def _write_rules(
-        self, full: bool, changed: set[ServiceKey], names: set[ServicePortName]
-    ) -> SyncResult:
-        """Render and restore (blocking; runs in a worker thread)."""
-        large = is_large_cluster(self.services, self.endpoints)
-        if large != self.rules.large:
-            full = True  # comment style changes for every chain
-        if full:
-            return self._write_full(changed, large)
-        old_chains = self.rules.chains_of(names)
-        self.rules.refresh(self.services, self.endpoints, names)
-        rs = self.rules.ruleset(only=names)
-        new_chains = self.rules.chains_of(names)
-        stale = old_chains - new_chains
-        unchanged = self._unchanged_top_level(rs)
-        text = rs.to_restore_text(chains=new_chains, stale={"nat": stale}, unchanged=unchanged)
-        self.backend.restore(text)
-        self._remember_top_level(rs)
-        written = {
-            t: rs.rule_count(t) - sum(len(rs.chain(t, c)) for c in unchanged.get(t, ()))
-            for t in rs.tables
-        }
-        deleted = {"nat": stale} if stale else {}
-        return SyncResult(False, changed, new_chains, deleted, written, unchanged)
-
-    def _unchanged_top_level(self, rs: RuleSet) -> dict[str, set[str]]:
-        """Top-level chains of ``rs`` whose rules are those the kernel already holds."""
-        out: dict[str, set[str]] = {}
-        for table, chain in _top_level(rs):
-            # Assembled from the same cached fragments: equal lists mostly share their
-            # strings, so this is cheap even for 10,000 rules.
-            if self._top_written.get((table, chain)) == rs.chain(table, chain):
-                out.setdefault(table, set()).add(chain)
-        return out
-
-    def _remember_top_level(self, rs: RuleSet) -> None:
-        for table, chain in _top_level(rs):
-            # rs is not changed after the restore: keep its list, not a copy.
-            self._top_written[(table, chain)] = rs.chain(table, chain)
-
-    def _write_full(self, changed: set[ServiceKey], large: bool) -> SyncResult:
-        saved = {t: scan_save(self.backend.save(t), t) for t in _SAVED_TABLES}
-        self.rules.rebuild(self.services, self.endpoints, large)
-        rs = self.rules.ruleset()
-        for table in CANARY_TABLES:
-            rs.chain(table, CANARY_CHAIN)  # (re)created empty; a flush removes it
-        stale = {
-            t: {c for c in s.chains if is_owned_chain(c) and not rs.has_chain(t, c)}
-            for t, s in saved.items()
-        }
-        stale = {t: chains for t, chains in stale.items() if chains}
-        extra = missing_jumps(saved)
-        # Switching from another mode: its chains and jumps go in this same restore.
-        for table, saved_table in saved.items():
-            for other in self.foreign:
-                switched = owned_removal_lines(saved_table, other)
-                if switched:
-                    extra.setdefault(table, []).extend(switched)
-        text = rs.to_restore_text(stale=stale, extra=extra)
-        self.backend.restore(text)
-        self._top_written.clear()
-        self._remember_top_level(rs)
-        written = {t: rs.rule_count(t) for t in rs.tables}
-        owned = {c for t in rs.tables for c in rs.chains(t) if is_owned_chain(c)}
-        return SyncResult(True, changed, owned, stale, written)
-
-
-def missing_jumps(saved: Mapping[str, SavedTable]) -> dict[str, list[str]]:
-    """Restore lines adding the jump rules that iptables-save does not show, per table.
-
-    Upstream ensures them with one iptables call each; on a big table every call costs as
-    much as reading the whole table, so here they ride along in the sync's single restore.
-    """
-    out: dict[str, list[str]] = {}
-    for jump in JUMP_RULES:
-        table = saved.get(jump.table)
-        if table is None or not table.has_rule(jump.source_chain, jump.args()):
-            line = f"{jump.position} {jump.source_chain} {join_args(jump.args())}"
-            out.setdefault(jump.table, []).append(line)
-    return out
-
-
-def _top_level(rs: RuleSet) -> Iterator[tuple[str, str]]:
-    """(table, chain) of every chain in ``rs`` that is not a per-service one."""
-    for table in rs.tables:
-        for chain in rs.chains(table):
-            if not is_owned_chain(chain):
-                yield table, chain
