@@ -2,7 +2,7 @@
 
 Every proxy mode (``kproxy/iptables``, ``kproxy/userspace``, and later ``kproxy/nftables``)
 offers one provider object (``ProxyProvider``); ``kproxy.handlers.ChangeHandlers`` implements
-its event half over the shared change trackers, a mode adds ``run``. A mode registers itself in
+its event half over the shared change trackers, a mode adds ``run``. Each mode is listed in
 ``kproxy.modes`` as a ``ProxyMode``: how to build its provider, how to clean up after it, and
 what it owns in iptables.
 """
