@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 from knet import gctune
 from knet.client import ConfigError
-from kproxy.app import ModeNotImplemented, run, run_cleanup
+from kproxy.app import run
 from kproxy.backend.base import BackendError
 from kproxy.cli import parse_options
+from kproxy.modes import run_cleanup
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -35,9 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if report.errors else 0
         gctune.settle()
         return asyncio.run(run(opts))
-    except ModeNotImplemented as e:
-        print(f"kproxy: {e}", file=sys.stderr)
-        return 2
     except (ConfigError, BackendError, ValueError) as e:
         print(f"kproxy: {e}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
-"""Assembling a running kproxy: backend, proxier for the chosen mode, informers, servers.
+"""Assembling a running kproxy: the provider for the chosen mode, informers, servers.
 
-Informers feed the mode-independent ``Proxier`` interface; ``make_proxier`` has one branch per
-mode (iptables, userspace). On SIGTERM/SIGINT kproxy stops watching and exits; it
-never flushes its rules on the way out, so traffic keeps flowing across restarts.
+Informers feed the mode-neutral ``ProxyProvider`` interface; the mode registry
+(``kproxy.modes``) builds the provider for --proxy-mode. On SIGTERM/SIGINT kproxy stops
+watching and exits; it never flushes its rules on the way out, so traffic keeps flowing across
+restarts.
 """
 
 from __future__ import annotations
@@ -15,121 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from knet.client import ApiClient, ApiError, Informer
-from knet.client.errors import ApiConnectionError
-from kproxy.backend.base import RulesBackend
-from kproxy.backend.iptc import IptcBackend
-from kproxy.backend.restore import RestoreBackend
+from knet.client import ApiClient, Informer
 from kproxy.changes import SERVICE_LABEL_SELECTOR, SLICE_LABEL_SELECTOR
-from kproxy.cleanup import CleanupReport, cleanup
 from kproxy.cli import Options
-from kproxy.config import ProxyConfig
-from kproxy.conntrack import Conntrack
 from kproxy.healthz import ProxyHealth, health_app, metrics_app, start_server
 from kproxy.metrics import ProxyMetrics
-from kproxy.proxier import IptablesProxier, Proxier
-from kproxy.userspace.proxier import UserspaceOptions, UserspaceProxier
+from kproxy.modes import make_provider
+from kproxy.provider import ProxyProvider
 
 log = logging.getLogger("kproxy")
-
-
-class ModeNotImplemented(Exception):
-    """The requested --proxy-mode exists but has not been built yet."""
-
-
-def make_backend(opts: Options) -> RulesBackend:
-    if opts.iptables_backend == "python-iptables":
-        return IptcBackend()
-    return RestoreBackend(opts.iptables_variant)
-
-
-def run_cleanup(opts: Options) -> CleanupReport:
-    """--cleanup: with ``auto`` both iptables flavours are cleaned, as either may hold rules."""
-    if opts.iptables_backend == "python-iptables":
-        backends: list[RulesBackend] = [IptcBackend()]
-    elif opts.iptables_variant == "auto":
-        backends = [RestoreBackend("legacy"), RestoreBackend("nft")]
-    else:
-        backends = [RestoreBackend(opts.iptables_variant)]
-    total = CleanupReport()
-    for backend in backends:
-        report = cleanup(backend)
-        total.jump_rules_removed += report.jump_rules_removed
-        for table, chains in report.chains_removed.items():
-            total.chains_removed.setdefault(table, []).extend(chains)
-        total.errors.extend(f"{backend.name}: {e}" for e in report.errors)
-    return total
-
-
-async def make_proxier(
-    opts: Options, client: ApiClient, metrics: ProxyMetrics, health: ProxyHealth
-) -> Proxier:
-    """The proxier for --proxy-mode; each mode builds what it needs."""
-    if opts.proxy_mode == "iptables":
-        return await _iptables_proxier(opts, client, metrics, health)
-    if opts.proxy_mode == "userspace":
-        return await _userspace_proxier(opts, client, metrics, health)
-    raise ModeNotImplemented(f"--proxy-mode {opts.proxy_mode} is not implemented yet")
-
-
-async def _iptables_proxier(
-    opts: Options, client: ApiClient, metrics: ProxyMetrics, health: ProxyHealth
-) -> IptablesProxier:
-    backend = await asyncio.to_thread(make_backend, opts)
-    node_ips = opts.node_ips or await node_ips_from_api(client, opts.hostname)
-    config = ProxyConfig(
-        opts.hostname,
-        node_ips=node_ips,
-        cluster_cidr=opts.cluster_cidr,
-        masquerade_all=opts.masquerade_all,
-        masquerade_bit=opts.masquerade_bit,
-        nodeport_addresses=opts.nodeport_addresses,
-        masquerade_random_fully=await asyncio.to_thread(backend.has_random_fully),
-        min_sync_period=opts.min_sync_period,
-        sync_period=opts.sync_period,
-    )
-    log.info(
-        "iptables proxier: backend %s, node IPs %s, cluster CIDR %s",
-        backend.name,
-        ", ".join(node_ips) or "(unknown)",
-        opts.cluster_cidr or "(none)",
-    )
-    return IptablesProxier(config, backend, metrics=metrics, health=health, conntrack=Conntrack())
-
-
-async def _userspace_proxier(
-    opts: Options, client: ApiClient, metrics: ProxyMetrics, health: ProxyHealth
-) -> UserspaceProxier:
-    backend = await asyncio.to_thread(make_backend, opts)
-    node_ips = opts.node_ips or await node_ips_from_api(client, opts.hostname)
-    config = ProxyConfig(
-        opts.hostname,
-        node_ips=node_ips,
-        cluster_cidr=opts.cluster_cidr,
-        min_sync_period=opts.min_sync_period,
-        sync_period=opts.sync_period,
-    )
-    options = UserspaceOptions(
-        port_range=opts.proxy_port_range,
-        udp_timeout=opts.udp_timeout,
-        copier=opts.userspace_copy,
-    )
-    log.info("userspace proxier: backend %s, %s", backend.name, options)
-    return UserspaceProxier(config, backend, options, metrics=metrics, health=health)
-
-
-async def node_ips_from_api(client: ApiClient, node_name: str) -> tuple[str, ...]:
-    """The Node object's InternalIP/ExternalIP addresses (IPv4), or () if unknown."""
-    try:
-        node = await client.get("Node", node_name)
-    except (ApiError, ApiConnectionError) as e:
-        log.warning("cannot read Node %s to find its IPs: %s", node_name, e)
-        return ()
-    out = []
-    for addr in (node.get("status") or {}).get("addresses") or ():
-        if addr.get("type") in ("InternalIP", "ExternalIP") and "." in str(addr.get("address")):
-            out.append(str(addr["address"]))
-    return tuple(out)
 
 
 def _synced_hook(informer: Informer, callback: Callable[[], None]) -> asyncio.Task[None]:
@@ -141,7 +36,7 @@ def _synced_hook(informer: Informer, callback: Callable[[], None]) -> asyncio.Ta
 
 
 def make_informers(
-    client: ApiClient, proxier: Proxier, opts: Options
+    client: ApiClient, proxier: ProxyProvider, opts: Options
 ) -> tuple[list[Informer], list[Callable[[], None]]]:
     """The informers kproxy needs, wired to the proxier; and each one's "synced" callback."""
     services = Informer(client, "Service", label_selector=SERVICE_LABEL_SELECTOR)
@@ -192,7 +87,7 @@ async def run(opts: Options) -> int:
         metrics = ProxyMetrics()
         health = ProxyHealth(2 * opts.sync_period, metrics=metrics)
         log.info("kproxy starting: node %s, mode %s", opts.hostname, opts.proxy_mode)
-        proxier = await make_proxier(opts, client, metrics, health)
+        proxier = await make_provider(opts, client, metrics, health)
         runners = await _serve(opts, health, metrics)
         informers, synced_callbacks = make_informers(client, proxier, opts)
         hooks = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from kproxy.types import (
+from kproxy.servicemodel import (
     DEFAULT_AFFINITY_SECONDS,
     EndpointInfo,
     ServicePortInfo,

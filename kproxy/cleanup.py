@@ -1,70 +1,48 @@
-"""``kproxy --cleanup``: remove everything kproxy put into iptables, and nothing else.
+"""Removing one mode's iptables rules, and nothing else: for ``--cleanup`` and mode switches.
 
-That is the jump rules from built-in chains (JUMP_RULES), the top-level chains kproxy creates
-(KUBE-SERVICES, KUBE-NODEPORTS, ..., KUBE-PROXY-CANARY) and every per-service chain
-(KUBE-SVC-/SVL-/EXT-/FW-/SEP-*). Chains with other owners, kubelet's KUBE-FIREWALL or
-KUBE-KUBELET-CANARY for example, stay. The chains go in one restore per table (flush, then
-delete), so a table is either cleaned whole or left as it was.
+Each mode that programs iptables describes what it owns as ``OwnedRules``: its jump rules from
+the built-in chains and its chains per table (iptables mode: KUBE-SERVICES ..., the canary and
+every per-service KUBE-SVC-/SVL-/EXT-/FW-/SEP-* chain; userspace mode: the portal chains).
+Chains with other owners, kubelet's KUBE-FIREWALL or KUBE-KUBELET-CANARY for example, stay.
+A mode's chains go in one restore per table (flush, then delete), so a table is either cleaned
+whole or left as it was. This module names no mode: the modes pass their own ``OwnedRules``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kproxy.backend.base import BackendError, RulesBackend
 from kproxy.kernelstate import SavedTable, scan_save
-from kproxy.rules import names as n
-from kproxy.rules.jumps import CANARY_CHAIN, JUMP_RULES, JumpRule
+from kproxy.rules.jumps import JumpRule
 from kproxy.rules.parse import join_args
-from kproxy.userspace.portals import PORTAL_CHAINS, PORTALS_HOLD, USERSPACE_CHAINS, USERSPACE_JUMPS
 
 log = logging.getLogger("kproxy.cleanup")
 
-TOP_LEVEL_CHAINS: dict[str, frozenset[str]] = {
-    "filter": frozenset(
-        {
-            n.KUBE_SERVICES,
-            n.KUBE_EXTERNAL_SERVICES,
-            n.KUBE_FORWARD,
-            n.KUBE_NODEPORTS,
-            n.KUBE_PROXY_FIREWALL,
-            CANARY_CHAIN,
-            PORTALS_HOLD,
-        }
-    ),
-    "nat": frozenset(
-        {
-            n.KUBE_SERVICES,
-            n.KUBE_NODEPORTS,
-            n.KUBE_POSTROUTING,
-            n.KUBE_MARK_MASQ,
-            CANARY_CHAIN,
-            *PORTAL_CHAINS,
-        }
-    ),
-    "mangle": frozenset({CANARY_CHAIN}),
-}
-CLEANUP_TABLES = tuple(TOP_LEVEL_CHAINS)
 _MAX_DUPLICATES = 100
 
 
-def is_kproxy_chain(table: str, chain: str) -> bool:
-    return chain in TOP_LEVEL_CHAINS.get(table, frozenset()) or n.is_owned_chain(chain)
+def _no_chain(chain: str) -> bool:
+    return False
 
 
-# -- switching modes -------------------------------------------------------------------------
-# Each mode, on its full syncs, removes what the other mode left behind, inside its own
-# restore (the lines below go in that table's section), so a switch is one atomic step.
+@dataclass(frozen=True)
+class OwnedRules:
+    """What one mode puts into iptables: jump rules from built-in chains, fixed chains per
+    table, and (optionally) a name test for chains it creates per service."""
 
+    jumps: tuple[JumpRule, ...]
+    chains: Mapping[str, frozenset[str]]
+    per_service: Callable[[str], bool] = _no_chain
 
-def is_userspace_mode_chain(table: str, chain: str) -> bool:
-    return chain in USERSPACE_CHAINS.get(table, ())
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(self.chains)
 
-
-def is_iptables_mode_chain(table: str, chain: str) -> bool:
-    return is_kproxy_chain(table, chain) and not is_userspace_mode_chain(table, chain)
+    def owns(self, table: str, chain: str) -> bool:
+        return chain in self.chains.get(table, frozenset()) or self.per_service(chain)
 
 
 def removal_lines(saved: SavedTable, chains: Iterable[str], jumps: Iterable[JumpRule]) -> list[str]:
@@ -81,24 +59,19 @@ def removal_lines(saved: SavedTable, chains: Iterable[str], jumps: Iterable[Jump
     return lines
 
 
-def userspace_removal_lines(saved: SavedTable) -> list[str]:
-    """For iptables mode: remove userspace mode's portal chains and their jumps."""
-    chains = [c for c in saved.chains if is_userspace_mode_chain(saved.name, c)]
-    return removal_lines(saved, chains, USERSPACE_JUMPS)
+def owned_removal_lines(saved: SavedTable, owned: OwnedRules) -> list[str]:
+    """Restore lines removing ``owned``'s chains and jumps from ``saved``'s table: how one mode
+    removes another's leftovers inside its own full-sync restore, so a switch is one step."""
+    chains = [c for c in saved.chains if owned.owns(saved.name, c)]
+    return removal_lines(saved, chains, owned.jumps)
 
 
-def iptables_mode_removal_lines(saved: SavedTable) -> list[str]:
-    """For userspace mode: remove iptables mode's chains (KUBE-SERVICES, KUBE-SVC-..., the
-    canary) and their jumps."""
-    chains = [c for c in saved.chains if is_iptables_mode_chain(saved.name, c)]
-    return removal_lines(saved, chains, JUMP_RULES)
-
-
-def cleanup_text(tables: Mapping[str, SavedTable]) -> str:
-    """Restore input (for --noflush) that flushes and deletes kproxy's chains; "" if none."""
+def cleanup_text(tables: Mapping[str, SavedTable], owns: Callable[[str, str], bool]) -> str:
+    """Restore input (for --noflush) that flushes and deletes the chains ``owns`` accepts;
+    "" if none."""
     lines: list[str] = []
     for table, saved in tables.items():
-        ours = sorted(c for c in saved.chains if is_kproxy_chain(table, c))
+        ours = sorted(c for c in saved.chains if owns(table, c))
         if not ours:
             continue
         lines.append(f"*{table}")
@@ -114,18 +87,18 @@ class CleanupReport:
     chains_removed: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: CleanupReport, error_prefix: str = "") -> None:
+        """Fold ``other`` into this report (errors prefixed with ``error_prefix``)."""
+        self.jump_rules_removed += other.jump_rules_removed
+        for table, chains in other.chains_removed.items():
+            self.chains_removed.setdefault(table, []).extend(chains)
+        self.errors.extend(f"{error_prefix}{e}" for e in other.errors)
 
-def cleanup(backend: RulesBackend) -> CleanupReport:
-    """Remove kproxy's rules and chains (both modes') through ``backend``; errors are
-    collected, not raised, so one stuck table does not stop the others from being cleaned."""
-    report = CleanupReport()
-    chains: dict[str, set[str]] = {}
-    for table in CLEANUP_TABLES:
-        try:
-            chains[table] = scan_save(backend.save(table), table).chains
-        except BackendError as e:
-            report.errors.append(f"{table}: {e}")
-    for jump in (*JUMP_RULES, *USERSPACE_JUMPS):
+
+def _remove_jumps(
+    backend: RulesBackend, owned: OwnedRules, chains: Mapping[str, set[str]], report: CleanupReport
+) -> None:
+    for jump in owned.jumps:
         if jump.target_chain not in chains.get(jump.table, set()):
             continue  # no chain, no jump to it (and nft refuses to even look for one)
         try:
@@ -136,15 +109,36 @@ def cleanup(backend: RulesBackend) -> CleanupReport:
                 report.jump_rules_removed += 1
         except BackendError as e:
             report.errors.append(f"{jump.table}/{jump.source_chain}: {e}")
-    for table in CLEANUP_TABLES:
+
+
+def remove_owned(backend: RulesBackend, owned: OwnedRules) -> CleanupReport:
+    """Remove ``owned``'s rules and chains through ``backend``; errors are collected, not
+    raised, so one stuck table does not stop the others from being cleaned."""
+    report = CleanupReport()
+    chains: dict[str, set[str]] = {}
+    for table in owned.tables:
+        try:
+            chains[table] = scan_save(backend.save(table), table).chains
+        except BackendError as e:
+            report.errors.append(f"{table}: {e}")
+    _remove_jumps(backend, owned, chains, report)
+    for table in owned.tables:
         try:
             saved = scan_save(backend.save(table), table)
-            text = cleanup_text({table: saved})
+            text = cleanup_text({table: saved}, owned.owns)
             if text:
                 backend.restore(text)
                 report.chains_removed[table] = sorted(
-                    c for c in saved.chains if is_kproxy_chain(table, c)
+                    c for c in saved.chains if owned.owns(table, c)
                 )
         except BackendError as e:
             report.errors.append(f"{table}: {e}")
     return report
+
+
+def remove_owned_everywhere(backends: Iterable[RulesBackend], owned: OwnedRules) -> CleanupReport:
+    """``remove_owned`` through each backend (iptables flavour); errors name the backend."""
+    total = CleanupReport()
+    for backend in backends:
+        total.add(remove_owned(backend, owned), f"{backend.name}: ")
+    return total

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from kproxy.backend.base import BackendError
-from kproxy.backend.restore import Runner, netns_prefix, run_subprocess
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.backend.restore import Runner, check_netns, in_netns, run_subprocess
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 log = logging.getLogger("kproxy.conntrack")
 
@@ -86,7 +86,8 @@ class Conntrack:
         runner: Runner | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self._prefix = netns_prefix(netns)
+        check_netns(netns)
+        self.netns = netns
         self.binary = binary
         self._run = runner or run_subprocess
         self.timeout = timeout
@@ -100,7 +101,7 @@ class Conntrack:
         not raised: a leftover entry only delays recovery until it times out."""
         ok = 0
         for flow in flows:
-            argv = [*self._prefix, self.binary, *flow.argv()]
+            argv = in_netns(self.netns, [self.binary, *flow.argv()])
             try:
                 proc = self._run(argv, None, self.timeout)
             except BackendError as e:

@@ -5,14 +5,12 @@ They only record changes in the trackers and ask for a sync; each mode's sync ap
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from abc import ABC, abstractmethod
 
 from kproxy.changes import EndpointsChangeTracker, ServiceChangeTracker
 from kproxy.healthz import ProxyHealth
 from kproxy.metrics import ProxyMetrics
-
-Obj = Mapping[str, Any]
+from kproxy.provider import Obj
 
 
 def _slice_service(obj: Obj) -> tuple[str, str]:
@@ -21,24 +19,41 @@ def _slice_service(obj: Obj) -> tuple[str, str]:
     return (str(meta.get("namespace") or ""), str(labels.get("kubernetes.io/service-name") or ""))
 
 
-class ChangeHandlers:
-    """Mixin: the ``Proxier`` event methods over a mode's trackers; the mode provides
-    ``sync()``."""
+class ChangeHandlers(ABC):
+    """Base of every mode's provider: the informer event methods of ``ProxyProvider`` over the
+    change trackers given to ``__init__`` (which owns all the state used here).
 
-    service_changes: ServiceChangeTracker
-    endpoint_changes: EndpointsChangeTracker
-    metrics: ProxyMetrics
-    health: ProxyHealth | None
-    _services_synced: bool
-    _endpoints_synced: bool
+    Contract for a mode: pass its trackers, metrics and health to ``__init__``; implement
+    ``sync()`` (queue a sync); write nothing until ``initialized``; after draining the trackers
+    call ``publish_pending()`` so the pending-change gauges follow.
+    """
 
+    def __init__(
+        self,
+        service_changes: ServiceChangeTracker,
+        endpoint_changes: EndpointsChangeTracker,
+        metrics: ProxyMetrics,
+        health: ProxyHealth | None,
+    ) -> None:
+        self.service_changes = service_changes
+        self.endpoint_changes = endpoint_changes
+        self.metrics = metrics
+        self.health = health
+        self.services_synced = False
+        self.endpoints_synced = False
+
+    @abstractmethod
     def sync(self) -> None:
-        raise NotImplementedError
+        """Ask for a sync (the mode's runner decides when it runs)."""
 
     @property
     def initialized(self) -> bool:
         """Both Services and endpoints have been listed: only then may rules be written."""
-        return self._services_synced and self._endpoints_synced
+        return self.services_synced and self.endpoints_synced
+
+    def publish_pending(self) -> None:
+        """Set the pending-change gauges from the trackers (after a mode drained them)."""
+        self._changed(False)
 
     def _changed(self, pending: bool) -> None:
         self.metrics.service_changes_pending.set(len(self.service_changes))
@@ -56,7 +71,7 @@ class ChangeHandlers:
         self._changed(self.service_changes.update(obj, None))
 
     def on_services_synced(self) -> None:
-        self._services_synced = True
+        self.services_synced = True
         if self.initialized:
             self.sync()
 
@@ -73,7 +88,7 @@ class ChangeHandlers:
         self._changed(self.endpoint_changes.slice_update(obj, removed=True))
 
     def on_endpoint_slices_synced(self) -> None:
-        self._endpoints_synced = True
+        self.endpoints_synced = True
         if self.initialized:
             self.sync()
 

@@ -43,8 +43,8 @@ from kproxy.backend.base import RulesBackend  # noqa: E402
 from kproxy.backend.iptc import IptcBackend  # noqa: E402
 from kproxy.backend.restore import RestoreBackend, nft_restore_input  # noqa: E402
 from kproxy.config import ProxyConfig  # noqa: E402
+from kproxy.iptables.proxier import IptablesProxier  # noqa: E402
 from kproxy.lab.backends import TimedBackend  # noqa: E402
-from kproxy.proxier import IptablesProxier  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # The measurement (runs inside the scratch namespace)

@@ -217,7 +217,7 @@ def _objects(server_ip: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def role_proxy(mode: str, copier: str, loop_kind: str, server_ip: str) -> None:
     from kproxy.backend.restore import RestoreBackend
     from kproxy.config import ProxyConfig
-    from kproxy.proxier import IptablesProxier
+    from kproxy.iptables.proxier import IptablesProxier
     from kproxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
     async def main() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kproxy.backend.base import BackendError, Position
-from kproxy.backend.restore import RestoreBackend, netns_prefix
+from kproxy.backend.restore import RestoreBackend, check_netns, in_netns
 from kproxy.rules.parse import (
     ChainDecl,
     ChainOp,
@@ -292,7 +292,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 def call_worker(netns: str, method: str, params: dict[str, Any], timeout: float) -> Any:
     """Run one LocalIptc method inside ``/run/netns/<netns>`` and return its result."""
-    argv = [*netns_prefix(netns), sys.executable, "-m", "kproxy.backend.iptc_worker"]
+    argv = in_netns(netns, [sys.executable, "-m", "kproxy.backend.iptc_worker"])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
     request = json.dumps({"method": method, "params": params})
@@ -329,7 +329,7 @@ class IptcBackend:
     name = "python-iptables"
 
     def __init__(self, *, netns: str | None = None, timeout: float = 120.0) -> None:
-        netns_prefix(netns)  # validates the name
+        check_netns(netns)
         self.netns = netns
         self.timeout = timeout
         self._local = LocalIptc() if netns is None else None

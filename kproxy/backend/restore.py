@@ -17,6 +17,8 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from knet.netlink.exec import netns_argv
+from knet.netlink.names import validate_netns_name
 from kproxy.backend.base import BackendError, Position
 
 Variant = Literal["legacy", "nft"]
@@ -29,7 +31,6 @@ _TOOLS: dict[str, tuple[str, str, str]] = {
 # kubelet (1.17+) creates one of these in mangle; their presence says which flavour it uses.
 _HINT_CHAINS = re.compile(r"^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY)\b", re.MULTILINE)
 _ERROR_LINE = re.compile(r"line:? (\d+)")
-_NETNS_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _MISSING = ("does a matching rule exist", "No chain/target/match by that name", "does not exist")
 
 # Tables whose restore input declares at least this many chains are restored in
@@ -42,13 +43,15 @@ NFT_ALL_CHAINS_COMMAND = "-S"
 _BUILTIN_RULE = re.compile(r"\n-[AIDRC] (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ")
 
 
-def netns_prefix(netns: str | None) -> list[str]:
-    """argv prefix that runs a command inside the named network namespace (or nothing)."""
-    if netns is None:
-        return []
-    if not _NETNS_NAME.fullmatch(netns) or netns in (".", ".."):
-        raise ValueError(f"bad network namespace name {netns!r}")
-    return ["nsenter", f"--net=/run/netns/{netns}", "--"]
+def in_netns(netns: str | None, argv: Sequence[str]) -> list[str]:
+    """``argv`` run inside the named network namespace (knet's netns_argv), or as is."""
+    return list(argv) if netns is None else netns_argv(netns, argv)
+
+
+def check_netns(netns: str | None) -> None:
+    """Raise ValueError for a namespace name that is not safe under /run/netns."""
+    if netns is not None:
+        validate_netns_name(netns)
 
 
 def run_subprocess(
@@ -143,7 +146,7 @@ class RestoreBackend:
         runner: Runner | None = None,
         nft_all_chains_min_declared: int = NFT_ALL_CHAINS_MIN_DECLARED,
     ) -> None:
-        self._prefix = netns_prefix(netns)
+        check_netns(netns)  # a bad name fails here, not at the first command
         self.nft_all_chains_min_declared = nft_all_chains_min_declared
         self.netns = netns
         self.timeout = timeout
@@ -162,7 +165,7 @@ class RestoreBackend:
     def _exec(
         self, argv: Sequence[str], stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return self._run([*self._prefix, *argv], stdin, self.timeout)
+        return self._run(in_netns(self.netns, argv), stdin, self.timeout)
 
     def _detect(self) -> Variant:
         outputs = []

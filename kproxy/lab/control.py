@@ -44,6 +44,7 @@ from typing import Any, Protocol
 from kproxy.backend.base import BackendError, RulesBackend
 from kproxy.backend.restore import nft_restore_input
 from kproxy.config import ProxyConfig
+from kproxy.iptables.proxier import IptablesProxier
 from kproxy.lab import workload as w
 from kproxy.lab.backends import (
     BackendSpec,
@@ -53,7 +54,7 @@ from kproxy.lab.backends import (
     make_backend,
 )
 from kproxy.lab.bounded import timeout_text
-from kproxy.proxier import IptablesProxier
+from kproxy.modes import foreign_rules
 
 # Pods live in 10.244.0.0/16: the client's traffic to a ClusterIP is not masqueraded.
 CLUSTER_CIDR = "10.244.0.0/16"
@@ -172,7 +173,9 @@ class Measurement:
         self.backend = TimedBackend(backend)
         self.tool = tool
         config = ProxyConfig(w.NODE_NAME, cluster_cidr=CLUSTER_CIDR, min_sync_period=0.0)
-        self.proxier = IptablesProxier(config, self.backend, offload=False)
+        self.proxier = IptablesProxier(
+            config, self.backend, offload=False, foreign=foreign_rules("iptables")
+        )
         self.notes: list[str] = []
         self.out: dict[str, Any] = {"status": "ok", "notes": self.notes}
 

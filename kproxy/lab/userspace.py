@@ -44,6 +44,7 @@ from kproxy.lab.control import (
     deadline,
     rss_mb,
 )
+from kproxy.modes import foreign_rules
 from kproxy.userspace.proxier import UserspaceProxier
 
 # The portal rules are x_tables rules written by iptables-legacy-restore.
@@ -83,7 +84,7 @@ class UserspaceMeasurement:
         self.backend = TimedBackend(backend)
         self.tool = tool
         config = ProxyConfig(w.NODE_NAME, cluster_cidr=CLUSTER_CIDR, min_sync_period=0.0)
-        self.proxier = UserspaceProxier(config, self.backend)
+        self.proxier = UserspaceProxier(config, self.backend, foreign=foreign_rules("userspace"))
         self.notes: list[str] = []
         self.out: dict[str, Any] = {"status": "ok", "notes": self.notes}
 

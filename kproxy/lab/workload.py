@@ -17,8 +17,8 @@ import time
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from kproxy.proxier import Proxier
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.provider import ProxyProvider
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 NAMESPACE = "lab"
 PORT_NAME = "http"
@@ -135,7 +135,7 @@ def is_endpoint_ip(ip: str) -> bool:
     return IPv4Address(ip) in ENDPOINT_CIDR
 
 
-def feed(proxier: Proxier, services: int, endpoints: int) -> float:
+def feed(proxier: ProxyProvider, services: int, endpoints: int) -> float:
     """Hand a proxier the informer events for the whole workload, then "synced" for both
     kinds, as its informers would after their first list; returns the seconds it took."""
     started = time.perf_counter()

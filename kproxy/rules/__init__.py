@@ -1,1 +1,3 @@
-"""kube-proxy's iptables rules as data: names, the pure renderer, parsing and a packet tracer."""
+"""iptables vocabulary shared by every mode that programs iptables (iptables and userspace), the
+backends and --cleanup: chain names, the jump rules, iptables-save parsing, a packet tracer.
+iptables mode's own rendering lives in ``kproxy.iptables``."""

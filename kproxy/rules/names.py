@@ -11,7 +11,7 @@ import hashlib
 from functools import lru_cache
 from typing import NamedTuple
 
-from kproxy.types import EndpointInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortName
 
 # Top-level chains (filter and nat).
 KUBE_SERVICES = "KUBE-SERVICES"

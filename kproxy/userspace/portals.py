@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from kproxy.rules.jumps import JumpRule
 from kproxy.rules.parse import ParseError, join_args, tokenize
-from kproxy.types import ServicePortInfo, ServicePortName
+from kproxy.servicemodel import ServicePortInfo, ServicePortName
 
 PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
 PORTALS_HOST = "KUBE-PORTALS-HOST"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from knet.client.clock import Clock, RealClock
@@ -28,7 +28,7 @@ from kproxy.changes import (
     ServiceChangeTracker,
     ServicePortMap,
 )
-from kproxy.cleanup import iptables_mode_removal_lines
+from kproxy.cleanup import OwnedRules, owned_removal_lines
 from kproxy.config import ProxyConfig
 from kproxy.handlers import ChangeHandlers
 from kproxy.healthz import ProxyHealth
@@ -36,7 +36,7 @@ from kproxy.kernelstate import scan_save
 from kproxy.metrics import ProxyMetrics
 from kproxy.rules.parse import join_args
 from kproxy.runner import BoundedFrequencyRunner
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 from kproxy.userspace.chooser import Chooser
 from kproxy.userspace.copy import COPIERS
 from kproxy.userspace.listeners import TcpListener, UdpListener
@@ -85,15 +85,20 @@ class UserspaceProxier(ChangeHandlers):
         metrics: ProxyMetrics | None = None,
         health: ProxyHealth | None = None,
         clock: Clock | None = None,
+        foreign: Sequence[OwnedRules] = (),
     ) -> None:
+        super().__init__(
+            ServiceChangeTracker(),
+            EndpointsChangeTracker(config.node_name),
+            metrics if metrics is not None else ProxyMetrics(),
+            health,
+        )
         self.config = config
         self.backend = backend
         self.options = options or UserspaceOptions()
-        self.metrics = metrics if metrics is not None else ProxyMetrics()
-        self.health = health
         self.clock = clock or RealClock()
-        self.service_changes = ServiceChangeTracker()
-        self.endpoint_changes = EndpointsChangeTracker(config.node_name)
+        # Other modes' rules, removed by full syncs (a mode switch); from the mode registry.
+        self.foreign = tuple(foreign)
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
         self.chooser = Chooser()
@@ -104,8 +109,6 @@ class UserspaceProxier(ChangeHandlers):
         self.need_full_sync = True
         self.last_full_sync: float | None = None
         self.sync_failures = 0
-        self._services_synced = False
-        self._endpoints_synced = False
         self._previous_ports: dict[tuple[str, str], int] | None = None
         self._written: list[Portal] | None = None
         self._lock = asyncio.Lock()
@@ -213,7 +216,7 @@ class UserspaceProxier(ChangeHandlers):
                 self._previous_ports = {}
         self.services.apply(self.service_changes.drain())
         self.endpoints.apply(self.endpoint_changes.drain())
-        self._changed(False)
+        self.publish_pending()
         retired = self._reconcile()
         now = self.clock.now()
         full = (
@@ -257,7 +260,7 @@ class UserspaceProxier(ChangeHandlers):
         if full:
             for table in ("filter", "nat", "mangle"):  # mangle: iptables mode's canary
                 saved = scan_save(self.backend.save(table), table)
-                lines = iptables_mode_removal_lines(saved)
+                lines = [x for owned in self.foreign for x in owned_removal_lines(saved, owned)]
                 for jump in USERSPACE_JUMPS:
                     if jump.table == table and not saved.has_rule(jump.source_chain, jump.args()):
                         lines.append(

@@ -19,7 +19,7 @@ from kproxy.rules.jumps import JUMP_RULES
 from kproxy.rules.names import is_owned_chain
 from kproxy.rules.parse import Dump, parse_dump
 from kproxy.rules.trace import trace_packet
-from kproxy.types import ServicePortInfo
+from kproxy.servicemodel import ServicePortInfo
 
 pytestmark = pytest.mark.root
 

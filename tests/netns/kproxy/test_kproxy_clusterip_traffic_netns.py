@@ -18,9 +18,9 @@ from kproxy_netns_backends import BackendFactory
 from pyroute2 import IPRoute
 
 from kproxy.config import ProxyConfig
+from kproxy.iptables.render import render
 from kproxy.rules.jumps import JUMP_RULES
-from kproxy.rules.render import render
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 pytestmark = pytest.mark.root
 

@@ -17,11 +17,11 @@ from kproxy_objects import endpoint, endpoint_slice, service
 from kproxy.backend.restore import (
     NFT_ALL_CHAINS_COMMAND,
     RestoreBackend,
-    netns_prefix,
+    in_netns,
     run_subprocess,
 )
 from kproxy.config import ProxyConfig
-from kproxy.proxier import IptablesProxier
+from kproxy.iptables.proxier import IptablesProxier
 
 pytestmark = pytest.mark.root
 
@@ -63,13 +63,13 @@ def _proxier(ns: str, min_declared: int) -> tuple[IptablesProxier, RecordingRunn
 
 
 def _save(ns: str) -> str:
-    argv = [*netns_prefix(ns), "iptables-nft-save"]
+    argv = in_netns(ns, ["iptables-nft-save"])
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return "".join(line + "\n" for line in out.splitlines() if not line.startswith("#"))
 
 
 def _iptables(ns: str, *args: str) -> None:
-    subprocess.run([*netns_prefix(ns), "iptables-nft", "-w", *args], check=True)
+    subprocess.run(in_netns(ns, ["iptables-nft", "-w", *args]), check=True)
 
 
 async def test_all_chains_mode_programs_exactly_what_the_plain_input_does(

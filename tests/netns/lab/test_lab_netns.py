@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from kproxy.config import ProxyConfig
+from kproxy.iptables.render import render
 from kproxy.lab import workload as w
 from kproxy.lab.control import CLUSTER_CIDR
 from kproxy.lab.results import REQUIRED_FIELDS
-from kproxy.rules.render import render
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]

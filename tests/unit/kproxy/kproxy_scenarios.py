@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kproxy.config import ProxyConfig
-from kproxy.rules.model import RuleSet
+from kproxy.iptables.model import RuleSet
+from kproxy.iptables.render import render
 from kproxy.rules.parse import Dump, parse_dump
-from kproxy.rules.render import render
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 NODE = "node1"
 NODE_IP = "192.168.0.2"

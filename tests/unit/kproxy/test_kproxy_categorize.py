@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kproxy_scenarios import ep
 
-from kproxy.rules.categorize import categorize_endpoints
-from kproxy.types import ServicePortInfo
+from kproxy.iptables.categorize import categorize_endpoints
+from kproxy.servicemodel import ServicePortInfo
 
 CLUSTER = ServicePortInfo("172.30.0.1", 80)
 ITP_LOCAL = ServicePortInfo("172.30.0.1", 80, internal_traffic_policy_local=True)

@@ -16,7 +16,7 @@ from kproxy.changes import (
 from kproxy.changes import (
     legacy_endpoints as translate_legacy,
 )
-from kproxy.types import DEFAULT_AFFINITY_SECONDS, EndpointInfo, ServicePortName
+from kproxy.servicemodel import DEFAULT_AFFINITY_SECONDS, EndpointInfo, ServicePortName
 
 WEB = ("default", "web")
 HTTP = ServicePortName("default", "web", "http", "TCP")

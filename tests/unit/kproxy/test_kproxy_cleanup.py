@@ -5,7 +5,8 @@ from __future__ import annotations
 from kproxy_scenarios import overall
 
 from kproxy.backend.fake import FakeBackend
-from kproxy.cleanup import cleanup, cleanup_text, is_kproxy_chain
+from kproxy.cleanup import cleanup_text, remove_owned
+from kproxy.iptables.mode import IPTABLES_RULES
 from kproxy.kernelstate import scan_save
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
 
@@ -40,7 +41,7 @@ def _installed() -> FakeBackend:
 
 def test_cleanup_leaves_exactly_the_foreign_rules() -> None:
     backend = _installed()
-    report = cleanup(backend)
+    report = remove_owned(backend, IPTABLES_RULES)
     assert report.errors == []
     assert report.jump_rules_removed == len(JUMP_RULES)
     after = FakeBackend()
@@ -51,8 +52,8 @@ def test_cleanup_leaves_exactly_the_foreign_rules() -> None:
 
 def test_cleanup_is_idempotent() -> None:
     backend = _installed()
-    cleanup(backend)
-    report = cleanup(backend)
+    remove_owned(backend, IPTABLES_RULES)
+    report = remove_owned(backend, IPTABLES_RULES)
     assert report.errors == [] and report.jump_rules_removed == 0
     assert report.chains_removed == {}
 
@@ -60,15 +61,16 @@ def test_cleanup_is_idempotent() -> None:
 def test_a_foreign_reference_blocks_only_that_table() -> None:
     backend = _installed()
     backend.restore("*nat\n:MY-REF - [0:0]\n-A MY-REF -j KUBE-MARK-MASQ\nCOMMIT\n")
-    report = cleanup(backend)
+    report = remove_owned(backend, IPTABLES_RULES)
     assert len(report.errors) == 1 and report.errors[0].startswith("nat:")
     assert "filter" in report.chains_removed
     assert "KUBE-MARK-MASQ" in backend.save("nat")  # nat left whole, as it was
 
 
 def test_ownership() -> None:
-    assert is_kproxy_chain("nat", "KUBE-SVC-ABCDEFGHIJKLMNOP")
-    assert is_kproxy_chain("filter", "KUBE-PROXY-FIREWALL")
-    assert not is_kproxy_chain("filter", "KUBE-FIREWALL")  # kubelet's
-    assert not is_kproxy_chain("nat", "KUBE-KUBELET-CANARY")
-    assert cleanup_text({"nat": scan_save("*nat\n:MY-NAT - [0:0]\nCOMMIT\n", "nat")}) == ""
+    assert IPTABLES_RULES.owns("nat", "KUBE-SVC-ABCDEFGHIJKLMNOP")
+    assert IPTABLES_RULES.owns("filter", "KUBE-PROXY-FIREWALL")
+    assert not IPTABLES_RULES.owns("filter", "KUBE-FIREWALL")  # kubelet's
+    assert not IPTABLES_RULES.owns("nat", "KUBE-KUBELET-CANARY")
+    saved = scan_save("*nat\n:MY-NAT - [0:0]\nCOMMIT\n", "nat")
+    assert cleanup_text({"nat": saved}, IPTABLES_RULES.owns) == ""

@@ -6,7 +6,7 @@ import subprocess
 from collections.abc import Sequence
 
 from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 DNS = ServicePortName("kube-system", "dns", "dns", "UDP")
 WEB = ServicePortName("default", "web", "http", "TCP")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kproxy_scenarios import overall, spn
 
-from kproxy.rules.model import RuleSet
+from kproxy.iptables.model import RuleSet
 from kproxy.rules.parse import ChainDecl, parse_restore
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kproxy.rules import names
-from kproxy.types import ServicePortName
+from kproxy.servicemodel import ServicePortName
 
 
 def _reference_hash(text: str) -> str:

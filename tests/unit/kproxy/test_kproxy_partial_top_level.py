@@ -12,9 +12,9 @@ from kproxy_scenarios import overall
 from knet.client.clock import FakeClock
 from kproxy.backend.fake import FakeBackend
 from kproxy.config import ProxyConfig
-from kproxy.proxier import IptablesProxier
+from kproxy.iptables.proxier import IptablesProxier
+from kproxy.iptables.render import render
 from kproxy.rules.parse import ChainDecl, parse_dump, parse_restore
-from kproxy.rules.render import render
 
 CONFIG = ProxyConfig("node1", cluster_cidr="10.244.0.0/16", min_sync_period=0.0)
 

@@ -17,8 +17,8 @@ from kproxy.changes import (
     last_change_trigger_time,
 )
 from kproxy.config import ProxyConfig
+from kproxy.iptables.proxier import IptablesProxier
 from kproxy.metrics import PROGRAMMING_BUCKETS, ProxyMetrics
-from kproxy.proxier import IptablesProxier
 
 WEB = ("default", "web")
 START = 1_700_000_000.0  # the tracker's start, in epoch seconds

@@ -17,12 +17,12 @@ from kproxy.backend.fake import FakeBackend
 from kproxy.config import ProxyConfig
 from kproxy.conntrack import FlowFilter
 from kproxy.healthz import ProxyHealth
+from kproxy.iptables.proxier import IptablesProxier
+from kproxy.iptables.render import render
 from kproxy.metrics import ProxyMetrics
-from kproxy.proxier import IptablesProxier
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
 from kproxy.rules.names import is_owned_chain
 from kproxy.rules.parse import Dump, parse_dump
-from kproxy.rules.render import render
 from kproxy.rules.trace import trace_packet
 
 NODE_IP = "192.168.0.2"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kproxy_scenarios import CONFIG, NODE_IP, Scenario, ep, overall, spn
 
-from kproxy.types import ServicePortInfo
+from kproxy.servicemodel import ServicePortInfo
 
 GOLDEN = Path(__file__).parent / "golden"
 

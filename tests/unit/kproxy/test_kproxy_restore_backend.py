@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from kproxy.backend.base import BackendError, RulesBackend
-from kproxy.backend.restore import RestoreBackend, choose_variant, netns_prefix, parse_version
+from kproxy.backend.restore import RestoreBackend, check_netns, choose_variant, parse_version
 
 
 @dataclass
@@ -143,7 +143,9 @@ def test_auto_detection_runs_both_saves() -> None:
 @pytest.mark.parametrize("bad", ["", "..", "a/b", "x y", "../etc"])
 def test_netns_names_are_checked(bad: str) -> None:
     with pytest.raises(ValueError):
-        netns_prefix(bad)
+        check_netns(bad)
+    with pytest.raises(ValueError):
+        RestoreBackend("legacy", netns=bad, runner=FakeRunner([]))
 
 
 def test_bad_variant() -> None:

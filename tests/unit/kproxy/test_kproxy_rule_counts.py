@@ -13,9 +13,9 @@ import ipaddress
 import pytest
 from kproxy_scenarios import CONFIG, ep
 
-from kproxy.rules.model import RuleSet
-from kproxy.rules.render import render
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.iptables.model import RuleSet
+from kproxy.iptables.render import render
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 
 def _generate(services: int, endpoints: int, load_balancer: bool) -> RuleSet:

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 from kproxy_scenarios import CONFIG, Scenario, ep, overall, spn
 
-from kproxy.rulecache import RuleCache
-from kproxy.rules.render import is_large_cluster, render
-from kproxy.types import ServicePortInfo
+from kproxy.iptables.render import is_large_cluster, render
+from kproxy.iptables.rulecache import RuleCache
+from kproxy.servicemodel import ServicePortInfo
 
 
 def _cache(s: Scenario) -> RuleCache:

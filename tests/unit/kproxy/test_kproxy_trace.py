@@ -26,7 +26,7 @@ from kproxy_scenarios import (
 
 from kproxy.rules.parse import Dump, parse_dump
 from kproxy.rules.trace import TraceError, trace_packet, with_jump_rules
-from kproxy.types import ServicePortInfo
+from kproxy.servicemodel import ServicePortInfo
 
 DATA = Path(__file__).parent / "data"
 

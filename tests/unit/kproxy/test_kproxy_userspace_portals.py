@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from kproxy.backend.fake import FakeBackend
-from kproxy.cleanup import (
-    cleanup,
-    iptables_mode_removal_lines,
-    userspace_removal_lines,
-)
+from kproxy.cleanup import owned_removal_lines, remove_owned
+from kproxy.iptables.mode import IPTABLES_RULES
 from kproxy.kernelstate import scan_save
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
 from kproxy.rules.parse import join_args
-from kproxy.types import ServicePortInfo, ServicePortName
+from kproxy.servicemodel import ServicePortInfo, ServicePortName
+from kproxy.userspace.mode import USERSPACE_RULES
 from kproxy.userspace.portals import (
     PORTALS_CONTAINER,
     PORTALS_HOLD,
@@ -106,7 +104,7 @@ def test_userspace_full_sync_removes_iptables_mode_rules_in_its_restore() -> Non
     backend.restore("*nat\n:MINE - [0:0]\n-A PREROUTING -j MINE\nCOMMIT\n")
     _install_iptables_mode(backend)
     extra = {
-        t: iptables_mode_removal_lines(scan_save(backend.save(t), t))
+        t: owned_removal_lines(scan_save(backend.save(t), t), IPTABLES_RULES)
         for t in ("filter", "nat", "mangle")
     }
     backend.restore(render_portals([WEB], extra=extra))
@@ -119,7 +117,10 @@ def test_userspace_full_sync_removes_iptables_mode_rules_in_its_restore() -> Non
 def test_iptables_mode_removal_of_userspace_rules_and_cleanup() -> None:
     backend = FakeBackend()
     backend.restore(_with_jumps())
-    lines = {t: userspace_removal_lines(scan_save(backend.save(t), t)) for t in ("filter", "nat")}
+    lines = {
+        t: owned_removal_lines(scan_save(backend.save(t), t), USERSPACE_RULES)
+        for t in ("filter", "nat")
+    }
     assert lines["nat"][:2] == [
         f"-D {j.source_chain} {join_args(j.args())}" for j in USERSPACE_JUMPS if j.table == "nat"
     ]
@@ -128,7 +129,7 @@ def test_iptables_mode_removal_of_userspace_rules_and_cleanup() -> None:
     assert _kube_chains(backend, "nat") == set() and _kube_chains(backend, "filter") == set()
     # --cleanup removes userspace mode's rules too.
     backend.restore(_with_jumps())
-    report = cleanup(backend)
+    report = remove_owned(backend, USERSPACE_RULES)
     assert report.errors == []
     assert report.jump_rules_removed == len(USERSPACE_JUMPS)
     assert _kube_chains(backend, "nat") == set() and _kube_chains(backend, "filter") == set()

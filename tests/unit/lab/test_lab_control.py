@@ -12,9 +12,9 @@ import pytest
 
 from kproxy.backend.fake import FakeBackend
 from kproxy.config import ProxyConfig
+from kproxy.iptables.render import render
 from kproxy.lab import workload as w
 from kproxy.lab.control import CLUSTER_CIDR, BackendRestoreTool, Measurement, parse_args
-from kproxy.rules.render import render
 
 
 class RecordingTool(BackendRestoreTool):

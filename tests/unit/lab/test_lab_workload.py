@@ -7,10 +7,10 @@ import pytest
 
 from kproxy.changes import merge_slices, parse_slice, service_ports
 from kproxy.config import ProxyConfig
+from kproxy.iptables.render import render, service_order
 from kproxy.lab import workload as w
 from kproxy.lab.userspace import count_rules
-from kproxy.rules.render import render, service_order
-from kproxy.types import ServicePortInfo
+from kproxy.servicemodel import ServicePortInfo
 from kproxy.userspace.portals import USERSPACE_JUMPS, Portal, render_portals
 
 

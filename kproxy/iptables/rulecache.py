@@ -13,10 +13,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from knet import gctune
 from kproxy.config import ProxyConfig
-from kproxy.rules.model import RuleSet
+from kproxy.iptables.model import RuleSet
+from kproxy.iptables.render import render, render_service, service_order
 from kproxy.rules.names import is_owned_chain
-from kproxy.rules.render import render, render_service, service_order
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 ServiceKey = tuple[str, str]
 # (table, chain, rules) triples.

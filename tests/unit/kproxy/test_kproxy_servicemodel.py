@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kproxy.config import ProxyConfig
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 
 def test_service_port_name_string() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kproxy.types import EndpointInfo, ServicePortInfo
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo
 
 
 @dataclass(frozen=True)

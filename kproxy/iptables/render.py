@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 
 from knet import gctune
 from kproxy.config import ProxyConfig
+from kproxy.iptables.categorize import Categorized, categorize_endpoints
+from kproxy.iptables.model import RuleSet
 from kproxy.rules import names as n
-from kproxy.rules.categorize import Categorized, categorize_endpoints
-from kproxy.rules.model import RuleSet
-from kproxy.types import EndpointInfo, ServicePortInfo, ServicePortName
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 FILTER = "filter"
 NAT = "nat"

@@ -31,9 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from knet.client.clock import Clock, RealClock
 from knet.client.clock import sleep as clock_sleep
@@ -42,70 +41,25 @@ from kproxy.changes import (
     EndpointsChangeTracker,
     EndpointsMap,
     ServiceChangeTracker,
-    ServiceKey,
     ServicePortMap,
 )
-from kproxy.cleanup import userspace_removal_lines
+from kproxy.cleanup import OwnedRules
 from kproxy.config import ProxyConfig
 from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
 from kproxy.handlers import ChangeHandlers
 from kproxy.healthz import ProxyHealth
-from kproxy.kernelstate import SavedTable, scan_save
+from kproxy.iptables.writer import RuleWriter, SyncResult
 from kproxy.metrics import ProxyMetrics
-from kproxy.rulecache import RuleCache
-from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
-from kproxy.rules.model import RuleSet
-from kproxy.rules.names import is_owned_chain
-from kproxy.rules.parse import join_args
-from kproxy.rules.render import is_large_cluster
+from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES
 from kproxy.runner import BoundedFrequencyRunner
-from kproxy.types import ServicePortName
 
-log = logging.getLogger("kproxy.proxier")
+log = logging.getLogger("kproxy.iptables.proxier")
 
-Obj = Mapping[str, Any]
 T = TypeVar("T")
 
 # Upstream's proxyutil.FullSyncPeriod.
 FULL_SYNC_PERIOD = 3600.0
 BURST_SYNCS = 2
-_SAVED_TABLES = ("filter", "nat")
-
-
-class Proxier(Protocol):
-    """What the informer wiring drives; every proxy mode implements it."""
-
-    def on_service_add(self, obj: Obj) -> None: ...
-    def on_service_update(self, old: Obj, new: Obj) -> None: ...
-    def on_service_delete(self, obj: Obj) -> None: ...
-    def on_services_synced(self) -> None: ...
-    def on_endpoint_slice_add(self, obj: Obj) -> None: ...
-    def on_endpoint_slice_update(self, old: Obj, new: Obj) -> None: ...
-    def on_endpoint_slice_delete(self, obj: Obj) -> None: ...
-    def on_endpoint_slices_synced(self) -> None: ...
-    def on_endpoints_add(self, obj: Obj) -> None: ...
-    def on_endpoints_update(self, old: Obj, new: Obj) -> None: ...
-    def on_endpoints_delete(self, obj: Obj) -> None: ...
-    def on_endpoints_synced(self) -> None: ...
-    def on_node_add(self, obj: Obj) -> None: ...
-    def on_node_update(self, old: Obj, new: Obj) -> None: ...
-    def on_node_delete(self, obj: Obj) -> None: ...
-    async def run(self) -> None: ...
-
-
-@dataclass
-class SyncResult:
-    """What one successful sync did."""
-
-    full: bool
-    services_changed: set[ServiceKey]
-    chains_written: set[str]  # per-service chains written (and top-level ones not unchanged)
-    chains_deleted: dict[str, set[str]]
-    rules_written: dict[str, int]
-    # Top-level chains per table left out because the kernel already held their rules.
-    unchanged: dict[str, set[str]] = field(default_factory=dict)
-    flows_cleared: list[FlowFilter] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 class IptablesProxier(ChangeHandlers):
@@ -122,11 +76,16 @@ class IptablesProxier(ChangeHandlers):
         burst_syncs: int = BURST_SYNCS,
         offload: bool = True,
         wall_clock: Callable[[], float] = time.time,
+        foreign: Sequence[OwnedRules] = (),
     ) -> None:
+        super().__init__(
+            ServiceChangeTracker(),
+            EndpointsChangeTracker(config.node_name, start_time=wall_clock()),
+            metrics if metrics is not None else ProxyMetrics(),
+            health,
+        )
         self.config = config
         self.backend = backend
-        self.metrics = metrics if metrics is not None else ProxyMetrics()
-        self.health = health
         self.conntrack = conntrack
         self.clock = clock or RealClock()
         self.full_sync_period = full_sync_period
@@ -135,11 +94,11 @@ class IptablesProxier(ChangeHandlers):
         self.offload = offload
         # Wall-clock time, for comparing with the trigger-time annotations.
         self.wall_clock = wall_clock
-        self.service_changes = ServiceChangeTracker()
-        self.endpoint_changes = EndpointsChangeTracker(config.node_name, start_time=wall_clock())
         self.services = ServicePortMap()
         self.endpoints = EndpointsMap()
-        self.rules = RuleCache(config)
+        # Rendering and restoring; foreign: other modes' rules, removed by full syncs.
+        self.writer = RuleWriter(config, backend, foreign)
+        self.rules = self.writer.rules
         self.runner = BoundedFrequencyRunner(
             "sync-runner",
             self.sync_proxy_rules,
@@ -152,14 +111,10 @@ class IptablesProxier(ChangeHandlers):
         self.last_full_sync: float | None = None
         self.last_sync: SyncResult | None = None
         self.sync_failures = 0
-        self._services_synced = False
-        self._endpoints_synced = False
         # Conntrack work and endpoint-change trigger times from syncs whose rules are not
         # written yet.
         self._pending_flows: list[FlowFilter] = []
         self._pending_triggers: list[float] = []
-        # Top-level chains' rules as the last successful sync left them in the kernel.
-        self._top_written: dict[tuple[str, str], list[str]] = {}
         self._io_lock = asyncio.Lock()
 
     # -- state ---------------------------------------------------------------------------------
@@ -240,7 +195,7 @@ class IptablesProxier(ChangeHandlers):
         self._pending_triggers.extend(self.endpoint_changes.drain_trigger_times())
         self.metrics.service_changes_total.inc(len(svc_changes))
         self.metrics.endpoint_changes_total.inc(len(ep_changes))
-        self._changed(False)
+        self.publish_pending()
         removed_ports = self.services.apply(svc_changes)
         ep_update = self.endpoints.apply(ep_changes)
         changed = set(svc_changes) | set(ep_changes)
@@ -259,7 +214,9 @@ class IptablesProxier(ChangeHandlers):
             or now - self.last_full_sync >= self.full_sync_period
         )
         try:
-            result = await self._offload(self._write_rules, full, changed, names)
+            result = await self._offload(
+                self.writer.write, full, changed, names, self.services, self.endpoints
+            )
         except Exception as e:
             self._sync_failed(e, full)
             return
@@ -299,93 +256,5 @@ class IptablesProxier(ChangeHandlers):
             log.exception("sync failed", exc_info=error)
         # What the kernel holds is unknown now: only a full sync can be trusted next.
         self.need_full_sync = True
-        self._top_written.clear()
+        self.writer.forget_top_level()
         self.runner.retry_after(self.config.sync_period)
-
-    def _write_rules(
-        self, full: bool, changed: set[ServiceKey], names: set[ServicePortName]
-    ) -> SyncResult:
-        """Render and restore (blocking; runs in a worker thread)."""
-        large = is_large_cluster(self.services, self.endpoints)
-        if large != self.rules.large:
-            full = True  # comment style changes for every chain
-        if full:
-            return self._write_full(changed, large)
-        old_chains = self.rules.chains_of(names)
-        self.rules.refresh(self.services, self.endpoints, names)
-        rs = self.rules.ruleset(only=names)
-        new_chains = self.rules.chains_of(names)
-        stale = old_chains - new_chains
-        unchanged = self._unchanged_top_level(rs)
-        text = rs.to_restore_text(chains=new_chains, stale={"nat": stale}, unchanged=unchanged)
-        self.backend.restore(text)
-        self._remember_top_level(rs)
-        written = {
-            t: rs.rule_count(t) - sum(len(rs.chain(t, c)) for c in unchanged.get(t, ()))
-            for t in rs.tables
-        }
-        deleted = {"nat": stale} if stale else {}
-        return SyncResult(False, changed, new_chains, deleted, written, unchanged)
-
-    def _unchanged_top_level(self, rs: RuleSet) -> dict[str, set[str]]:
-        """Top-level chains of ``rs`` whose rules are those the kernel already holds."""
-        out: dict[str, set[str]] = {}
-        for table, chain in _top_level(rs):
-            # Assembled from the same cached fragments: equal lists mostly share their
-            # strings, so this is cheap even for 10,000 rules.
-            if self._top_written.get((table, chain)) == rs.chain(table, chain):
-                out.setdefault(table, set()).add(chain)
-        return out
-
-    def _remember_top_level(self, rs: RuleSet) -> None:
-        for table, chain in _top_level(rs):
-            # rs is not changed after the restore: keep its list, not a copy.
-            self._top_written[(table, chain)] = rs.chain(table, chain)
-
-    def _write_full(self, changed: set[ServiceKey], large: bool) -> SyncResult:
-        saved = {t: scan_save(self.backend.save(t), t) for t in _SAVED_TABLES}
-        self.rules.rebuild(self.services, self.endpoints, large)
-        rs = self.rules.ruleset()
-        for table in CANARY_TABLES:
-            rs.chain(table, CANARY_CHAIN)  # (re)created empty; a flush removes it
-        stale = {
-            t: {c for c in s.chains if is_owned_chain(c) and not rs.has_chain(t, c)}
-            for t, s in saved.items()
-        }
-        stale = {t: chains for t, chains in stale.items() if chains}
-        extra = missing_jumps(saved)
-        # Switching from userspace mode: its portal chains and jumps go in this same restore.
-        for table, saved_table in saved.items():
-            switched = userspace_removal_lines(saved_table)
-            if switched:
-                extra.setdefault(table, []).extend(switched)
-        text = rs.to_restore_text(stale=stale, extra=extra)
-        self.backend.restore(text)
-        self._top_written.clear()
-        self._remember_top_level(rs)
-        written = {t: rs.rule_count(t) for t in rs.tables}
-        owned = {c for t in rs.tables for c in rs.chains(t) if is_owned_chain(c)}
-        return SyncResult(True, changed, owned, stale, written)
-
-
-def missing_jumps(saved: Mapping[str, SavedTable]) -> dict[str, list[str]]:
-    """Restore lines adding the jump rules that iptables-save does not show, per table.
-
-    Upstream ensures them with one iptables call each; on a big table every call costs as
-    much as reading the whole table, so here they ride along in the sync's single restore.
-    """
-    out: dict[str, list[str]] = {}
-    for jump in JUMP_RULES:
-        table = saved.get(jump.table)
-        if table is None or not table.has_rule(jump.source_chain, jump.args()):
-            line = f"{jump.position} {jump.source_chain} {join_args(jump.args())}"
-            out.setdefault(jump.table, []).append(line)
-    return out
-
-
-def _top_level(rs: RuleSet) -> Iterator[tuple[str, str]]:
-    """(table, chain) of every chain in ``rs`` that is not a per-service one."""
-    for table in rs.tables:
-        for chain in rs.chains(table):
-            if not is_owned_chain(chain):
-                yield table, chain
