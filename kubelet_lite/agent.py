@@ -21,12 +21,12 @@ from knet.client import ApiClient, Informer
 from kubelet_lite import gc
 from kubelet_lite.config import KubeletConfig
 from kubelet_lite.events import EventRecorder
-from kubelet_lite.netconf import NetConf
+from kubelet_lite.network.conf import NetConf
+from kubelet_lite.network.pod_network import PodNetwork
+from kubelet_lite.network.worker_pool import Sandboxes
 from kubelet_lite.node import NodeAgent, Readiness
 from kubelet_lite.podworkers import PodWorkers, pod_uid
 from kubelet_lite.runtime.process import ProcessRuntime
-from kubelet_lite.sandbox import PodNetwork
-from kubelet_lite.sandboxes import Sandboxes
 from kubelet_lite.state import StateStore
 from kubelet_lite.status_writer import StatusManager
 from kubelet_lite.sync import Deps, PodSync

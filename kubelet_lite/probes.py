@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from knet.api.core import Container, Probe
-from kubelet_lite import nodenet
+from kubelet_lite.network import probe_sockets
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def resolve_port(port: int | str, container: Container) -> int:
 async def _connect(
     target: Target, host: str, port: int, timeout: float
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str | None]:
-    sock = nodenet.socket_in(target.node_netns_path)
+    sock = probe_sockets.socket_in(target.node_netns_path)
     loop = asyncio.get_running_loop()
     try:
         await asyncio.wait_for(loop.sock_connect(sock, (host, port)), timeout)

@@ -37,7 +37,9 @@ from kubelet_lite.containers import (
     spec_hash,
 )
 from kubelet_lite.events import NORMAL, WARNING, EventRecorder
-from kubelet_lite.netconf import SandboxSpec
+from kubelet_lite.network.conf import SandboxSpec
+from kubelet_lite.network.pod_network import PodNetwork, SandboxError
+from kubelet_lite.network.worker_pool import Sandboxes
 from kubelet_lite.plan import ContainerFacts, plan_pod
 from kubelet_lite.probes import Kind, ProbeWorker, Target, Timing, run_check
 from kubelet_lite.runtime.process import (
@@ -53,8 +55,6 @@ from kubelet_lite.runtime.process import (
     watch,
 )
 from kubelet_lite.runtime.resolve import ImageError, resolve
-from kubelet_lite.sandbox import PodNetwork, SandboxError
-from kubelet_lite.sandboxes import Sandboxes
 from kubelet_lite.state import Attempt, PodCheckpoint, PodDir, StateStore
 from kubelet_lite.status import (
     ContainerView,

@@ -153,7 +153,7 @@ async def test_a_dead_sandbox_worker_is_replaced(node: Node, client: ApiClient) 
         if pid.isdigit()
         and (st := procfs.read_stat(int(pid))) is not None
         and st.ppid == kubelet.pid
-        and b"kubelet_lite.sandbox_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and b"kubelet_lite.network.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
     assert workers, "kubelet-lite has no sandbox worker processes"
     os.kill(workers[0], signal.SIGKILL)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_lite.netconf import NetConf, SandboxSpec
-from kubelet_lite.sandbox import SandboxError
-from kubelet_lite.sandboxes import Sandboxes
+from kubelet_lite.network.conf import NetConf, SandboxSpec
+from kubelet_lite.network.pod_network import SandboxError
+from kubelet_lite.network.worker_pool import Sandboxes
 from kubelet_lite.state import PodCheckpoint, PodDir
 
 FAKE_WORKER = """\
 #!{python}
-# A stand-in sandbox worker. argv: -m kubelet_lite.sandbox_worker --control-fd N ...
+# A stand-in sandbox worker. argv: -m kubelet_lite.network.worker --control-fd N ...
 import json, os, socket, sys, time
 fd = int(sys.argv[sys.argv.index("--control-fd") + 1])
 here = os.path.dirname(os.path.abspath(__file__))

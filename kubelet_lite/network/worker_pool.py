@@ -3,7 +3,7 @@
 Building a sandbox is blocking work (netlink requests, namespace creation, IPAM and checkpoint
 files) with some Python in it; done in threads of the kubelet process, it would compete for its
 GIL with everything else the kubelet does. So sandboxes are made and removed by a few worker
-processes (sandbox_worker.py), each with its own PodNetwork, each handed one request at a time
+processes (worker.py), each with its own PodNetwork, each handed one request at a time
 over its own socket pair: a line of JSON out, a line back, read by the event loop itself (no
 helper threads, no pickling). They die with the kubelet (PR_SET_PDEATHSIG). Each operation
 records its intent in the pod's checkpoint before it acts and its outcome after, in the worker,
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from kubelet_lite import failpoints
-from kubelet_lite.netconf import NetConf, SandboxSpec
-from kubelet_lite.sandbox import PodNetwork, SandboxError
+from kubelet_lite.network.conf import NetConf, SandboxSpec
+from kubelet_lite.network.pod_network import PodNetwork, SandboxError
 from kubelet_lite.state import PodCheckpoint, PodDir
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class Sandboxes:
             proc = await asyncio.create_subprocess_exec(
                 self.python,
                 "-m",
-                "kubelet_lite.sandbox_worker",
+                "kubelet_lite.network.worker",
                 "--control-fd",
                 str(theirs.fileno()),
                 "--kubelet-pid",

@@ -1,5 +1,5 @@
-"""A sandbox worker: ``python -m kubelet_lite.sandbox_worker --control-fd N --kubelet-pid P
---conf JSON``, started by kubelet-lite (see sandboxes.py), never by hand.
+"""A sandbox worker: ``python -m kubelet_lite.network.worker --control-fd N --kubelet-pid P
+--conf JSON``, started by kubelet-lite (see worker_pool.py), never by hand.
 
 It builds and removes pod sandboxes, one request at a time, read from the control socket as one
 JSON object per line (the same framing as the zygote's)::
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 # (pyroute2 and the kubelet's modules take ~0.3 s), so a kubelet killed while its worker is
 # still starting does not leave the worker behind.
 if TYPE_CHECKING:
-    from kubelet_lite.sandbox import PodNetwork
+    from kubelet_lite.network.pod_network import PodNetwork
 
 PR_SET_PDEATHSIG = 1
 log = logging.getLogger(__name__)
@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 def handle(net: PodNetwork, req: dict[str, Any]) -> dict[str, Any]:
     """Carry out one request; the reply (without its id)."""
-    from kubelet_lite.netconf import SandboxSpec
-    from kubelet_lite.sandboxes import create_sandbox, delete_sandbox
+    from kubelet_lite.network.conf import SandboxSpec
+    from kubelet_lite.network.worker_pool import create_sandbox, delete_sandbox
     from kubelet_lite.state import PodCheckpoint, PodDir
 
     op = req.get("op")
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is for the kubelet, which closes us
     from knet import gctune
     from kubelet_lite import failpoints
-    from kubelet_lite.netconf import NetConf
-    from kubelet_lite.sandbox import PodNetwork
+    from kubelet_lite.network.conf import NetConf
+    from kubelet_lite.network.pod_network import PodNetwork
 
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

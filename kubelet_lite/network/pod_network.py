@@ -30,7 +30,7 @@ from knet.netlink import addrs, links, names, routes, sysctl
 from knet.netlink import netns as netns_mod
 from knet.netlink.errors import NetlinkError
 from knet.netlink.session import Session, SessionCache, open_session
-from kubelet_lite.netconf import NetConf, SandboxResult, SandboxSpec
+from kubelet_lite.network.conf import NetConf, SandboxResult, SandboxSpec
 
 log = logging.getLogger(__name__)
 
