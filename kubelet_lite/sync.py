@@ -4,7 +4,7 @@ A ``PodSync`` is driven by the pod's worker (podworkers.py), one call at a time:
 ``adopt()`` once (pick up what an earlier kubelet-lite left running), then ``sync(pod)`` whenever
 the pod or one of its containers changed, and ``terminate(...)`` when the pod is being deleted.
 What to start, restart or kill is decided by plan.py (pure); this module carries it out and
-keeps the checkpoint (state.py) ahead of every step that creates something.
+keeps the checkpoint (status/checkpoint.py) ahead of every step that creates something.
 """
 
 from __future__ import annotations
@@ -55,15 +55,15 @@ from kubelet_lite.runtime.process import (
     watch,
 )
 from kubelet_lite.runtime.resolve import ImageError, resolve
-from kubelet_lite.state import Attempt, PodCheckpoint, PodDir, StateStore
-from kubelet_lite.status import (
+from kubelet_lite.status.checkpoint import Attempt, PodCheckpoint, PodDir, StateStore
+from kubelet_lite.status.pod_status import (
     ContainerView,
     PodFacts,
     Terminated,
     build_status,
     terminated_reason,
 )
-from kubelet_lite.status_writer import StatusManager
+from kubelet_lite.status.writer import StatusManager
 
 log = logging.getLogger(__name__)
 

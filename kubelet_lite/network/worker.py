@@ -41,7 +41,7 @@ def handle(net: PodNetwork, req: dict[str, Any]) -> dict[str, Any]:
     """Carry out one request; the reply (without its id)."""
     from kubelet_lite.network.conf import SandboxSpec
     from kubelet_lite.network.worker_pool import create_sandbox, delete_sandbox
-    from kubelet_lite.state import PodCheckpoint, PodDir
+    from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 
     op = req.get("op")
     try:

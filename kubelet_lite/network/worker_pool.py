@@ -27,7 +27,7 @@ from typing import Any
 from kubelet_lite import failpoints
 from kubelet_lite.network.conf import NetConf, SandboxSpec
 from kubelet_lite.network.pod_network import PodNetwork, SandboxError
-from kubelet_lite.state import PodCheckpoint, PodDir
+from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from kubelet_harness import (
 from knet.client import ApiClient
 from kubelet_lite.failpoints import ENV as FAILPOINTS
 from kubelet_lite.runtime import procfs
-from kubelet_lite.state import StateStore
+from kubelet_lite.status.checkpoint import StateStore
 
 pytestmark = pytest.mark.root
 

@@ -20,7 +20,7 @@ import pytest
 from kubelet_lite.network.conf import NetConf, SandboxSpec
 from kubelet_lite.network.pod_network import SandboxError
 from kubelet_lite.network.worker_pool import Sandboxes
-from kubelet_lite.state import PodCheckpoint, PodDir
+from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 
 FAKE_WORKER = """\
 #!{python}
