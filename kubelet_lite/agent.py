@@ -25,11 +25,11 @@ from kubelet_lite.network.conf import NetConf
 from kubelet_lite.network.pod_network import PodNetwork
 from kubelet_lite.network.worker_pool import Sandboxes
 from kubelet_lite.node import NodeAgent, Readiness
-from kubelet_lite.podworkers import PodWorkers, pod_uid
+from kubelet_lite.pods.pod_workers import PodWorkers, pod_uid
+from kubelet_lite.pods.sync import Deps, PodSync
 from kubelet_lite.runtime.process import ProcessRuntime
 from kubelet_lite.status.checkpoint import StateStore
 from kubelet_lite.status.writer import StatusManager
-from kubelet_lite.sync import Deps, PodSync
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """One pod's life on this node: sandbox, containers, probes, status, and its end.
 
-A ``PodSync`` is driven by the pod's worker (podworkers.py), one call at a time:
+A ``PodSync`` is driven by the pod's worker (pod_workers.py), one call at a time:
 ``adopt()`` once (pick up what an earlier kubelet-lite left running), then ``sync(pod)`` whenever
 the pod or one of its containers changed, and ``terminate(...)`` when the pod is being deleted.
 What to start, restart or kill is decided by plan.py (pure); this module carries it out and
@@ -25,9 +25,13 @@ from knet.api.core import Container
 from knet.client import ApiClient, ApiConnectionError, ApiError
 from knet.netlink import netns as netns_mod
 from kubelet_lite import failpoints
-from kubelet_lite.backoff import CrashLoopBackoff
 from kubelet_lite.config import KubeletConfig
-from kubelet_lite.containers import (
+from kubelet_lite.events import NORMAL, WARNING, EventRecorder
+from kubelet_lite.network.conf import SandboxSpec
+from kubelet_lite.network.pod_network import PodNetwork, SandboxError
+from kubelet_lite.network.worker_pool import Sandboxes
+from kubelet_lite.pods.backoff import CrashLoopBackoff
+from kubelet_lite.pods.container_spec import (
     ContainerConfigError,
     PodFields,
     container_env,
@@ -36,12 +40,8 @@ from kubelet_lite.containers import (
     pod_hostname,
     spec_hash,
 )
-from kubelet_lite.events import NORMAL, WARNING, EventRecorder
-from kubelet_lite.network.conf import SandboxSpec
-from kubelet_lite.network.pod_network import PodNetwork, SandboxError
-from kubelet_lite.network.worker_pool import Sandboxes
-from kubelet_lite.plan import ContainerFacts, plan_pod
-from kubelet_lite.probes import Kind, ProbeWorker, Target, Timing, run_check
+from kubelet_lite.pods.plan import ContainerFacts, plan_pod
+from kubelet_lite.pods.probes import Kind, ProbeWorker, Target, Timing, run_check
 from kubelet_lite.runtime.process import (
     ExitRecord,
     LaunchRequest,
