@@ -29,7 +29,7 @@ from kubelet_lite.config import KubeletConfig
 from kubelet_lite.events import NORMAL, WARNING, EventRecorder
 from kubelet_lite.network.conf import SandboxSpec
 from kubelet_lite.network.pod_network import PodNetwork, SandboxError
-from kubelet_lite.network.worker_pool import Sandboxes
+from kubelet_lite.network.worker_pool import SandboxWorkers
 from kubelet_lite.pods.backoff import CrashLoopBackoff
 from kubelet_lite.pods.container_spec import (
     ContainerConfigError,
@@ -97,8 +97,8 @@ class Deps:
 
     config: KubeletConfig
     client: ApiClient
-    network: PodNetwork  # for checks; sandboxes are made and removed by ``sandboxes``
-    sandboxes: Sandboxes
+    network: PodNetwork  # for checks; sandboxes are made and removed by ``sandbox_workers``
+    sandbox_workers: SandboxWorkers
     runtime: ProcessRuntime
     events: EventRecorder
     statuses: StatusManager
@@ -444,7 +444,7 @@ class PodSync:
         if time.monotonic() < self.sandbox_retry_at:
             return False
         try:
-            await self.deps.sandboxes.create(cp, self.sandbox_spec)
+            await self.deps.sandbox_workers.request("create", cp, self.sandbox_spec)
         except SandboxError as exc:
             self.sandbox_failures += 1
             delay = min(2.0 ** (self.sandbox_failures - 1), SANDBOX_RETRY_MAX)
@@ -460,7 +460,7 @@ class PodSync:
     async def _teardown_sandbox(self) -> None:
         if self.host_network or self.cp.sandbox_state == "none":
             return
-        await self.deps.sandboxes.delete(self.cp, self.sandbox_spec)
+        await self.deps.sandbox_workers.request("delete", self.cp, self.sandbox_spec)
 
     @property
     def pod_ip(self) -> str | None:
