@@ -21,15 +21,15 @@ from knet.client import ApiClient, Informer
 from kubelet_lite import gc
 from kubelet_lite.config import KubeletConfig
 from kubelet_lite.events import EventRecorder
-from kubelet_lite.netconf import NetConf
+from kubelet_lite.network.conf import NetConf
+from kubelet_lite.network.pod_network import PodNetwork
+from kubelet_lite.network.worker_pool import SandboxWorkers
 from kubelet_lite.node import NodeAgent, Readiness
-from kubelet_lite.podworkers import PodWorkers, pod_uid
+from kubelet_lite.pods.pod_workers import PodWorkers, pod_uid
+from kubelet_lite.pods.sync import Deps, PodSync
 from kubelet_lite.runtime.process import ProcessRuntime
-from kubelet_lite.sandbox import PodNetwork
-from kubelet_lite.sandboxes import Sandboxes
-from kubelet_lite.state import StateStore
-from kubelet_lite.status_writer import StatusManager
-from kubelet_lite.sync import Deps, PodSync
+from kubelet_lite.status.checkpoint import StateStore
+from kubelet_lite.status.writer import StatusManager
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Kubelet:
         self.events = EventRecorder(self.client, config.node_name, wait_turn=self._events_turn)
         self.store = StateStore(config.pods_dir)
         self.network: PodNetwork | None = None
-        self.sandboxes: Sandboxes | None = None
+        self.sandbox_workers: SandboxWorkers | None = None
         self.workers: PodWorkers | None = None
         self.informer: Informer | None = None
         self._pool = ThreadPoolExecutor(NETWORK_THREADS, thread_name_prefix="kubelet-net")
@@ -107,15 +107,15 @@ class Kubelet:
         )
         self.network = PodNetwork(conf)
         await self.run_blocking(self.network.ensure_node)
-        self.sandboxes = Sandboxes(conf, cfg.pods_dir, SANDBOX_WORKERS)
-        await self.sandboxes.warm()
+        self.sandbox_workers = SandboxWorkers(conf, cfg.pods_dir, SANDBOX_WORKERS)
+        await self.sandbox_workers.warm()
         await self.runtime.start()
         self.events.start()
         deps = Deps(
             config=cfg,
             client=self.client,
             network=self.network,
-            sandboxes=self.sandboxes,
+            sandbox_workers=self.sandbox_workers,
             runtime=self.runtime,
             events=self.events,
             statuses=self.statuses,
@@ -189,8 +189,8 @@ class Kubelet:
         await self.events.close()
         await self.runtime.close()
         await self.client.close()
-        if self.sandboxes is not None:
-            self.sandboxes.close()
+        if self.sandbox_workers is not None:
+            self.sandbox_workers.close()
         if self.network is not None:
             network = self.network
             await self.run_blocking(network.close)

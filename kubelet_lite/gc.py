@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kubelet_lite.netconf import SandboxSpec
+from kubelet_lite.network.conf import SandboxSpec
+from kubelet_lite.network.pod_network import PodNetwork, SandboxError
 from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.process import kill_session, marker
-from kubelet_lite.sandbox import PodNetwork, SandboxError
-from kubelet_lite.state import PodDir, StateStore
+from kubelet_lite.status.checkpoint import PodDir, StateStore
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from knet.netlink import netns
 from knet.testing.apiserver import running_apiserver
 from kubelet_lite.gc import kill_process, kill_recorded
 from kubelet_lite.runtime import procfs
-from kubelet_lite.state import StateStore
+from kubelet_lite.status.checkpoint import StateStore
 
 IMAGES: dict[str, dict[str, Any]] = {
     "agnhost": {

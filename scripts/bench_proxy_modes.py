@@ -68,7 +68,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 if TYPE_CHECKING:
-    from kubelet_lite.netconf import SandboxSpec
+    from kubelet_lite.network.conf import SandboxSpec
 
 # The server pod listens on one pair of ports for direct traffic and another for proxied
 # traffic (the Service's targetPorts, haproxy's backends): the client pod reaches the server
@@ -272,8 +272,8 @@ class PathResults:
 class Bench:
     def __init__(self, workdir: Path, seconds: float) -> None:
         # Imported here: the roles above run in the namespaces and need none of this.
-        from kubelet_lite.netconf import NetConf
-        from kubelet_lite.sandbox import PodNetwork
+        from kubelet_lite.network.conf import NetConf
+        from kubelet_lite.network.pod_network import PodNetwork
 
         tag = secrets.token_hex(3)
         self.node = f"kt-bench-{tag}-node"
@@ -295,7 +295,7 @@ class Bench:
 
     def setup(self) -> None:
         from knet.netlink import netns as netns_mod
-        from kubelet_lite.netconf import SandboxSpec
+        from kubelet_lite.network.conf import SandboxSpec
 
         netns_mod.create(self.node)
         self.net.ensure_node()

@@ -34,8 +34,8 @@ from pathlib import Path
 
 from knet.netlink import netns
 from knet.netlink.exec import netns_argv
-from kubelet_lite.netconf import NetConf, SandboxSpec
-from kubelet_lite.sandbox import PodNetwork
+from kubelet_lite.network.conf import NetConf, SandboxSpec
+from kubelet_lite.network.pod_network import PodNetwork
 
 CNI_DIR = Path("/usr/lib/cni")
 

@@ -31,8 +31,8 @@ from pyroute2 import IPRoute
 
 from knet import kubeconfig
 from knet.netlink import netns as netns_mod
-from kubelet_lite.netconf import NetConf, SandboxSpec
-from kubelet_lite.sandbox import PodNetwork
+from kubelet_lite.network.conf import NetConf, SandboxSpec
+from kubelet_lite.network.pod_network import PodNetwork
 
 AGENT = str(Path(__file__).with_name("kproxy_traffic_agent.py"))
 REPO = str(Path(__file__).resolve().parents[3])

@@ -28,7 +28,7 @@ from knet.netlink.session import open_session
 from kubelet_lite.gc import kill_process, kill_recorded
 from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.process import MARKER_ENV
-from kubelet_lite.state import StateStore
+from kubelet_lite.status.checkpoint import StateStore
 
 T = TypeVar("T")
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.47"

@@ -48,10 +48,16 @@ async def test_graceful_delete_kills_after_the_grace_period(node: Node, client: 
     assert marked["metadata"]["deletionGracePeriodSeconds"] == 1
     await wait_gone(client, "stubborn")
     assert await node.aleftovers() == NOTHING
-    items, _ = await client.list(
-        "Event", "default", field_selector=f"involvedObject.uid={pod['metadata']['uid']}"
-    )
-    assert any(e["reason"] == "Killing" for e in items)
+
+    async def killing_event() -> bool:
+        items, _ = await client.list(
+            "Event", "default", field_selector=f"involvedObject.uid={pod['metadata']['uid']}"
+        )
+        return any(e["reason"] == "Killing" for e in items)
+
+    # Events wait their turn behind pod work and status writes (up to 2 s: agent.EVENT_MAX_DEFER),
+    # so the pod can be gone a moment before its Killing event is written.
+    await wait_for("a Killing event", killing_event, timeout=10)
 
 
 async def test_force_delete_and_delete_twice(node: Node, client: ApiClient) -> None:

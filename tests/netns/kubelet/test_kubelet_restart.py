@@ -26,7 +26,7 @@ from kubelet_harness import (
 from knet.client import ApiClient
 from kubelet_lite.failpoints import ENV as FAILPOINTS
 from kubelet_lite.runtime import procfs
-from kubelet_lite.state import StateStore
+from kubelet_lite.status.checkpoint import StateStore
 
 pytestmark = pytest.mark.root
 
@@ -153,7 +153,7 @@ async def test_a_dead_sandbox_worker_is_replaced(node: Node, client: ApiClient) 
         if pid.isdigit()
         and (st := procfs.read_stat(int(pid))) is not None
         and st.ppid == kubelet.pid
-        and b"kubelet_lite.sandbox_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and b"kubelet_lite.network.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
     assert workers, "kubelet-lite has no sandbox worker processes"
     os.kill(workers[0], signal.SIGKILL)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from knet.netlink import netns
-from kubelet_lite.netconf import NetConf
-from kubelet_lite.sandbox import PodNetwork
+from kubelet_lite.network.conf import NetConf
+from kubelet_lite.network.pod_network import PodNetwork
 
 
 @pytest.fixture(autouse=True)

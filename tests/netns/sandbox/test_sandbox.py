@@ -15,8 +15,8 @@ from knet.netlink import addrs, links, netns, routes
 from knet.netlink.exec import netns_argv
 from knet.netlink.names import IFNAME_MAX
 from knet.netlink.session import open_session
-from kubelet_lite.netconf import NetConf, SandboxResult, SandboxSpec
-from kubelet_lite.sandbox import PodNetwork, SandboxError
+from kubelet_lite.network.conf import NetConf, SandboxResult, SandboxSpec
+from kubelet_lite.network.pod_network import PodNetwork, SandboxError
 
 pytestmark = pytest.mark.root
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubelet_lite.backoff import CrashLoopBackoff
+from kubelet_lite.pods.backoff import CrashLoopBackoff
 
 
 def test_first_restart_is_immediate_then_doubling_to_the_cap() -> None:

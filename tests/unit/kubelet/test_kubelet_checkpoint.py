@@ -6,8 +6,8 @@ import json
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from kubelet_lite.netconf import SandboxResult
-from kubelet_lite.state import PodCheckpoint, StateStore, dir_name
+from kubelet_lite.network.conf import SandboxResult
+from kubelet_lite.status.checkpoint import PodCheckpoint, StateStore, dir_name
 
 SANDBOX = SandboxResult(
     netns="kl-abc",

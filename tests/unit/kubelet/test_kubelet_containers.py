@@ -8,7 +8,7 @@ import pytest
 
 from knet.api.base import from_wire
 from knet.api.core import Container
-from kubelet_lite.containers import (
+from kubelet_lite.pods.container_spec import (
     DEFAULT_PATH,
     ContainerConfigError,
     PodFields,

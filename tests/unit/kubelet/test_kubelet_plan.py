@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kubelet_lite.backoff import CrashLoopBackoff
-from kubelet_lite.plan import ContainerFacts as F
-from kubelet_lite.plan import plan_pod
+from kubelet_lite.pods.backoff import CrashLoopBackoff
+from kubelet_lite.pods.plan import ContainerFacts as F
+from kubelet_lite.pods.plan import plan_pod
 
 
 def backoff() -> CrashLoopBackoff:

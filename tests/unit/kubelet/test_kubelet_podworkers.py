@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kubelet_lite.podworkers import PodWorkers, trigger_key
+from kubelet_lite.pods.pod_workers import PodWorkers, trigger_key
 
 
 def pod(uid: str, generation: int = 1, deleting: bool = False, rv: str = "1") -> dict[str, Any]:

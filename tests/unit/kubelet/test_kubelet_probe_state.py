@@ -8,7 +8,7 @@ import pytest
 
 from knet.api.base import from_wire
 from knet.api.core import Container, Probe
-from kubelet_lite.probes import (
+from kubelet_lite.pods.probes import (
     Kind,
     Outcome,
     ProbeTracker,

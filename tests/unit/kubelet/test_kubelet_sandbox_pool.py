@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_lite.netconf import NetConf, SandboxSpec
-from kubelet_lite.sandbox import SandboxError
-from kubelet_lite.sandboxes import Sandboxes
-from kubelet_lite.state import PodCheckpoint, PodDir
+from kubelet_lite.network.conf import NetConf, SandboxSpec
+from kubelet_lite.network.pod_network import SandboxError
+from kubelet_lite.network.worker_pool import SandboxWorkers
+from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 
 FAKE_WORKER = """\
 #!{python}
-# A stand-in sandbox worker. argv: -m kubelet_lite.sandbox_worker --control-fd N ...
+# A stand-in sandbox worker. argv: -m kubelet_lite.network.worker --control-fd N ...
 import json, os, socket, sys, time
 fd = int(sys.argv[sys.argv.index("--control-fd") + 1])
 here = os.path.dirname(os.path.abspath(__file__))
@@ -44,10 +44,10 @@ for line in sock.makefile("rb"):
     if "slow" in behaviour:
         time.sleep(0.05)
     if "fail" in behaviour:
-        reply = {{"id": req["id"], "error": "add sandbox: injected failure"}}
+        reply = {{"error": "add sandbox: injected failure"}}
     else:
         cp["sandboxState"] = "ready" if req["op"] == "create" else "none"
-        reply = {{"id": req["id"], "checkpoint": cp}}
+        reply = {{"checkpoint": cp}}
     sock.sendall(json.dumps(reply).encode() + b"\\n")
 """
 
@@ -61,9 +61,9 @@ def fake(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def pool(fake: Path, workers: int) -> Sandboxes:
+def pool(fake: Path, workers: int) -> SandboxWorkers:
     conf = NetConf(ipam_dir=fake / "ipam")
-    return Sandboxes(conf, fake / "pods", workers, python=str(fake / "fake_worker.py"))
+    return SandboxWorkers(conf, fake / "pods", workers, python=str(fake / "fake_worker.py"))
 
 
 def cp(name: str) -> PodCheckpoint:
@@ -81,10 +81,12 @@ async def test_requests_are_served_first_come_first_served(fake: Path) -> None:
     try:
         await sandboxes.warm()
         pods = [cp(f"p{i}") for i in range(4)]
-        await asyncio.gather(*(sandboxes.create(c, SandboxSpec(c.uid, c.name)) for c in pods))
+        await asyncio.gather(
+            *(sandboxes.request("create", c, SandboxSpec(c.uid, c.name)) for c in pods)
+        )
         assert [c.sandbox_state for c in pods] == ["ready"] * 4
         assert [name for _, _, name in asked(fake)] == ["p0", "p1", "p2", "p3"]
-        await sandboxes.delete(pods[0], SandboxSpec(pods[0].uid))
+        await sandboxes.request("delete", pods[0], SandboxSpec(pods[0].uid))
         assert pods[0].sandbox_state == "none"
     finally:
         sandboxes.close()
@@ -96,7 +98,9 @@ async def test_two_workers_share_the_requests(fake: Path) -> None:
     try:
         await sandboxes.warm()
         pods = [cp(f"p{i}") for i in range(6)]
-        await asyncio.gather(*(sandboxes.create(c, SandboxSpec(c.uid, c.name)) for c in pods))
+        await asyncio.gather(
+            *(sandboxes.request("create", c, SandboxSpec(c.uid, c.name)) for c in pods)
+        )
         assert len({pid for pid, _, _ in asked(fake)}) == 2
     finally:
         sandboxes.close()
@@ -111,7 +115,7 @@ async def test_an_error_reply_is_a_sandbox_error_with_the_recorded_state(fake: P
     pod.sandbox_state = "ready"  # what we believed; the worker's record says otherwise
     try:
         with pytest.raises(SandboxError, match="injected failure"):
-            await sandboxes.create(pod, SandboxSpec(pod.uid, pod.name))
+            await sandboxes.request("create", pod, SandboxSpec(pod.uid, pod.name))
         assert PodDir(fake / "pods", pod.uid).load() == record
         assert pod.sandbox_state == record.sandbox_state
     finally:
@@ -124,7 +128,7 @@ async def test_a_request_whose_worker_dies_goes_to_a_new_worker(fake: Path) -> N
     try:
         await sandboxes.warm()
         pod = cp("p")
-        await asyncio.wait_for(sandboxes.create(pod, SandboxSpec(pod.uid, pod.name)), 30)
+        await asyncio.wait_for(sandboxes.request("create", pod, SandboxSpec(pod.uid, pod.name)), 30)
         assert pod.sandbox_state == "ready"
         (died, _, first), (served, _, again) = asked(fake)
         assert died != served and first == again == "p"  # a new process took it over
@@ -142,7 +146,9 @@ async def test_a_request_that_kills_every_worker_fails(fake: Path) -> None:
         pod.sandbox_state = "creating"
         PodDir(fake / "pods", pod.uid).save(pod)
         with pytest.raises(SandboxError, match="sandbox worker died"):
-            await asyncio.wait_for(sandboxes.create(pod, SandboxSpec(pod.uid, pod.name)), 30)
+            await asyncio.wait_for(
+                sandboxes.request("create", pod, SandboxSpec(pod.uid, pod.name)), 30
+            )
         assert [name for _, _, name in asked(fake)] == ["p", "p"]  # tried twice, then gave up
         assert pod.sandbox_state == "creating"  # as recorded
     finally:
@@ -154,11 +160,11 @@ async def test_a_worker_killed_while_idle_is_replaced(fake: Path) -> None:
     try:
         await sandboxes.warm()
         pod = cp("a")
-        await sandboxes.create(pod, SandboxSpec(pod.uid))
+        await sandboxes.request("create", pod, SandboxSpec(pod.uid))
         [(pid, _, _)] = asked(fake)
         os.kill(pid, 9)  # a process this test started (through the pool)
         again = cp("b")
-        await asyncio.wait_for(sandboxes.create(again, SandboxSpec(again.uid)), 30)
+        await asyncio.wait_for(sandboxes.request("create", again, SandboxSpec(again.uid)), 30)
         assert again.sandbox_state == "ready"
         assert asked(fake)[-1][0] != pid
     finally:
@@ -170,7 +176,7 @@ async def test_closed_pool_refuses_work(fake: Path) -> None:
     await sandboxes.warm()
     sandboxes.close()
     with pytest.raises(SandboxError, match="shut down"):
-        await sandboxes.create(cp("x"), SandboxSpec("uid-x"))
+        await sandboxes.request("create", cp("x"), SandboxSpec("uid-x"))
 
 
 def test_netconf_and_spec_cross_to_the_worker_intact(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubelet_lite.status import (
+from kubelet_lite.status.pod_status import (
     OWNED_FIELDS,
     ContainerView,
     PodFacts,

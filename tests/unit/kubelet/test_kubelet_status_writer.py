@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from knet.client import ApiClient, ApiConnectionError, ApiError
-from kubelet_lite.status_writer import StatusManager
+from kubelet_lite.status.writer import StatusManager
 
 
 class FakeClient(ApiClient):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kubelet_lite.netconf import SandboxResult
+from kubelet_lite.network.conf import SandboxResult
 from kubelet_lite.runtime.process import (
     ExitRecord,
     ProcessRecord,

@@ -30,13 +30,20 @@ from knet.netlink import addrs, links, names, routes, sysctl
 from knet.netlink import netns as netns_mod
 from knet.netlink.errors import NetlinkError
 from knet.netlink.session import Session, SessionCache, open_session
-from kubelet_lite.netconf import NetConf, SandboxResult, SandboxSpec
+from kubelet_lite.network.conf import NetConf, SandboxResult, SandboxSpec
 
 log = logging.getLogger(__name__)
 
 
 class SandboxError(Exception):
-    """add/delete failed; the message names the pod, the failed step and any rollback trouble."""
+    """add/delete failed; the message names the pod, the failed step and any rollback trouble.
+
+    ``rolled_back`` is False only when add() could not undo all it made: its caller must then
+    treat the sandbox as half made (a later delete() finishes the job)."""
+
+    def __init__(self, message: str, rolled_back: bool = True) -> None:
+        super().__init__(message)
+        self.rolled_back = rolled_back
 
 
 class PodNetwork:
@@ -138,7 +145,7 @@ class PodNetwork:
             msg = f"add sandbox for pod {spec.label}: {step}: {exc}"
             if rollback_failures:
                 msg += "; rollback incomplete: " + "; ".join(rollback_failures)
-            raise SandboxError(msg) from exc
+            raise SandboxError(msg, rolled_back=not rollback_failures) from exc
         return SandboxResult(
             netns=ns,
             netns_path=netns_mod.path(ns),

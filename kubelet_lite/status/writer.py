@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knet.client import ApiClient, ApiConnectionError, ApiError
-from kubelet_lite.status import same_status, status_patch
+from kubelet_lite.status.pod_status import same_status, status_patch
 
 log = logging.getLogger(__name__)
 

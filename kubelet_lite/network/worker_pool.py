@@ -3,18 +3,19 @@
 Building a sandbox is blocking work (netlink requests, namespace creation, IPAM and checkpoint
 files) with some Python in it; done in threads of the kubelet process, it would compete for its
 GIL with everything else the kubelet does. So sandboxes are made and removed by a few worker
-processes (sandbox_worker.py), each with its own PodNetwork, each handed one request at a time
-over its own socket pair: a line of JSON out, a line back, read by the event loop itself (no
+processes (worker.py), each with its own PodNetwork, each handed one request at a time over
+its own socket pair: one line of JSON in, one line back, read by the event loop itself (no
 helper threads, no pickling). They die with the kubelet (PR_SET_PDEATHSIG). Each operation
 records its intent in the pod's checkpoint before it acts and its outcome after, in the worker,
 so a crash at any point leaves a record that a restart acts on; a worker that dies mid-request
-is replaced, and its request fails with the state taken from that record.
+is replaced, and its request goes to another worker, or fails with the state from that record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -22,12 +23,11 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from kubelet_lite import failpoints
-from kubelet_lite.netconf import NetConf, SandboxSpec
-from kubelet_lite.sandbox import PodNetwork, SandboxError
-from kubelet_lite.state import PodCheckpoint, PodDir
+from kubelet_lite.network.conf import NetConf, SandboxSpec
+from kubelet_lite.network.pod_network import SandboxError
+from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 
 log = logging.getLogger(__name__)
 
@@ -35,42 +35,7 @@ WORKER_START_TIMEOUT = 60.0  # seconds: interpreter start-up and imports, on a b
 RESTART_DELAY = 1.0  # seconds between attempts to replace a worker that could not start
 WORKER_DEATH_RETRIES = 1  # a request whose worker died goes to another one this many times
 
-
-def create_sandbox(
-    net: PodNetwork, pd: PodDir, cp: PodCheckpoint, spec: SandboxSpec
-) -> PodCheckpoint:
-    """Blocking. Record the intent, build the sandbox, record the result. Raises SandboxError
-    (after removing whatever it made)."""
-    if cp.sandbox_state in ("creating", "deleting"):
-        net.delete(spec)  # a crash left it half made or half gone (delete is idempotent)
-    cp.sandbox_state = "creating"
-    pd.save(cp)
-    failpoints.hit("before-sandbox-add")
-    try:
-        result = net.add(spec)
-    except SandboxError:
-        with contextlib.suppress(SandboxError):
-            net.delete(spec)
-        cp.sandbox_state = "none"
-        pd.save(cp)
-        raise
-    failpoints.hit("after-sandbox-add")
-    cp.sandbox, cp.sandbox_state = result, "ready"
-    pd.save(cp)
-    failpoints.hit("after-sandbox-ready")
-    return cp
-
-
-def delete_sandbox(
-    net: PodNetwork, pd: PodDir, cp: PodCheckpoint, spec: SandboxSpec
-) -> PodCheckpoint:
-    """Blocking, idempotent. The pod keeps its last sandbox result (its IP stays in status)."""
-    cp.sandbox_state = "deleting"
-    pd.save(cp)
-    net.delete(spec)
-    cp.sandbox_state = "none"
-    pd.save(cp)
-    return cp
+Operation = Literal["create", "delete"]  # what worker.py's OPERATIONS carry out
 
 
 def _adopt(cp: PodCheckpoint, new: dict[str, Any]) -> None:
@@ -83,7 +48,7 @@ class WorkerGone(Exception):
 
 
 class _Worker:
-    """One worker process and its socket; the pool gives it one request at a time."""
+    """One worker process and its socket: one request in, one reply out."""
 
     def __init__(
         self,
@@ -93,52 +58,54 @@ class _Worker:
         on_gone: Callable[[_Worker], None],
     ) -> None:
         self.proc = proc
+        self.reader = reader
         self.writer = writer
-        self.alive = True
-        self._seq = 0
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.broken = False
         self._on_gone = on_gone
-        self._reader = asyncio.create_task(self._read(reader), name=f"sandbox-worker-{proc.pid}")
+        # Noticing an exit between requests lets the pool start a replacement at once.
+        self._exit_watch = asyncio.create_task(self._watch_exit(), name=f"sandbox-{proc.pid}")
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    @property
+    def alive(self) -> bool:
+        return not self.broken and self.proc.returncode is None
+
+    async def _watch_exit(self) -> None:
+        await self.proc.wait()
+        self._gone()
+
+    def _gone(self) -> None:
+        self.broken = True
+        self.writer.close()
+        self._on_gone(self)
+
+    async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and read its one reply. Raises WorkerGone."""
+        line = b""
+        if self.alive:
+            try:
+                self.writer.write(json.dumps(request).encode() + b"\n")
+                await self.writer.drain()
+                line = await self.reader.readline()
+            except (OSError, ValueError) as exc:  # ValueError: a line longer than the limit
+                log.error("sandbox worker %d: %s", self.proc.pid, exc)
         try:
-            while line := await reader.readline():
-                try:
-                    doc = json.loads(line)
-                except ValueError:
-                    log.error("sandbox worker %d: bad reply %r", self.proc.pid, line[:200])
-                    continue
-                fut = self._pending.pop(doc.get("id"), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(doc)
-        except (OSError, ValueError) as exc:  # ValueError: a line longer than the limit
-            log.error("sandbox worker %d: %s", self.proc.pid, exc)
-        finally:
-            self.alive = False
-            self.writer.close()
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(WorkerGone(f"worker {self.proc.pid} exited"))
-            self._pending.clear()
-            self._on_gone(self)
-
-    def submit(self, request: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
-        self._seq += 1
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if not self.alive:
-            fut.set_exception(WorkerGone(f"worker {self.proc.pid} exited"))
-            return fut
-        self._pending[self._seq] = fut
-        self.writer.write(json.dumps({"id": self._seq, **request}).encode() + b"\n")
-        return fut
+            reply = json.loads(line) if line else None
+        except ValueError:
+            log.error("sandbox worker %d: bad reply %r", self.proc.pid, line[:200])
+            reply = None
+        if not isinstance(reply, dict):
+            # Gone, or speaking nonsense: either way it cannot take another request.
+            self._gone()
+            raise WorkerGone(f"worker {self.proc.pid} exited")
+        return reply
 
     def close(self) -> None:
         """EOF to the worker: it finishes what it is doing and exits."""
         self.writer.close()
 
 
-class Sandboxes:
-    """add/delete of pod sandboxes, in ``workers`` processes, first come first served."""
+class SandboxWorkers:
+    """Pod sandboxes made and removed in ``workers`` processes, first come first served."""
 
     def __init__(
         self, conf: NetConf, pods_dir: Path, workers: int = 2, python: str = sys.executable
@@ -154,6 +121,7 @@ class Sandboxes:
         self._closed = False
         self._start_lock: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._exchanges: set[asyncio.Task[dict[str, Any]]] = set()
 
     @property
     def live_workers(self) -> int:
@@ -165,7 +133,7 @@ class Sandboxes:
             proc = await asyncio.create_subprocess_exec(
                 self.python,
                 "-m",
-                "kubelet_lite.sandbox_worker",
+                "kubelet_lite.network.worker",
                 "--control-fd",
                 str(theirs.fileno()),
                 "--kubelet-pid",
@@ -216,6 +184,8 @@ class Sandboxes:
             raise SandboxError(f"starting sandbox workers: {errors[0]}")
 
     def _gone(self, worker: _Worker) -> None:
+        if worker not in self._all:
+            return  # noticed already
         self._all.discard(worker)
         if not self._closed:
             log.warning("sandbox worker %d exited; starting another", worker.proc.pid)
@@ -237,14 +207,30 @@ class Sandboxes:
         the first pods arrive."""
         await self._fill()
 
-    async def _call(self, op: str, cp: PodCheckpoint, spec: SandboxSpec) -> None:
+    async def request(self, op: Operation, cp: PodCheckpoint, spec: SandboxSpec) -> None:
+        """Have the next idle worker carry out ``op`` for the pod; ``cp`` takes on the state
+        the worker recorded. Raises SandboxError (with ``cp`` as recorded)."""
         if self._closed:
             raise SandboxError("sandbox workers are shut down")
         if self.live_workers < self.workers:
             await self._fill()
         for attempt in range(WORKER_DEATH_RETRIES + 1):
+            worker = await self._next_idle()
+            exchange = asyncio.create_task(
+                worker.ask(
+                    {
+                        "op": op,
+                        "podsDir": str(self.pods_dir),
+                        "checkpoint": cp.to_dict(),
+                        "spec": spec.to_dict(),
+                    }
+                )
+            )
+            # The worker is handed on only once it has answered, even if our caller gives up.
+            self._exchanges.add(exchange)
+            exchange.add_done_callback(functools.partial(self._answered, worker))
             try:
-                reply = await self._once(op, cp, spec)
+                reply = await asyncio.shield(exchange)
                 break
             except WorkerGone as exc:
                 # Whatever it got to, it recorded; create and delete both carry on from any
@@ -258,34 +244,23 @@ class Sandboxes:
             raise SandboxError(str(reply["error"]))
         _adopt(cp, reply["checkpoint"])
 
-    async def _once(self, op: str, cp: PodCheckpoint, spec: SandboxSpec) -> dict[str, Any]:
-        """Hand one request to the next idle worker; its reply. Raises WorkerGone."""
+    async def _next_idle(self) -> _Worker:
         while True:
             worker = await self._idle.get()
             if worker.alive:
-                break
-        fut = worker.submit(
-            {
-                "op": op,
-                "podsDir": str(self.pods_dir),
-                "checkpoint": cp.to_dict(),
-                "spec": spec.to_dict(),
-            }
-        )
-        # The worker is handed on only once it has answered, even if our caller gives up.
-        fut.add_done_callback(lambda _: self._idle.put_nowait(worker) if worker.alive else None)
-        return await asyncio.shield(fut)
+                return worker
+
+    def _answered(self, worker: _Worker, exchange: asyncio.Task[dict[str, Any]]) -> None:
+        self._exchanges.discard(exchange)
+        if not exchange.cancelled():
+            exchange.exception()  # seen here, should its caller have given up
+        if worker.alive:
+            self._idle.put_nowait(worker)
 
     def _reload(self, cp: PodCheckpoint) -> None:
         fresh = PodDir(self.pods_dir, cp.uid).load()
         if fresh is not None:
             _adopt(cp, fresh.to_dict())
-
-    async def create(self, cp: PodCheckpoint, spec: SandboxSpec) -> None:
-        await self._call("create", cp, spec)
-
-    async def delete(self, cp: PodCheckpoint, spec: SandboxSpec) -> None:
-        await self._call("delete", cp, spec)
 
     def close(self) -> None:
         """Let the workers go (each finishes its request, sees EOF and exits)."""

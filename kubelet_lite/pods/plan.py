@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kubelet_lite.backoff import CrashLoopBackoff
+from kubelet_lite.pods.backoff import CrashLoopBackoff
 
 
 @dataclass(frozen=True)

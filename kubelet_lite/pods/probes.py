@@ -20,9 +20,10 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 from knet.api.core import Container, Probe
-from kubelet_lite import nodenet
+from kubelet_lite.network import probe_sockets
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def resolve_port(port: int | str, container: Container) -> int:
 async def _connect(
     target: Target, host: str, port: int, timeout: float
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str | None]:
-    sock = nodenet.socket_in(target.node_netns_path)
+    sock = probe_sockets.socket_in(target.node_netns_path)
     loop = asyncio.get_running_loop()
     try:
         await asyncio.wait_for(loop.sock_connect(sock, (host, port)), timeout)
@@ -294,3 +295,32 @@ class ProbeWorker:
                 if flipped and self.kind is Kind.STARTUP:
                     return  # startup probes stop once they succeed
             await asyncio.sleep(self.timing.period)
+
+
+def start_probes(
+    container: Container,
+    target: Target,
+    on_result: ResultCallback,
+    on_failure: FailureCallback,
+    startup_done: asyncio.Event,
+) -> list[asyncio.Task[None]]:
+    """A task per probe the container has; liveness and readiness wait for ``startup_done``."""
+    tasks = []
+    for kind, probe in (
+        (Kind.STARTUP, container.startup_probe),
+        (Kind.LIVENESS, container.liveness_probe),
+        (Kind.READINESS, container.readiness_probe),
+    ):
+        if probe is None:
+            continue
+        timing = Timing.of(probe, kind)
+        worker = ProbeWorker(
+            kind,
+            timing,
+            partial(run_check, probe, container, target, timing.timeout),
+            on_result,
+            on_failure,
+            gate=None if kind is Kind.STARTUP else startup_done,
+        )
+        tasks.append(asyncio.create_task(worker.run()))
+    return tasks
