@@ -24,7 +24,7 @@ __all__ = [
     "Secret",
     "SecretList",
     "base64_error",
-    "decoded_size",
+    "decode_base64",
 ]
 
 SECRET_TYPE_OPAQUE: Final = "Opaque"
@@ -32,19 +32,23 @@ SECRET_TYPE_OPAQUE: Final = "Opaque"
 _ALPHABET: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
+def decode_base64(text: str) -> bytes | None:
+    """The bytes Go's `base64.StdEncoding` reads from `text` (CR and LF skipped), or None."""
+    try:
+        compact = text.replace("\r", "").replace("\n", "").encode("ascii")
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return None
+
+
 def base64_error(text: str) -> str | None:
     """Why Go's `base64.StdEncoding` would refuse `text`, or None if it decodes.
 
-    Go skips CR and LF inside the data and wants padding; the offset it reports is that of the
-    first byte that cannot be part of valid input.
+    The offset is that of the first byte that cannot be part of valid input (Go wants padding).
     """
-    compact = text.replace("\r", "").replace("\n", "")
-    try:
-        base64.b64decode(compact.encode("ascii"), validate=True)
+    if decode_base64(text) is not None:
         return None
-    except (binascii.Error, UnicodeEncodeError):
-        pass
-    seen = 0  # bytes of `compact` before position i of `text`
+    seen = 0  # base64 bytes before position i, line breaks not counted
     for i, ch in enumerate(text):
         if ch in "\r\n":
             continue
@@ -52,15 +56,7 @@ def base64_error(text: str) -> str | None:
             return f"illegal base64 data at input byte {i}"
         seen += 1
     # Only the length or the padding is wrong: Go stops at the last complete quantum.
-    return f"illegal base64 data at input byte {len(compact) - len(compact) % 4}"
-
-
-def decoded_size(text: str) -> int:
-    """Bytes `text` decodes to (0 when it is not base64: that is refused elsewhere)."""
-    try:
-        return len(base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True))
-    except (binascii.Error, ValueError):
-        return 0
+    return f"illegal base64 data at input byte {seen - seen % 4}"
 
 
 def _check_base64(value: str) -> str:

@@ -9,10 +9,9 @@ storage only ever see `data`: `stringData` is write-only. Pure.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
-from knet.api.config import SECRET_TYPE_OPAQUE
+from knet.api.config import SECRET_TYPE_OPAQUE, decode_base64
 
 
 def canonical_bytes(obj: dict[str, Any], field: str) -> None:
@@ -22,11 +21,9 @@ def canonical_bytes(obj: dict[str, Any], field: str) -> None:
         return
     for key, value in bag.items():
         if isinstance(value, str) and ("\n" in value or "\r" in value):
-            try:
-                raw = base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
-            except (binascii.Error, ValueError):
-                continue  # not base64 at all: the body check refuses it
-            bag[key] = base64.b64encode(raw).decode()
+            raw = decode_base64(value)
+            if raw is not None:  # not base64 at all: the body check refuses it
+                bag[key] = base64.b64encode(raw).decode()
 
 
 def merge_string_data(secret: dict[str, Any]) -> None:
