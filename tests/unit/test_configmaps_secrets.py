@@ -534,6 +534,19 @@ def test_configmap_protobuf_uses_upstreams_field_numbers() -> None:
 GOLDEN = Path(__file__).parent / "protobuf_golden"
 
 
+def test_kubectl_configmap_and_secret_bodies_decode() -> None:
+    """kubectl 1.32's own bodies (the golden test decodes every one against its dry-run JSON)."""
+    cm = decode_k8s_protobuf((GOLDEN / "configmap.bin").read_bytes())
+    assert cm["data"] == {"a": "1", "app.conf": "listen 80\n"}
+    assert cm["binaryData"] == {"blob.bin": b64(b"\x00\xff\xfe\x01")}
+    generic = decode_k8s_protobuf((GOLDEN / "secret_generic.bin").read_bytes())
+    assert generic["data"] == {"user": b64("admin"), "empty": ""}
+    assert "type" not in generic  # kubectl sends an empty type: the server defaults it
+    docker = decode_k8s_protobuf((GOLDEN / "secret_docker_registry.bin").read_bytes())
+    assert docker["type"] == "kubernetes.io/dockerconfigjson"
+    assert causes("Secret", _created("Secret", docker)) == []
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in GOLDEN.glob("*.bin")))
 def test_encoder_is_the_decoders_inverse_on_kubectl_bodies(name: str) -> None:
     doc = decode_k8s_protobuf((GOLDEN / f"{name}.bin").read_bytes())
