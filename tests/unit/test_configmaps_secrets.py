@@ -13,13 +13,14 @@ import pytest
 
 from knet.api import registry
 from knet.api.config import base64_error
-from knet.apiserver import errors, strategy
+from knet.apiserver import discovery, errors, openapi, strategy
 from knet.apiserver.configvalidation import MAX_SIZE, config_key_errors, go_json_error
 from knet.apiserver.patch import apply_strategic_merge_patch
 from knet.apiserver.printers import build_table, column_definitions, row_cells
 from knet.apiserver.protobuf import ProtobufError, decode_k8s_protobuf, encode_k8s_protobuf
 from knet.apiserver.resources import Resources, object_fields
 from knet.apiserver.validation import validate_object
+from knet.controllers.namespace import content_kinds
 
 Obj = dict[str, Any]
 NOW = datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC)
@@ -567,3 +568,25 @@ def test_encoder_is_the_decoders_inverse_on_kubectl_bodies(name: str) -> None:
 def test_encoder_refuses_what_it_cannot_write(doc: Obj, message: str) -> None:
     with pytest.raises(ProtobufError, match=message):
         encode_k8s_protobuf(doc)
+
+
+def test_discovery_and_openapi_list_both_kinds() -> None:
+    listing = discovery.api_resource_list("", "v1")
+    assert listing is not None
+    by_name = {r["name"]: r for r in listing["resources"]}
+    assert by_name["configmaps"]["shortNames"] == ["cm"]
+    assert by_name["configmaps"]["kind"] == "ConfigMap"
+    assert "shortNames" not in by_name["secrets"]
+    for res in ("configmaps", "secrets"):
+        assert by_name[res]["namespaced"] is True
+        assert set(by_name[res]["verbs"]) == set(registry.ALL_VERBS)
+        assert not any(name.startswith(f"{res}/") for name in by_name)  # no subresources
+    doc = openapi.group_version_document("", "v1")
+    assert doc is not None
+    for res, kind in (("configmaps", "ConfigMap"), ("secrets", "Secret")):
+        op = doc["paths"][f"/api/v1/namespaces/{{namespace}}/{res}/{{name}}"]["patch"]
+        assert op["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": kind}
+
+
+def test_namespace_controller_deletes_both_kinds() -> None:
+    assert {"ConfigMap", "Secret"} <= set(content_kinds())
