@@ -130,6 +130,14 @@ def validate_configmap(obj: dict[str, Any], old: dict[str, Any] | None) -> list[
 # ------------------------------------------------------------------------------------ Secret
 
 
+class _NotJSON(ValueError):
+    """NaN or Infinity: Python's json reads them, Go's (and the JSON spec) do not."""
+
+
+def _not_json(constant: str) -> Any:
+    raise _NotJSON(constant)
+
+
 def go_json_error(raw: bytes) -> str | None:
     """Why Go's json.Unmarshal into a map[string]interface{} refuses `raw`, or None.
 
@@ -137,12 +145,14 @@ def go_json_error(raw: bytes) -> str | None:
     decoding stopped, without Go's finer context ("after object key" and the like).
     """
     try:
-        doc = json.loads(raw.decode("utf-8", errors="replace"))
+        doc = json.loads(raw.decode("utf-8", errors="replace"), parse_constant=_not_json)
     except json.JSONDecodeError as e:
         rest = e.doc[e.pos :].strip()
         if not rest:
             return "unexpected end of JSON input"
         return f"invalid character {rest[0]!r} looking for beginning of value"
+    except _NotJSON as e:
+        return f"invalid character {str(e).lstrip('-')[0]!r} looking for beginning of value"
     if doc is None or isinstance(doc, dict):
         return None
     go_kind = {list: "array", str: "string", bool: "bool"}.get(type(doc), "number")

@@ -307,6 +307,8 @@ def test_secret_type_rules(
         (b'{"a": ', "unexpected end of JSON input"),
         (b'"text"', "json: cannot unmarshal string into Go value of type map[string]interface {}"),
         (b"7", "json: cannot unmarshal number into Go value of type map[string]interface {}"),
+        (b'{"a": NaN}', "invalid character 'N' looking for beginning of value"),
+        (b"-Infinity", "invalid character 'I' looking for beginning of value"),
     ],
 )
 def test_go_json_error(raw: bytes, expected: str | None) -> None:
