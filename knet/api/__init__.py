@@ -29,6 +29,12 @@ from knet.api.base import (
     from_wire,
     to_wire,
 )
+from knet.api.config import (
+    ConfigMap,
+    ConfigMapList,
+    Secret,
+    SecretList,
+)
 from knet.api.coordination import (
     Lease,
     LeaseList,
@@ -127,6 +133,8 @@ __all__ = [
     "ClientIPConfig",
     "Condition",
     "ConditionBase",
+    "ConfigMap",
+    "ConfigMapList",
     "Container",
     "ContainerPort",
     "ContainerState",
@@ -207,6 +215,8 @@ __all__ = [
     "Scale",
     "ScaleSpec",
     "ScaleStatus",
+    "Secret",
+    "SecretList",
     "Service",
     "ServiceList",
     "ServicePort",

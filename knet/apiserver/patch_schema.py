@@ -127,6 +127,9 @@ _KINDS: Mapping[str, Schema] = MappingProxyType(
         ),
         # spec.finalizers is atomic upstream.
         "Namespace": _schema(metadata=OBJECT_META, status=_CONDITIONS_STATUS),
+        # data, binaryData and stringData are maps: they merge key by key, the default.
+        "ConfigMap": _schema(metadata=OBJECT_META),
+        "Secret": _schema(metadata=OBJECT_META),
     }
 )
 

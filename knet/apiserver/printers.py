@@ -362,6 +362,17 @@ _COLUMNS: Final[dict[str, tuple[dict[str, Any], ...]]] = {
         _col("Holder", "Identity of the current holder."),
         _col("Age", _AGE_DESC),
     ),
+    "configmaps": (
+        _col("Name", _NAME_DESC),
+        _col("Data", "Number of keys in data and binaryData."),
+        _col("Age", _AGE_DESC),
+    ),
+    "secrets": (
+        _col("Name", _NAME_DESC),
+        _col("Type", "Type of the secret's data (Opaque, kubernetes.io/tls, ...)."),
+        _col("Data", "Number of keys in data."),
+        _col("Age", _AGE_DESC),
+    ),
 }
 
 _DEFAULT_COLUMNS: Final = (
@@ -784,6 +795,22 @@ def _lease_cells(lease: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
+def _configmap_cells(cm: dict[str, Any], now: datetime) -> list[Any]:
+    meta = _dict(cm.get("metadata"))
+    keys = len(_dict(cm.get("data"))) + len(_dict(cm.get("binaryData")))
+    return [_str(meta.get("name")), keys, _since(meta.get("creationTimestamp"), now)]
+
+
+def _secret_cells(secret: dict[str, Any], now: datetime) -> list[Any]:
+    meta = _dict(secret.get("metadata"))
+    return [
+        _str(meta.get("name")),
+        _str(secret.get("type")),
+        len(_dict(secret.get("data"))),
+        _since(meta.get("creationTimestamp"), now),
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # events (core/v1, and events.k8s.io/v1 mapped onto the core field names)
 
@@ -869,6 +896,8 @@ _PRINTERS: Final[dict[str, Callable[[dict[str, Any], datetime], list[Any]]]] = {
     "namespaces": _namespace_cells,
     "events": _event_cells,
     "leases": _lease_cells,
+    "configmaps": _configmap_cells,
+    "secrets": _secret_cells,
 }
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from knet.api.registry import ResourceInfo
+from knet.apiserver.secretdata import default_configmap, default_secret
 
 # Metadata only the server sets: a client's values give way to the stored ones.
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
@@ -121,6 +122,10 @@ def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
             spec.setdefault("finalizers", ["kubernetes"])
     elif kind == "Lease":
         obj.setdefault("spec", {})
+    elif kind == "Secret":
+        default_secret(obj)
+    elif kind == "ConfigMap":
+        default_configmap(obj)
     elif kind == "EndpointSlice" and obj.get("endpoints") is None:
         # Upstream decodes a missing list as empty; clients' models require the field.
         obj["endpoints"] = []

@@ -872,6 +872,19 @@ def _validate_lease(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
     return out
 
 
+def _validate_configmap(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
+    # Imported here: that module builds its causes with this one's helpers.
+    from knet.apiserver.configvalidation import validate_configmap
+
+    return validate_configmap(obj, old)
+
+
+def _validate_secret(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
+    from knet.apiserver.configvalidation import validate_secret
+
+    return validate_secret(obj, old)
+
+
 _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Causes]] = {
     "Pod": _validate_pod,
     "Service": _validate_service,
@@ -881,6 +894,8 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Causes]
     "EndpointSlice": _validate_endpointslice,
     "Endpoints": _validate_endpoints,
     "Lease": _validate_lease,
+    "ConfigMap": _validate_configmap,
+    "Secret": _validate_secret,
 }
 
 

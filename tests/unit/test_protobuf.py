@@ -271,7 +271,10 @@ def test_endpoint_slice_and_scale() -> None:
         (b"k8s\x00\x00", "field number 0"),
         (b"k8s\x00\x08" + b"\xff" * 10 + b"\x01", "longer than 10 bytes"),
         (b"k8s\x00\x08" + b"\xff" * 9 + b"\x02", "overflows 64 bits"),
-        (envelope("v1", "ConfigMap", b""), 'no kind "ConfigMap" is registered for version "v1"'),
+        (
+            envelope("v1", "ServiceAccount", b""),
+            'no kind "ServiceAccount" is registered for version "v1"',
+        ),
         (envelope("v2", "Namespace", b""), 'no kind "Namespace"'),
         (envelope("v1", "Namespace", b"", ld(3, "gzip")), 'content encoding "gzip"'),
         (envelope("v1", "Namespace", b"", ld(4, "application/json")), "content type"),
@@ -424,7 +427,7 @@ def test_request_decode_object_refuses_the_wrong_kind() -> None:
     assert caught.value.code == 400 and "Namespace" in caught.value.message
 
 
-@pytest.mark.parametrize("raw", [b"k8s\x00\x0a", b"garbage", envelope("v1", "Secret", b"")])
+@pytest.mark.parametrize("raw", [b"k8s\x00\x0a", b"garbage", envelope("v1", "ServiceAccount", b"")])
 def test_request_turns_protobuf_errors_into_400(raw: bytes) -> None:
     info = registry.lookup("", "v1", "namespaces")
     assert info is not None

@@ -2,10 +2,12 @@
 
 kubectl's typed commands (`create namespace|deployment|service`, `drain`) send protobuf; the
 server decodes it to the JSON document the client would otherwise have sent and goes on as usual.
-Responses stay JSON: client-go decodes by the response's Content-Type.
+Responses stay JSON: client-go decodes by the response's Content-Type. `encode_k8s_protobuf`
+writes the same format from the same table (tests, and clients that want to send protobuf).
 """
 
 from knet.apiserver.protobuf.decode import MEDIA_TYPE, decode_k8s_protobuf
+from knet.apiserver.protobuf.encode import encode_k8s_protobuf
 from knet.apiserver.protobuf.wire import ProtobufError
 
-__all__ = ["MEDIA_TYPE", "ProtobufError", "decode_k8s_protobuf"]
+__all__ = ["MEDIA_TYPE", "ProtobufError", "decode_k8s_protobuf", "encode_k8s_protobuf"]

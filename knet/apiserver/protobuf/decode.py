@@ -170,7 +170,10 @@ def _map_entry(f: WireField, value_type: str, where: str) -> tuple[str, Any]:
         elif e.number == 2:
             value = _value(e, value_type, f"{where}[{key!r}]")
     if value is None:  # an absent value is the type's zero value
-        value = "" if value_type == schema.STRING else _special(memoryview(b""), value_type, where)
+        if value_type in (schema.STRING, schema.BYTES):
+            value = ""  # an empty string; empty bytes are "" in base64 too
+        else:
+            value = _special(memoryview(b""), value_type, where)
     return key, value
 
 

@@ -829,7 +829,25 @@ _OTHER_GROUPS: dict[str, Message] = {
     },
 }
 
+# core/v1 ConfigMap and Secret: `data`/`binaryData` are maps, the byte ones map<string, bytes>.
+_CORE_CONFIG: dict[str, Message] = {
+    "core.ConfigMap": {
+        1: opt("metadata", "meta.ObjectMeta"),
+        4: ptr("immutable", BOOL),
+        2: kv("data"),
+        3: kv("binaryData", BYTES),
+    },
+    "core.Secret": {
+        1: opt("metadata", "meta.ObjectMeta"),
+        5: ptr("immutable", BOOL),
+        2: kv("data", BYTES),
+        4: kv("stringData"),
+        3: opt("type", STRING),
+    },
+}
+
 MESSAGES: dict[str, Message] = {**_META, **_CORE_OBJECTS, **_CORE_PODS, **_APPS, **_OTHER_GROUPS}
+MESSAGES.update(_CORE_CONFIG)
 
 # The top-level message of each (apiVersion, kind) a client may send.
 KINDS: dict[tuple[str, str], str] = {
@@ -840,6 +858,8 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Node"): "core.Node",
     ("v1", "Event"): "core.Event",
     ("v1", "Binding"): "core.Binding",
+    ("v1", "ConfigMap"): "core.ConfigMap",
+    ("v1", "Secret"): "core.Secret",
     ("apps/v1", "Deployment"): "apps.Deployment",
     ("apps/v1", "ReplicaSet"): "apps.ReplicaSet",
     ("autoscaling/v1", "Scale"): "autoscaling.Scale",
