@@ -1,0 +1,259 @@
+"""The DNS transports: asyncio UDP and TCP listeners around one `QueryHandler`.
+
+`QueryHandler.handle` takes a packet and returns the reply's bytes at once for everything the
+index answers (no await on the common path), a coroutine for a query that must be forwarded, or
+None to drop the packet (a runt shorter than a header, or a packet that is itself a response).
+Over UDP a reply is cut to the client's EDNS payload size (512 without EDNS): the additional
+section goes first, and if the answer still does not fit the client gets an empty reply with TC
+set and asks again over TCP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.rcode
+
+from knet.dns import answer as rules
+from knet.dns.cache import AnswerCache, cache_key
+from knet.dns.fastpath import FastPath
+from knet.dns.forward import Forwarder
+from knet.dns.metrics import DnsMetrics, type_label
+from knet.dns.records import RecordIndex
+
+log = logging.getLogger("knet.dns")
+
+Reply = bytes | None | Coroutine[Any, Any, bytes | None]
+TCP_IDLE = 10.0  # seconds a TCP client may sit idle between queries
+
+
+def udp_limit(query: dns.message.Message) -> int:
+    if query.edns >= 0:
+        return max(512, min(int(query.payload), 65535))
+    return 512
+
+
+def render(resp: dns.message.Message, limit: int) -> bytes:
+    """The response's wire form within `limit` bytes, shedding sections as a server must."""
+    with contextlib.suppress(dns.exception.TooBig):
+        return resp.to_wire(max_size=limit)
+    resp.additional.clear()  # additional records are optional: no TC for dropping them
+    with contextlib.suppress(dns.exception.TooBig):
+        return resp.to_wire(max_size=limit)
+    resp.answer.clear()
+    resp.authority.clear()
+    resp.flags |= dns.flags.TC
+    return resp.to_wire(max_size=limit)
+
+
+def formerr(data: bytes) -> bytes | None:
+    """FORMERR for a packet we cannot parse, built from its header alone; None to drop it."""
+    if len(data) < 12 or data[2] & 0x80:
+        return None  # too short to answer, or a response (answering those can loop)
+    opcode_rd = data[2] & 0x79
+    flags = 0x8000 | (opcode_rd << 8) | dns.rcode.FORMERR
+    return data[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)
+
+
+class QueryHandler:
+    def __init__(
+        self,
+        index: RecordIndex,
+        forwarder: Forwarder,
+        cache: AnswerCache,
+        metrics: DnsMetrics,
+        fast: bool = True,
+    ) -> None:
+        self.index = index
+        self.forwarder = forwarder
+        self.cache = cache
+        self.metrics = metrics
+        self.fastpath = FastPath(index) if fast else None
+
+    def handle(self, data: bytes, proto: str, family: str) -> Reply:
+        start = time.perf_counter()
+        if self.fastpath is not None:
+            hit = self.fastpath.answer(data, proto == "udp")
+            if hit is not None:
+                reply, qtype, rcode = hit
+                self.metrics.observe(
+                    proto, family, qtype, rcode, "kubernetes", time.perf_counter() - start
+                )
+                return reply
+        try:
+            query = dns.message.from_wire(data)
+        except Exception:
+            bad = formerr(data)
+            if bad is not None:
+                self.metrics.observe(proto, family, "other", "FORMERR", "", 0.0)
+            return bad
+        if query.flags & dns.flags.QR:
+            return None
+        try:
+            return self._handle(query, proto, family, start)
+        except Exception:
+            # A bug must cost one query, never the server.
+            log.exception("failed to answer %s", query.question)
+            return render(rules.error_response(query, dns.rcode.SERVFAIL), 512)
+
+    def _handle(self, query: dns.message.Message, proto: str, family: str, start: float) -> Reply:
+        limit = udp_limit(query) if proto == "udp" else 65535
+        error = rules.classify(query)
+        qtype = type_label(query.question[0].rdtype) if query.question else "other"
+        if error is not None:
+            resp = rules.error_response(query, error)
+            self._observe(proto, family, qtype, resp, "", start)
+            return render(resp, limit)
+        resp_or_none = rules.answer(self.index, query)
+        if resp_or_none is not None:
+            self._observe(proto, family, qtype, resp_or_none, "kubernetes", start)
+            return render(resp_or_none, limit)
+        key = cache_key(query)
+        cached = self.cache.get(key, query.id)
+        if cached is not None:
+            resp, denial = cached
+            self.metrics.cache_hit(denial)
+            _mirror_edns(resp, query)
+            self._observe(proto, family, qtype, resp, "cache", start)
+            return render(resp, limit)
+        return self._forward(query, key, proto, family, qtype, limit, start)
+
+    async def _forward(
+        self,
+        query: dns.message.Message,
+        key: Any,
+        proto: str,
+        family: str,
+        qtype: str,
+        limit: int,
+        start: float,
+    ) -> bytes | None:
+        resp = await self.forwarder.forward(query, tcp=proto == "tcp")
+        if resp is None:
+            resp = rules.error_response(query, dns.rcode.SERVFAIL)
+            resp.flags |= dns.flags.RA
+        else:
+            self.cache.put(key, resp)
+            _mirror_edns(resp, query)
+        self._observe(proto, family, qtype, resp, "forward", start)
+        return render(resp, limit)
+
+    def _observe(
+        self,
+        proto: str,
+        family: str,
+        qtype: str,
+        resp: dns.message.Message,
+        plugin: str,
+        start: float,
+    ) -> None:
+        rcode = dns.rcode.to_text(resp.rcode())
+        self.metrics.observe(proto, family, qtype, rcode, plugin, time.perf_counter() - start)
+
+
+def _mirror_edns(resp: dns.message.Message, query: dns.message.Message) -> None:
+    """An upstream's or the cache's answer carries EDNS exactly when the client's query did."""
+    if query.edns >= 0:
+        resp.use_edns(0, payload=rules.OUR_PAYLOAD)
+    else:
+        resp.use_edns(False)
+
+
+def _family(addr: Any) -> str:
+    return "2" if isinstance(addr, tuple) and len(addr) == 4 else "1"
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, handler: QueryHandler) -> None:
+        self.handler = handler
+        self.transport: asyncio.DatagramTransport | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        reply = self.handler.handle(data, "udp", _family(addr))
+        if reply is None or self.transport is None:
+            return
+        if isinstance(reply, bytes):
+            self.transport.sendto(reply, addr)
+            return
+        task = asyncio.ensure_future(self._later(reply, addr))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _later(
+        self, reply: Coroutine[Any, Any, bytes | None], addr: tuple[str | Any, int]
+    ) -> None:
+        try:
+            data = await reply
+        except Exception:
+            log.exception("forwarding failed")
+            return
+        if data is not None and self.transport is not None:
+            self.transport.sendto(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("udp error: %s", exc)  # an ICMP error for an earlier reply: nothing to do
+
+
+async def _serve_tcp_client(
+    handler: QueryHandler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    family = _family(writer.get_extra_info("peername"))
+    try:
+        while True:
+            head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE)
+            (size,) = struct.unpack("!H", head)
+            data = await asyncio.wait_for(reader.readexactly(size), TCP_IDLE)
+            reply = handler.handle(data, "tcp", family)
+            if reply is not None and not isinstance(reply, bytes):
+                reply = await reply
+            if reply is None:
+                break  # nothing to say to garbage: close the connection
+            writer.write(struct.pack("!H", len(reply)) + reply)
+            await writer.drain()
+    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+class DnsListener:
+    """The UDP socket and TCP server on one address."""
+
+    def __init__(self, handler: QueryHandler, host: str, port: int) -> None:
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: _Udp(self.handler), local_addr=(self.host, self.port)
+        )
+        self._tcp = await asyncio.start_server(
+            lambda r, w: _serve_tcp_client(self.handler, r, w), self.host, self.port
+        )
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
