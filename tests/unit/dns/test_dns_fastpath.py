@@ -1,0 +1,102 @@
+"""The byte-level fast path gives exactly the general path's answers, or steps aside."""
+
+from __future__ import annotations
+
+import dns.message
+import dns.rrset
+import pytest
+from dns_objects import endpoint, endpoint_slice, service
+
+from knet.dns.answer import answer
+from knet.dns.fastpath import FastPath
+from knet.dns.records import RecordIndex
+from knet.dns.server import render
+
+
+@pytest.fixture
+def index() -> RecordIndex:
+    idx = RecordIndex()
+    idx.upsert_service(service("web", cluster_ip="10.96.0.10"))
+    idx.upsert_service(service("h", cluster_ip="None"))
+    idx.upsert_slice(endpoint_slice("h-1", "h", [endpoint(f"10.0.0.{i}") for i in range(1, 4)]))
+    idx.upsert_service(service("ext", cluster_ip=None, type="ExternalName", externalName="a.b"))
+    return idx
+
+
+def normal(wire: bytes) -> tuple[object, ...]:
+    m = dns.message.from_wire(wire)
+    sections = tuple(
+        frozenset((rr.name.to_text(), rr.ttl, rr.rdtype, rd.to_text()) for rr in sec for rd in rr)
+        for sec in (m.answer, m.authority, m.additional)
+    )
+    names = tuple(rr.name.to_text() for rr in m.answer)  # case kept, compared exactly
+    return m.id, m.flags, m.rcode(), m.edns, m.payload, str(m.question), sections, names
+
+
+@pytest.mark.parametrize("use_edns", [False, True])
+@pytest.mark.parametrize(
+    ("name", "rdtype"),
+    [
+        ("web.default.svc.cluster.local", "A"),
+        ("WEB.Default.svc.Cluster.Local", "A"),
+        ("h.default.svc.cluster.local", "A"),
+        ("10-0-0-2.h.default.svc.cluster.local", "A"),
+        ("nope.default.svc.cluster.local", "A"),
+        ("Web.default.svc.cluster.local.default.svc.cluster.local", "AAAA"),
+        ("example.org.svc.cluster.local", "A"),
+    ],
+)
+def test_fast_answers_equal_general_answers(
+    index: RecordIndex, name: str, rdtype: str, use_edns: bool
+) -> None:
+    q = dns.message.make_query(name, rdtype, use_edns=0 if use_edns else None)
+    fast = FastPath(index).answer(q.to_wire(), udp=True)
+    assert fast is not None
+    general = answer(index, q)
+    assert general is not None
+    assert normal(fast[0]) == normal(render(general, 512))
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype"),
+    [
+        ("web.default.svc.cluster.local", "AAAA"),  # NODATA
+        ("ext.default.svc.cluster.local", "A"),  # CNAME
+        ("default.svc.cluster.local", "A"),  # empty non-terminal
+        ("10-1-2-3.ns.pod.cluster.local", "A"),
+        ("cluster.local", "A"),
+        ("example.org", "A"),
+        ("web.default.svc.cluster.local", "SRV"),
+        ("we\\.b.default.svc.cluster.local", "A"),
+    ],
+)
+def test_other_queries_take_the_general_path(index: RecordIndex, name: str, rdtype: str) -> None:
+    q = dns.message.make_query(name, rdtype)
+    assert FastPath(index).answer(q.to_wire(), udp=True) is None
+
+
+def test_edns_options_and_extra_questions_take_the_general_path(index: RecordIndex) -> None:
+    q = dns.message.make_query("web.default.svc.cluster.local", "A", use_edns=0, want_dnssec=True)
+    q.use_edns(0, options=[dns.edns.GenericOption(10, b"12345678")])
+    assert FastPath(index).answer(q.to_wire(), udp=True) is None
+    two = dns.message.make_query("web.default.svc.cluster.local", "A")
+    two.question.append(dns.rrset.RRset(dns.name.from_text("x.cluster.local"), 1, 1))
+    assert FastPath(index).answer(two.to_wire(), udp=True) is None
+
+
+def test_a_change_is_seen_at_once(index: RecordIndex) -> None:
+    fast = FastPath(index)
+    wire = dns.message.make_query("web.default.svc.cluster.local", "A").to_wire()
+    assert fast.answer(wire, udp=True) is not None
+    index.upsert_service(service("web", cluster_ip="10.96.0.99"))
+    hit = fast.answer(wire, udp=True)
+    assert hit is not None
+    assert dns.message.from_wire(hit[0]).answer[0][0].to_text() == "10.96.0.99"
+
+
+def test_an_answer_too_big_for_udp_steps_aside(index: RecordIndex) -> None:
+    index.upsert_slice(endpoint_slice("h-2", "h", [endpoint(f"10.0.1.{i}") for i in range(40)]))
+    wire = dns.message.make_query("h.default.svc.cluster.local", "A").to_wire()
+    fast = FastPath(index)
+    assert fast.answer(wire, udp=True) is None
+    assert fast.answer(wire, udp=False) is not None
