@@ -1,6 +1,7 @@
 """Forwarding of queries outside the cluster zone to the node's resolvers, as CoreDNS's
 `forward . /etc/resolv.conf`: upstreams are tried in turn within one deadline, and a query none
-of them answers in time gets SERVFAIL (the caller's job) well inside 2 s."""
+of them answers in time gets SERVFAIL (the caller's job) well inside 2 s. Queries go over UDP
+(over TCP again only when an upstream truncates an answer for a TCP client)."""
 
 from __future__ import annotations
 
@@ -104,10 +105,15 @@ class Forwarder:
         return None
 
     async def _try(self, upstream: Upstream, wire: bytes, tcp: bool, budget: float) -> bytes | None:
+        """UDP first, as most forwarders do; TCP only when the UDP answer was truncated and the
+        client, having come over TCP, can take a whole one."""
+        end = time.monotonic() + budget
         try:
-            if tcp:
-                return await asyncio.wait_for(_tcp_exchange(upstream, wire), budget)
-            return await asyncio.wait_for(_udp_exchange(upstream, wire), budget)
+            reply = await asyncio.wait_for(_udp_exchange(upstream, wire), budget)
+            if tcp and len(reply) > 2 and reply[2] & 0x02:
+                left = end - time.monotonic()
+                reply = await asyncio.wait_for(_tcp_exchange(upstream, wire), max(left, 0.01))
+            return reply
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             return None
 

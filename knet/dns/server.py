@@ -16,7 +16,7 @@ import logging
 import struct
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
 import dns.exception
 import dns.flags
@@ -179,8 +179,7 @@ class _Udp(asyncio.DatagramProtocol):
         self._tasks: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         reply = self.handler.handle(data, "udp", _family(addr))
