@@ -56,11 +56,13 @@ def render(resp: dns.message.Message, limit: int) -> bytes:
 
 
 def formerr(data: bytes) -> bytes | None:
-    """FORMERR for a packet we cannot parse, built from its header alone; None to drop it."""
+    """FORMERR for a query we cannot parse, built from its header alone (NOTIMP if its opcode
+    is not QUERY: we implement no other, whatever its body); None to drop the packet."""
     if len(data) < 12 or data[2] & 0x80:
         return None  # too short to answer, or a response (answering those can loop)
     opcode_rd = data[2] & 0x79
-    flags = 0x8000 | (opcode_rd << 8) | dns.rcode.FORMERR
+    rcode = dns.rcode.NOTIMP if opcode_rd & 0x78 else dns.rcode.FORMERR
+    flags = 0x8000 | (opcode_rd << 8) | rcode
     return data[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)
 
 
@@ -94,7 +96,8 @@ class QueryHandler:
         except Exception:
             bad = formerr(data)
             if bad is not None:
-                self.metrics.observe(proto, family, "other", "FORMERR", "", 0.0)
+                rcode = dns.rcode.to_text(dns.rcode.from_flags(bad[3], 0))
+                self.metrics.observe(proto, family, "other", rcode, "", 0.0)
             return bad
         if query.flags & dns.flags.QR:
             return None
