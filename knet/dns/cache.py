@@ -64,7 +64,7 @@ class AnswerCache:
             return
         now = self.clock()
         denial = rcode == dns.rcode.NXDOMAIN or not resp.answer
-        entry = _Entry(resp.to_wire(), now, now + min(ttl, self.max_ttl), denial)
+        entry = _Entry(resp.to_wire(max_size=65535), now, now + min(ttl, self.max_ttl), denial)
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:

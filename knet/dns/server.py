@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import struct
 import time
 from collections.abc import Coroutine
-from typing import Any, cast
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -27,7 +28,7 @@ from knet.dns import answer as rules
 from knet.dns.cache import AnswerCache, cache_key
 from knet.dns.fastpath import FastPath
 from knet.dns.forward import Forwarder
-from knet.dns.metrics import DnsMetrics, type_label
+from knet.dns.metrics import OTHER, DnsMetrics
 from knet.dns.records import RecordIndex
 
 log = logging.getLogger("knet.dns")
@@ -66,6 +67,13 @@ def formerr(data: bytes) -> bytes | None:
     return data[:2] + struct.pack("!HHHHH", flags, 0, 0, 0, 0)
 
 
+def _servfail(data: bytes) -> bytes | None:
+    reply = formerr(data)
+    if reply is None:
+        return None
+    return reply[:3] + bytes(((reply[3] & 0xF0) | dns.rcode.SERVFAIL,)) + reply[4:]
+
+
 class QueryHandler:
     def __init__(
         self,
@@ -83,35 +91,36 @@ class QueryHandler:
 
     def handle(self, data: bytes, proto: str, family: str) -> Reply:
         start = time.perf_counter()
-        if self.fastpath is not None:
-            hit = self.fastpath.answer(data, proto == "udp")
-            if hit is not None:
-                reply, qtype, rcode = hit
-                self.metrics.observe(
-                    proto, family, qtype, rcode, "kubernetes", time.perf_counter() - start
-                )
-                return reply
+        try:
+            if self.fastpath is not None:
+                hit = self.fastpath.answer(data, proto == "udp")
+                if hit is not None:
+                    reply, rdtype, rcode = hit
+                    seconds = time.perf_counter() - start
+                    self.metrics.observe(proto, family, rdtype, rcode, "kubernetes", seconds)
+                    return reply
+            return self._parsed(data, proto, family, start)
+        except Exception:
+            # A bug must cost one query, never the server.
+            log.exception("failed to answer a query")
+            return _servfail(data)
+
+    def _parsed(self, data: bytes, proto: str, family: str, start: float) -> Reply:
         try:
             query = dns.message.from_wire(data)
         except Exception:
             bad = formerr(data)
             if bad is not None:
-                rcode = dns.rcode.to_text(dns.rcode.from_flags(bad[3], 0))
-                self.metrics.observe(proto, family, "other", rcode, "", 0.0)
+                self.metrics.observe(proto, family, OTHER, bad[3] & 0x0F, "", 0.0)
             return bad
         if query.flags & dns.flags.QR:
             return None
-        try:
-            return self._handle(query, proto, family, start)
-        except Exception:
-            # A bug must cost one query, never the server.
-            log.exception("failed to answer %s", query.question)
-            return render(rules.error_response(query, dns.rcode.SERVFAIL), 512)
+        return self._handle(query, proto, family, start)
 
     def _handle(self, query: dns.message.Message, proto: str, family: str, start: float) -> Reply:
         limit = udp_limit(query) if proto == "udp" else 65535
         error = rules.classify(query)
-        qtype = type_label(query.question[0].rdtype) if query.question else "other"
+        qtype = int(query.question[0].rdtype) if query.question else OTHER
         if error is not None:
             resp = rules.error_response(query, error)
             self._observe(proto, family, qtype, resp, "", start)
@@ -136,7 +145,7 @@ class QueryHandler:
         key: Any,
         proto: str,
         family: str,
-        qtype: str,
+        qtype: int,
         limit: int,
         start: float,
     ) -> bytes | None:
@@ -154,13 +163,13 @@ class QueryHandler:
         self,
         proto: str,
         family: str,
-        qtype: str,
+        qtype: int,
         resp: dns.message.Message,
         plugin: str,
         start: float,
     ) -> None:
-        rcode = dns.rcode.to_text(resp.rcode())
-        self.metrics.observe(proto, family, qtype, rcode, plugin, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.metrics.observe(proto, family, qtype, int(resp.rcode()), plugin, seconds)
 
 
 def _mirror_edns(resp: dns.message.Message, query: dns.message.Message) -> None:
@@ -175,39 +184,75 @@ def _family(addr: Any) -> str:
     return "2" if isinstance(addr, tuple) and len(addr) == 4 else "1"
 
 
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, handler: QueryHandler) -> None:
+class _UdpServer:
+    """A UDP socket read straight from the event loop: one wake-up drains up to BATCH
+    datagrams (asyncio's datagram transport makes one loop pass per datagram, which costs more
+    than answering it)."""
+
+    BATCH = 64
+
+    def __init__(self, handler: QueryHandler, sock: socket.socket) -> None:
         self.handler = handler
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock = sock
+        self.loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[None]] = set()
+        sock.setblocking(False)
+        self.loop.add_reader(sock.fileno(), self._readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    def _readable(self) -> None:
+        handle, sock = self.handler.handle, self.sock
+        for _ in range(self.BATCH):
+            try:
+                data, addr = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:  # an ICMP error for an earlier reply: nothing to do
+                log.debug("udp receive error: %s", e)
+                continue
+            reply = handle(data, "udp", _family(addr))
+            if reply is None:
+                continue
+            if isinstance(reply, bytes):
+                self._send(reply, addr)
+                continue
+            task = self.loop.create_task(self._later(reply, addr))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        reply = self.handler.handle(data, "udp", _family(addr))
-        if reply is None or self.transport is None:
-            return
-        if isinstance(reply, bytes):
-            self.transport.sendto(reply, addr)
-            return
-        task = asyncio.ensure_future(self._later(reply, addr))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _send(self, reply: bytes, addr: Any) -> None:
+        try:
+            self.sock.sendto(reply, addr)
+        except OSError as e:  # a full send buffer drops the reply, as a busy server does
+            log.debug("udp send to %s failed: %s", addr, e)
 
-    async def _later(
-        self, reply: Coroutine[Any, Any, bytes | None], addr: tuple[str | Any, int]
-    ) -> None:
+    async def _later(self, reply: Coroutine[Any, Any, bytes | None], addr: Any) -> None:
         try:
             data = await reply
         except Exception:
             log.exception("forwarding failed")
             return
-        if data is not None and self.transport is not None:
-            self.transport.sendto(data, addr)
+        if data is not None:
+            self._send(data, addr)
 
-    def error_received(self, exc: Exception) -> None:
-        log.debug("udp error: %s", exc)  # an ICMP error for an earlier reply: nothing to do
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        for task in self._tasks:
+            task.cancel()
+        self.sock.close()
+
+
+def _udp_socket(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)  # ride out bursts
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 async def _serve_tcp_client(
@@ -241,14 +286,11 @@ class DnsListener:
         self.handler = handler
         self.host = host
         self.port = port
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: _UdpServer | None = None
         self._tcp: asyncio.Server | None = None
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self.handler), local_addr=(self.host, self.port)
-        )
+        self._udp = _UdpServer(self.handler, _udp_socket(self.host, self.port))
         self._tcp = await asyncio.start_server(
             lambda r, w: _serve_tcp_client(self.handler, r, w), self.host, self.port
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.flags
 import dns.message
 import dns.rrset
 import pytest
@@ -44,35 +45,55 @@ def normal(wire: bytes) -> tuple[object, ...]:
         ("nope.default.svc.cluster.local", "A"),
         ("Web.default.svc.cluster.local.default.svc.cluster.local", "AAAA"),
         ("example.org.svc.cluster.local", "A"),
+        ("web.default.svc.cluster.local", "AAAA"),  # NODATA
+        ("ext.default.svc.cluster.local", "A"),  # CNAME
+        ("default.svc.cluster.local", "A"),  # empty non-terminal
+        ("10-1-2-3.ns.pod.cluster.local", "A"),
+        ("cluster.local", "SOA"),
+        ("dns-version.cluster.local", "TXT"),
+        ("_http._tcp.h.default.svc.cluster.local", "SRV"),
+        ("10.0.96.10.in-addr.arpa", "PTR"),
+        ("web.default.svc.cluster.local", "TYPE65280"),
     ],
 )
 def test_fast_answers_equal_general_answers(
     index: RecordIndex, name: str, rdtype: str, use_edns: bool
 ) -> None:
-    q = dns.message.make_query(name, rdtype, use_edns=0 if use_edns else None)
-    fast = FastPath(index).answer(q.to_wire(), udp=True)
-    assert fast is not None
-    general = answer(index, q)
-    assert general is not None
-    assert normal(fast[0]) == normal(render(general, 512))
+    fast = FastPath(index)
+    for spelling in (name, name.upper(), name.lower()):  # the first fills the memo
+        q = dns.message.make_query(spelling, rdtype, use_edns=0 if use_edns else None)
+        hit = fast.answer(q.to_wire(), udp=True)
+        assert hit is not None
+        general = answer(index, q)
+        assert general is not None
+        assert normal(hit[0]) == normal(render(general, 512))
+        assert hit[2] == general.rcode()
 
 
 @pytest.mark.parametrize(
-    ("name", "rdtype"),
+    ("name", "rdtype", "rdclass"),
     [
-        ("web.default.svc.cluster.local", "AAAA"),  # NODATA
-        ("ext.default.svc.cluster.local", "A"),  # CNAME
-        ("default.svc.cluster.local", "A"),  # empty non-terminal
-        ("10-1-2-3.ns.pod.cluster.local", "A"),
-        ("cluster.local", "A"),
-        ("example.org", "A"),
-        ("web.default.svc.cluster.local", "SRV"),
-        ("we\\.b.default.svc.cluster.local", "A"),
+        ("example.org", "A", "IN"),  # forwarded
+        ("9.9.9.9.in-addr.arpa", "PTR", "IN"),  # not ours: forwarded
+        ("web.default.svc.cluster.local", "A", "CH"),
+        ("cluster.local", "AXFR", "IN"),
     ],
 )
-def test_other_queries_take_the_general_path(index: RecordIndex, name: str, rdtype: str) -> None:
-    q = dns.message.make_query(name, rdtype)
+def test_other_queries_take_the_general_path(
+    index: RecordIndex, name: str, rdtype: str, rdclass: str
+) -> None:
+    q = dns.message.make_query(name, rdtype, rdclass=rdclass)
     assert FastPath(index).answer(q.to_wire(), udp=True) is None
+
+
+def test_no_recursion_desired_is_kept(index: RecordIndex) -> None:
+    q = dns.message.make_query("web.default.svc.cluster.local", "A")
+    fast = FastPath(index)
+    assert fast.answer(q.to_wire(), udp=True) is not None
+    q.flags &= ~dns.flags.RD
+    hit = fast.answer(q.to_wire(), udp=True)
+    assert hit is not None
+    assert not dns.message.from_wire(hit[0]).flags & dns.flags.RD
 
 
 def test_edns_options_and_extra_questions_take_the_general_path(index: RecordIndex) -> None:
@@ -100,3 +121,12 @@ def test_an_answer_too_big_for_udp_steps_aside(index: RecordIndex) -> None:
     fast = FastPath(index)
     assert fast.answer(wire, udp=True) is None
     assert fast.answer(wire, udp=False) is not None
+
+
+def test_an_edns_answer_bigger_than_our_payload_renders_for_tcp(index: RecordIndex) -> None:
+    index.upsert_slice(endpoint_slice("h-3", "h", [endpoint(f"10.0.2.{i}") for i in range(200)]))
+    wire = dns.message.make_query("h.default.svc.cluster.local", "A", use_edns=0).to_wire()
+    fast = FastPath(index)
+    assert fast.answer(wire, udp=True) is None  # over 1232 bytes: the general path truncates
+    hit = fast.answer(wire, udp=False)
+    assert hit is not None and len(dns.message.from_wire(hit[0]).answer[0]) == 203

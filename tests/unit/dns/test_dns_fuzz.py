@@ -140,3 +140,18 @@ def test_still_answers_after_the_garbage(
     reply = reply_to(handler, loop, GOOD)
     assert reply is not None
     assert dns.message.from_wire(reply).answer[0][0].to_text() == "10.96.0.10"
+
+
+def test_a_bug_costs_one_query_not_the_server(
+    loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = RecordIndex()
+    handler = QueryHandler(index, Forwarder([]), AnswerCache(), DnsMetrics("dns://test:53"))
+
+    def broken(name: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(index, "lookup", broken)
+    reply = reply_to(handler, loop, GOOD)
+    assert reply is not None
+    assert dns.message.from_wire(reply).rcode() == dns.rcode.SERVFAIL
