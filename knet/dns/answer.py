@@ -11,6 +11,7 @@ knows, and None for everything else (the caller forwards those upstream, as Core
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import dns.flags
@@ -18,6 +19,7 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
@@ -191,7 +193,13 @@ def _positive(query: dns.message.Message, records: RecordSet) -> dns.message.Mes
 
 
 def _rrset(name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *texts: str) -> dns.rrset.RRset:
-    return dns.rrset.from_text_list(name, TTL, IN, rdtype, list(texts))
+    return dns.rrset.from_rdata_list(name, TTL, _rdatas(rdtype, texts))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _rdatas(rdtype: dns.rdatatype.RdataType, texts: tuple[str, ...]) -> tuple[dns.rdata.Rdata, ...]:
+    # Parsing rdata text is most of the cost of an answer; the same records recur.
+    return tuple(dns.rdata.from_text(IN, rdtype, text) for text in texts)
 
 
 def soa_rrset(index: RecordIndex, owner: dns.name.Name | None = None) -> dns.rrset.RRset:
