@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,10 +55,12 @@ class _Building:
     ptr: list[str] = field(default_factory=list)
     extra: list[tuple[str, str]] = field(default_factory=list)
 
+    seen: set[str] = field(default_factory=set)
+
     def add_address(self, ip: str) -> None:
-        target = self.aaaa if ":" in ip else self.a
-        if ip not in target:
-            target.append(ip)
+        if ip not in self.seen:  # a set: headless Services may have thousands of addresses
+            self.seen.add(ip)
+            (self.aaaa if ":" in ip else self.a).append(ip)
 
     def freeze(self) -> RecordSet:
         return RecordSet(
@@ -211,7 +213,10 @@ class RecordIndex:
         self.names: dict[str, RecordSet] = {}  # merged: what the read path uses
         self._ent: dict[str, int] = {}  # empty non-terminals, by how many names lie below
         self.serial = int(time.time())
-        self.generation = 0  # bumped on every change, for caches of rendered answers
+        self.generation = 0  # bumped on every change
+        # Told each name whose answers may have changed (records, or existence), as it changes:
+        # caches of rendered answers drop just those.
+        self.listeners: list[Callable[[str], None]] = []
 
     # ---------------------------------------------------------------- read path
 
@@ -252,11 +257,17 @@ class RecordIndex:
         self._rebuild(owner)
 
     def upsert_namespace(self, ns: Obj) -> None:
-        self.namespaces.add(ns["metadata"]["name"])
+        name = ns["metadata"]["name"]
+        if name not in self.namespaces:
+            self.namespaces.add(name)
+            self._touch(f"{name}.svc.{self.zone}".lower())
         self._changed()
 
     def delete_namespace(self, ns: Obj) -> None:
-        self.namespaces.discard(ns["metadata"]["name"])
+        name = ns["metadata"]["name"]
+        if name in self.namespaces:
+            self.namespaces.discard(name)
+            self._touch(f"{name}.svc.{self.zone}".lower())
         self._changed()
 
     def namespace_exists(self, ns: str) -> bool:
@@ -283,13 +294,18 @@ class RecordIndex:
         owners = self._by_name.setdefault(name, {})
         if not owners:
             for anc in ancestors(name, self.zone):
-                self._ent[anc] = self._ent.get(anc, 0) + 1
+                below = self._ent.get(anc, 0)
+                self._ent[anc] = below + 1
+                if not below:
+                    self._touch(anc)  # NXDOMAIN → NODATA
         owners[owner] = records
         self.names[name] = _merge(owners.values())
+        self._touch(name)
 
     def _drop(self, name: str, owner: Owner) -> None:
         owners = self._by_name.get(name, {})
         owners.pop(owner, None)
+        self._touch(name)
         if owners:
             self.names[name] = _merge(owners.values())
             return
@@ -301,6 +317,11 @@ class RecordIndex:
                 self._ent[anc] = left
             else:
                 self._ent.pop(anc, None)
+                self._touch(anc)
+
+    def _touch(self, name: str) -> None:
+        for listener in self.listeners:
+            listener(name)
 
     def _changed(self) -> None:
         self.generation += 1
