@@ -10,25 +10,25 @@ from knet.client import ApiClient
 from knet.testing.apiserver import ApiServerProcess, running_apiserver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dns_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("dns")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def api(dns_workdir: Path) -> Iterator[ApiServerProcess]:
-    """One apiserver for a module's tests: each test uses its own namespace."""
+    """One apiserver for all dns tests: each test uses its own namespace."""
     with running_apiserver(dns_workdir) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def upstream() -> Iterator[Upstream]:
     with Upstream() as up:
         yield up
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dns_server(
     api: ApiServerProcess, upstream: Upstream, dns_workdir: Path
 ) -> Iterator[DnsProcess]:
