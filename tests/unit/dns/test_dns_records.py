@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import dns.message
+import dns.rcode
 from dns_objects import endpoint, endpoint_slice, service
 
+from knet.dns.answer import answer
 from knet.dns.records import RecordIndex, ancestors
 
 
@@ -93,3 +98,29 @@ def test_unlabelled_and_fqdn_slices_name_nothing() -> None:
     idx.upsert_slice(endpoint_slice("f", "h", [{"addresses": ["x.example"]}], address_type="FQDN"))
     rs = idx.lookup("h.default.svc.cluster.local")
     assert rs is not None and rs.a == ()
+
+
+class NoScan(dict):  # type: ignore[type-arg]
+    """A dict that fails the test if anything walks it."""
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the read path walked every Service")
+
+    values = items = keys = __iter__  # type: ignore[assignment]
+
+
+def test_answering_never_walks_the_services() -> None:
+    idx = RecordIndex()
+    for i in range(50):
+        idx.upsert_service(service(f"s{i}", cluster_ip=f"10.96.0.{i + 1}"))
+    idx.services = NoScan(idx.services)
+    idx.slices = NoScan(idx.slices)
+    for name, rdtype in [
+        ("s7.default.svc.cluster.local", "A"),
+        ("nope.default.svc.cluster.local", "A"),
+        ("default.svc.cluster.local", "A"),
+        ("_http._tcp.s3.default.svc.cluster.local", "SRV"),
+        ("8.0.96.10.in-addr.arpa", "PTR"),
+    ]:
+        resp = answer(idx, dns.message.make_query(name, rdtype))
+        assert resp is not None and resp.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN)
