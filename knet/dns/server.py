@@ -3,6 +3,7 @@
 `QueryHandler.handle` takes a packet and returns the reply's bytes at once for everything the
 index answers (no await on the common path), a coroutine for a query that must be forwarded, or
 None to drop the packet (a runt shorter than a header, or a packet that is itself a response).
+Repeated in-zone questions are answered from `fastpath`'s rendered bytes.
 Over UDP a reply is cut to the client's EDNS payload size (512 without EDNS): the additional
 section goes first, and if the answer still does not fit the client gets an empty reply with TC
 set and asks again over TCP.
@@ -68,6 +69,7 @@ def formerr(data: bytes) -> bytes | None:
 
 
 def _servfail(data: bytes) -> bytes | None:
+    """SERVFAIL from the header alone, for a query whose answer failed on our side."""
     reply = formerr(data)
     if reply is None:
         return None
@@ -75,6 +77,9 @@ def _servfail(data: bytes) -> bytes | None:
 
 
 class QueryHandler:
+    """One packet in, one reply out: the fast path (rendered answers), then the general rules,
+    then the forward cache, then the upstreams."""
+
     def __init__(
         self,
         index: RecordIndex,
