@@ -109,7 +109,6 @@ def _ready_endpoints(slices: Iterable[Obj], publish_not_ready: bool) -> list[_En
 
 
 def _srv_weight(count: int) -> int:
-    # Equal shares of 100, as CoreDNS gives targets of one SRV name.
     return max(1, 100 // max(1, count))
 
 
@@ -135,40 +134,43 @@ def service_names(zone: str, service: Obj, slices: Iterable[Obj]) -> dict[str, R
             at(base).cname = external
         return {n: b.freeze() for n, b in names.items()}
 
-    cluster_ips = _cluster_ips(spec)
+    # SRV: `_<port>._<proto>.<base>` for named ports, and, as CoreDNS answers a query without
+    # port and protocol, `<base>` itself for every port.
+    srv: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+
+    def add_srv(pname: str, proto: str, port: int, target: str, ips: tuple[str, ...]) -> None:
+        srv.setdefault(base, []).append((port, target, ips))
+        if pname:
+            srv.setdefault(f"_{pname}._{proto.lower()}.{base}".lower(), []).append(
+                (port, target, ips)
+            )
+
+    cluster_ips = tuple(_cluster_ips(spec))
     if cluster_ips:
         for ip in cluster_ips:
             at(base).add_address(ip)
             at(reverse_name(ip)).ptr.append(base)
-        for port in spec.get("ports") or ():
-            if port.get("name"):
-                proto = str(port.get("protocol") or "TCP").lower()
-                srv_name = f"_{port['name']}._{proto}.{base}".lower()
-                at(srv_name).srv.append(Srv(0, 100, int(port["port"]), base))
-                at(srv_name).extra.extend((base, ip) for ip in cluster_ips)
-        return {n: b.freeze() for n, b in names.items()}
-
-    # Headless: one record per ready endpoint address, and a name per endpoint.
-    endpoints = _ready_endpoints(slices, bool(spec.get("publishNotReadyAddresses")))
-    at(base)  # the name exists even with no ready endpoints (NODATA, not NXDOMAIN)
-    srv_by_name: dict[str, list[tuple[int, str, str]]] = {}
-    for ep in endpoints:
-        for ip in ep.addresses:
-            label = (ep.hostname or dashed(ip)).lower()
-            target = f"{label}.{base}"
-            at(base).add_address(ip)
-            at(target).add_address(ip)
-            at(reverse_name(ip)).ptr.append(target)
-            for pname, proto, port in ep.ports:
-                if pname:
-                    key = f"_{pname}._{proto.lower()}.{base}".lower()
-                    srv_by_name.setdefault(key, []).append((port, target, ip))
-    for srv_name, targets in srv_by_name.items():
-        weight = _srv_weight(len(targets))
+        for p in spec.get("ports") or ():
+            add_srv(
+                p.get("name") or "", p.get("protocol") or "TCP", int(p["port"]), base, cluster_ips
+            )
+    else:
+        # Headless: one record per ready endpoint address, and a name per endpoint.
+        at(base)  # the name exists even with no ready endpoints (NODATA, not NXDOMAIN)
+        for ep in _ready_endpoints(slices, bool(spec.get("publishNotReadyAddresses"))):
+            for ip in ep.addresses:
+                target = f"{(ep.hostname or dashed(ip)).lower()}.{base}"
+                at(base).add_address(ip)
+                at(target).add_address(ip)
+                at(reverse_name(ip)).ptr.append(target)
+                for pname, proto, port in ep.ports:
+                    add_srv(pname, proto, port, target, (ip,))
+    for srv_name, targets in srv.items():
+        weight = _srv_weight(len(targets))  # equal shares of 100, as CoreDNS gives
         b = at(srv_name)
-        for port, target, ip in targets:
+        for port, target, ips in targets:
             b.srv.append(Srv(0, weight, port, target))
-            b.extra.append((target, ip))
+            b.extra.extend((target, ip) for ip in ips)
     return {n: b.freeze() for n, b in names.items()}
 
 

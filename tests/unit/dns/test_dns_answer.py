@@ -232,3 +232,19 @@ def test_classify_refuses_what_it_does_not_do() -> None:
     two = dns.message.make_query("a.cluster.local", "A")
     two.question.append(dns.rrset.RRset(dns.name.from_text("b.cluster.local"), 1, 1))
     assert classify(two) == dns.rcode.FORMERR
+
+
+def test_srv_without_port_and_protocol_lists_every_port(index: RecordIndex) -> None:
+    # As CoreDNS: a query for the Service name itself matches any port, named or not.
+    resp = ask(index, "dual.default.svc.cluster.local", "SRV")
+    assert rdatas(resp) == {
+        "0 50 53 dual.default.svc.cluster.local.",
+        "0 50 9000 dual.default.svc.cluster.local.",
+    }
+    headless = ask(index, "db.prod.svc.cluster.local", "SRV")
+    assert rdatas(headless) == {
+        "0 33 8080 db-0.db.prod.svc.cluster.local.",
+        "0 33 8080 10-1-0-2.db.prod.svc.cluster.local.",
+        "0 33 8080 10-1-0-4.db.prod.svc.cluster.local.",
+    }
+    assert_nodata(ask(index, "empty.prod.svc.cluster.local", "SRV"))
