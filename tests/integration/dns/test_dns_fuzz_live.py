@@ -11,6 +11,7 @@ import time
 import dns.message
 import dns.query
 import dns.rcode
+import pytest
 from dns_process import DnsProcess
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,6 +34,7 @@ def drain(sock: socket.socket, replies: list[bytes], wait: float) -> None:
             return
 
 
+@pytest.mark.slow
 def test_ten_thousand_random_packets(dns_server: DnsProcess) -> None:
     rng = random.Random(17)
     replies: list[bytes] = []
