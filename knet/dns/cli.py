@@ -102,19 +102,22 @@ class DnsServer:
             metrics,
             fast=not a.no_fast_path,
         )
+        handler.synced = False
         side = SidePorts()
         self._stops.append(side)
-        await side.start(health_app(), a.bind_address, a.health_port)
-        await side.start(ready_app(lambda: self.ready), a.bind_address, a.ready_port)
-        await side.start(metrics_app(metrics.registry), a.bind_address, a.metrics_port)
-        factory.start()
         try:
+            await side.start(health_app(), a.bind_address, a.health_port)
+            await side.start(ready_app(lambda: self.ready), a.bind_address, a.ready_port)
+            await side.start(metrics_app(metrics.registry), a.bind_address, a.metrics_port)
+            # Bound at once, so that a port in use fails the start; SERVFAIL until synced (an
+            # empty index would say NXDOMAIN for every Service).
+            listener = DnsListener(handler, a.bind_address, a.dns_port)
+            self._stops.append(listener)
+            await listener.start()
+            factory.start()
             while not await factory.wait_for_sync(timeout=30):
                 log.warning("informers have not synced after 30s; still waiting")
-            listener = DnsListener(handler, a.bind_address, a.dns_port)
-            await listener.start()
-            self._stops.append(listener)
-            self.ready = True
+            handler.synced = self.ready = True
             log.info("serving %s on %s:%d", index.zone, a.bind_address, a.dns_port)
             await asyncio.Event().wait()
             return 0

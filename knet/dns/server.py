@@ -93,9 +93,12 @@ class QueryHandler:
         self.cache = cache
         self.metrics = metrics
         self.fastpath = FastPath(index) if fast else None
+        self.synced = True  # False until the index holds the cluster: then SERVFAIL
 
     def handle(self, data: bytes, proto: str, family: str) -> Reply:
         start = time.perf_counter()
+        if not self.synced:
+            return _servfail(data)
         try:
             if self.fastpath is not None:
                 hit = self.fastpath.answer(data, proto == "udp")

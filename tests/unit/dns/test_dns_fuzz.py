@@ -155,3 +155,14 @@ def test_a_bug_costs_one_query_not_the_server(
     reply = reply_to(handler, loop, GOOD)
     assert reply is not None
     assert dns.message.from_wire(reply).rcode() == dns.rcode.SERVFAIL
+
+
+def test_servfail_until_synced(loop: asyncio.AbstractEventLoop) -> None:
+    handler = QueryHandler(RecordIndex(), Forwarder([]), AnswerCache(), DnsMetrics("dns://t:53"))
+    handler.synced = False
+    reply = reply_to(handler, loop, GOOD)
+    assert reply is not None
+    assert dns.message.from_wire(reply).rcode() == dns.rcode.SERVFAIL
+    handler.synced = True
+    reply = reply_to(handler, loop, GOOD)
+    assert reply is not None and dns.message.from_wire(reply).rcode() == dns.rcode.NXDOMAIN
