@@ -15,8 +15,8 @@ its create request to the first UDP answer with its ClusterIP (p50/p99).
 
 Floors (issue #17): knet dns ≥ 30% of dnsmasq's qps, p99 ≤ 5 ms at 5,000 qps, freshness p99 ≤ 1 s.
 
-Run as root (taskset; dnsmasq):  .venv/bin/python scripts/bench_dns.py [--services 1000]
-    [--headless 100] [--seconds 5]
+Run as root (dnsmasq runs with --user=root):
+    .venv/bin/python scripts/bench_dns.py [--services 1000] [--headless 100] [--seconds 5]
 """
 
 from __future__ import annotations

@@ -215,7 +215,6 @@ class RecordIndex:
         self.names: dict[str, RecordSet] = {}  # merged: what the read path uses
         self._ent: dict[str, int] = {}  # empty non-terminals, by how many names lie below
         self.serial = int(time.time())
-        self.generation = 0  # bumped on every change
         # Told each name whose answers may have changed (records, or existence), as it changes:
         # caches of rendered answers drop just those.
         self.listeners: list[Callable[[str], None]] = []
@@ -326,7 +325,6 @@ class RecordIndex:
             listener(name)
 
     def _changed(self) -> None:
-        self.generation += 1
         self.serial = max(self.serial, int(time.time()))
 
 

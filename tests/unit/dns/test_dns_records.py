@@ -79,14 +79,22 @@ def test_an_address_in_two_headless_services_has_both_ptrs() -> None:
     assert rs is not None and rs.ptr == ("10-0-0-7.b.default.svc.cluster.local",)
 
 
-def test_every_change_bumps_the_generation() -> None:
+def test_listeners_hear_each_touched_name() -> None:
     idx = RecordIndex()
-    g = idx.generation
-    idx.upsert_service(service("web"))
-    assert idx.generation > g
-    g = idx.generation
-    idx.upsert_slice(endpoint_slice("x", "web", []))
-    assert idx.generation > g
+    heard: list[str] = []
+    idx.listeners.append(heard.append)
+    idx.upsert_service(service("web", cluster_ip="10.96.0.1", ports=[{"port": 80}]))
+    assert set(heard) == {
+        "web.default.svc.cluster.local",
+        "default.svc.cluster.local",  # NXDOMAIN → NODATA
+        "svc.cluster.local",
+        "1.0.96.10.in-addr.arpa",
+    }
+    heard.clear()
+    idx.upsert_service(service("web", cluster_ip="10.96.0.1", ports=[{"port": 80}]))
+    assert heard == []  # nothing changed
+    idx.upsert_namespace({"metadata": {"name": "quiet"}})
+    assert heard == ["quiet.svc.cluster.local"]
 
 
 def test_unlabelled_and_fqdn_slices_name_nothing() -> None:
