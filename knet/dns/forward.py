@@ -13,6 +13,7 @@ import struct
 import time
 from pathlib import Path
 
+import dns.flags
 import dns.message
 
 Upstream = tuple[str, int]
@@ -99,7 +100,8 @@ class Forwarder:
                 continue
             with contextlib.suppress(Exception):
                 resp = dns.message.from_wire(reply)
-                if resp.question == query.question or _same_question(resp, query):
+                # Only a response to this very question counts (names compare case-blind).
+                if resp.flags & dns.flags.QR and resp.question == query.question:
                     resp.id = client_id
                     return resp
         return None
@@ -116,13 +118,6 @@ class Forwarder:
             return reply
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             return None
-
-
-def _same_question(resp: dns.message.Message, query: dns.message.Message) -> bool:
-    if len(resp.question) != 1 or len(query.question) != 1:
-        return False
-    a, b = resp.question[0], query.question[0]
-    return bool(a.name == b.name and a.rdtype == b.rdtype and a.rdclass == b.rdclass)
 
 
 async def _udp_exchange(upstream: Upstream, wire: bytes) -> bytes:

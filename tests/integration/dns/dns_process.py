@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rrset
 
@@ -88,14 +90,16 @@ def running_dns(
 
 class Upstream:
     """A UDP resolver on 127.0.0.1: answers A queries with UPSTREAM_ADDRESS (TTL 60), names
-    starting with `nx.` with NXDOMAIN; or, made `silent`, never answers at all."""
+    starting with `nx.` with NXDOMAIN; made `silent`, never answers at all; made `liar`,
+    answers every query as if it had asked for another name."""
 
-    def __init__(self, silent: bool = False) -> None:
+    def __init__(self, silent: bool = False, liar: bool = False) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
         self.port: int = self.sock.getsockname()[1]
         self.silent = silent
+        self.liar = liar
         self.queries: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -127,6 +131,8 @@ class Upstream:
             self.queries.append(name)
             if self.silent:
                 continue
+            if self.liar:
+                query.question[0].name = dns.name.from_text("elsewhere.example.")
             resp = dns.message.make_response(query)
             resp.flags |= dns.flags.RA
             if name.lower().startswith("nx."):

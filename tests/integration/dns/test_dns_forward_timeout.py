@@ -1,4 +1,4 @@
-"""An upstream that never answers: the client gets SERVFAIL within 2 s."""
+"""An upstream that never answers, or answers another question: SERVFAIL within 2 s."""
 
 from __future__ import annotations
 
@@ -35,3 +35,22 @@ def test_silent_upstream_gives_servfail_within_two_seconds(
             timeout=2,
         )
         assert local.answer[0][0].to_text() == '"1.1.0"'
+
+
+def test_an_answer_to_another_question_is_not_taken(
+    api: ApiServerProcess, dns_workdir: Path
+) -> None:
+    with (
+        Upstream(liar=True) as liar,
+        running_dns(api.kubeconfig, liar.address, dns_workdir) as server,
+    ):
+        start = time.monotonic()
+        resp = dns.query.udp(
+            dns.message.make_query("asked.example.test", "A"),
+            "127.0.0.1",
+            port=server.dns_port,
+            timeout=5,
+        )
+        assert resp.rcode() == dns.rcode.SERVFAIL and resp.answer == []
+        assert time.monotonic() - start < 2.0
+        assert liar.queries == ["asked.example.test."]
