@@ -94,7 +94,9 @@ class DnsServer:
         index = RecordIndex(a.cluster_domain)
         factory = SharedInformerFactory(self.client)
         attach(factory, index)
-        metrics = DnsMetrics(f"dns://{a.bind_address}:{a.dns_port}")
+        # CoreDNS names a listener on every address `dns://:53`.
+        host = "" if a.bind_address in ("0.0.0.0", "::") else a.bind_address
+        metrics = DnsMetrics(f"dns://{host}:{a.dns_port}")
         handler = QueryHandler(
             index,
             Forwarder(self.upstreams),
