@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     allinone.add_arguments(p)
     p.set_defaults(func=allinone.run)
 
+    from knet.dns import cli as dns_cli
+
+    p = sub.add_parser("dns", help="run the cluster DNS server (as CoreDNS's kubernetes plugin)")
+    dns_cli.add_arguments(p)
+    p.set_defaults(func=dns_cli.run)
+
     from knet.cluster import cli as cluster_cli
 
     cluster_cli.add_cluster_parser(sub)
