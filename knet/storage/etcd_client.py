@@ -71,7 +71,13 @@ class EtcdClient:
         last: Exception | None = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        for i in self._order():
+        # A member's own order first, then each once more: after an etcd restart the pool's
+        # kept-alive connections are dead, and the first request on one fails at once.
+        attempts = self._order()
+        attempts += attempts
+        stale_retries = 1
+        while attempts:
+            i = attempts.pop(0)
             left = deadline - loop.time()
             if left <= 0:
                 break
@@ -80,12 +86,26 @@ class EtcdClient:
                 async with asyncio.timeout(left):
                     async with self._session.post(url, data=data, ssl=self._ssl) as resp:
                         payload = await resp.read()
+            except aiohttp.ServerDisconnectedError as e:
+                # Closed without a byte of answer: almost always a connection the server (since
+                # restarted) closed while idle. Try once more. Should the first try have reached
+                # etcd after all, a create or compare-and-swap retried fails its compare (the
+                # caller sees a conflict); only an unconditional update may apply twice.
+                last = e
+                if stale_retries:
+                    stale_retries -= 1
+                    attempts.insert(0, i)
+                    continue
+                raise StoreTimeoutError(
+                    f"etcd closed the connection during {method} ({url})"
+                ) from e
             except TimeoutError:
                 raise StoreTimeoutError(
                     f"etcd did not answer {method} within {self.timeout:g}s ({url})"
                 ) from None
             except (aiohttp.ClientConnectorError, ConnectionRefusedError) as e:
                 last = e  # nothing was sent: safe to try the next member
+                attempts = [a for a in attempts if a != i]
                 continue
             except (aiohttp.ClientError, OSError) as e:
                 # The request may have reached etcd: its outcome is unknown, as on a timeout.
