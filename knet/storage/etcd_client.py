@@ -1,29 +1,38 @@
-"""HTTP transport to etcd's v3 JSON gateway, with endpoint failover and bounded time.
+"""gRPC transport to etcd (grpc.aio with the stubs aetcd ships), with endpoint failover and
+bounded time.
 
 Every call has a deadline: a lost etcd makes calls fail with `StoreUnavailableError` (nothing
-answers) or `StoreTimeoutError` (something accepted the request but did not answer in time),
-never hang. A member that does not answer is skipped for the next endpoint of the list.
+answers) or `StoreTimeoutError` (no answer in time: a write may or may not have happened),
+never hang. A member that cannot be reached is skipped for the next endpoint of the list.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import orjson
+import grpc
+from aetcd.rpc import rpc_pb2_grpc
 
 from knet.storage.interface import StoreError, StoreTimeoutError, StoreUnavailableError
 
-Json = dict[str, Any]
+Pb = Any
 
-# gRPC status codes etcd answers with (in the gateway's error body).
-_DEADLINE_EXCEEDED = 4
-_UNAVAILABLE = 14
+# Reconnect quickly once a member is back (gRPC's default backoff grows to two minutes), and
+# fail calls at once while it is away rather than queueing them.
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+]
+
+
+# How long a call waits for a member that refused it to connect again.
+RECONNECT_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,133 +42,114 @@ class TlsFiles:
     keyfile: Path | None = None
 
 
-def ssl_context(tls: TlsFiles) -> ssl.SSLContext | None:
-    if tls.cafile is None and tls.certfile is None:
-        return None
-    ctx = ssl.create_default_context(cafile=str(tls.cafile) if tls.cafile else None)
-    if tls.certfile is not None:
-        ctx.load_cert_chain(str(tls.certfile), str(tls.keyfile) if tls.keyfile else None)
-    return ctx
-
-
 class EtcdError(StoreError):
-    """etcd refused a request; `code` is its gRPC status code."""
+    """etcd refused a request; `code` is the gRPC status code."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: grpc.StatusCode) -> None:
         super().__init__(f"etcd: {message}")
         self.code = code
 
 
+@dataclass
+class _Member:
+    url: str
+    channel: grpc.aio.Channel
+    kv: Any
+    watch: Any
+
+
 class EtcdClient:
     def __init__(
-        self, endpoints: Sequence[str], *, timeout: float, ssl_ctx: ssl.SSLContext | None = None
+        self, endpoints: Sequence[str], *, timeout: float, tls: TlsFiles | None = None
     ) -> None:
         if not endpoints:
             raise ValueError("at least one etcd endpoint is needed")
-        self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeout = timeout
+        self._members = [_open(url.rstrip("/"), tls or TlsFiles()) for url in endpoints]
         self._preferred = 0
-        # Unary calls share a pool; watches hold a connection each, in a pool of their own, so
-        # many watches never starve writes of connections.
-        self._ssl: ssl.SSLContext | bool = ssl_ctx if ssl_ctx is not None else True
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
-        self._streams = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
-    async def call(self, method: str, body: Json) -> Json:
-        """POST /v3/<method> to the first endpoint that answers."""
-        data = orjson.dumps(body)
-        last: Exception | None = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        # A member's own order first, then each once more: after an etcd restart the pool's
-        # kept-alive connections are dead, and the first request on one fails at once.
-        attempts = self._order()
-        attempts += attempts
-        stale_retries = 1
+    @property
+    def endpoints(self) -> list[str]:
+        return [m.url for m in self._members]
+
+    async def call(self, method: str, request: Pb) -> Pb:
+        """KV.<method>(request) on the first member that answers."""
+        last: grpc.aio.AioRpcError | None = None
+        attempts = [(i, True) for i in self._order()]
         while attempts:
-            i = attempts.pop(0)
-            left = deadline - loop.time()
-            if left <= 0:
-                break
-            url = f"{self.endpoints[i]}/v3/{method}"
+            i, may_retry = attempts.pop(0)
+            member = self._members[i]
             try:
-                async with asyncio.timeout(left):
-                    async with self._session.post(url, data=data, ssl=self._ssl) as resp:
-                        payload = await resp.read()
-            except aiohttp.ServerDisconnectedError as e:
-                # Closed without a byte of answer: almost always a connection the server (since
-                # restarted) closed while idle. Try once more. Should the first try have reached
-                # etcd after all, a create or compare-and-swap retried fails its compare (the
-                # caller sees a conflict); only an unconditional update may apply twice.
-                last = e
-                if stale_retries:
-                    stale_retries -= 1
-                    attempts.insert(0, i)
+                response = await getattr(member.kv, method)(request, timeout=self.timeout)
+            except grpc.aio.AioRpcError as e:
+                code = e.code()
+                if code is grpc.StatusCode.UNAVAILABLE:
+                    last = e  # not reached: safe to try again, or the next member
+                    if may_retry and await _reconnected(member.channel, RECONNECT_WAIT):
+                        attempts.insert(0, (i, False))
                     continue
-                raise StoreTimeoutError(
-                    f"etcd closed the connection during {method} ({url})"
-                ) from e
-            except TimeoutError:
-                raise StoreTimeoutError(
-                    f"etcd did not answer {method} within {self.timeout:g}s ({url})"
-                ) from None
-            except (aiohttp.ClientConnectorError, ConnectionRefusedError) as e:
-                last = e  # nothing was sent: safe to try the next member
-                attempts = [a for a in attempts if a != i]
-                continue
-            except (aiohttp.ClientError, OSError) as e:
-                # The request may have reached etcd: its outcome is unknown, as on a timeout.
-                raise StoreTimeoutError(f"etcd connection lost during {method} ({url}): {e}") from e
+                if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise StoreTimeoutError(
+                        f"etcd did not answer {method} within {self.timeout:g}s ({member.url})"
+                    ) from None
+                raise EtcdError(e.details() or str(code), code) from None
             self._preferred = i
-            return _decode(method, resp.status, payload)
-        raise StoreUnavailableError(
-            f"etcd is unreachable at {', '.join(self.endpoints)}: {last or 'no time left'}"
-        )
+            return response
+        detail = last.details() if last is not None else "no member"
+        raise StoreUnavailableError(f"etcd is unreachable at {', '.join(self.endpoints)}: {detail}")
 
-    async def stream(self, method: str, body: Json) -> aiohttp.ClientResponse:
-        """Open a streaming POST (a watch); the caller reads and closes the response."""
-        data = orjson.dumps(body)
-        last: Exception | None = None
-        for i in self._order():
-            url = f"{self.endpoints[i]}/v3/{method}"
-            timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout)
-            try:
-                resp = await self._streams.post(url, data=data, ssl=self._ssl, timeout=timeout)
-            except (aiohttp.ClientError, OSError, TimeoutError) as e:
-                last = e
-                continue
-            if resp.status != 200:
-                payload = await resp.read()
-                resp.release()
-                _decode(method, resp.status, payload)  # raises
-            self._preferred = i
-            return resp
-        raise StoreUnavailableError(f"etcd is unreachable at {', '.join(self.endpoints)}: {last}")
+    def watch_stream(self) -> tuple[str, Any]:
+        """A new Watch stream on the preferred member (the caller writes its create request,
+        reads, and cancels it), and that member's URL; the next call tries the next member."""
+        member = self._members[self._preferred]
+        self._preferred = (self._preferred + 1) % len(self._members)
+        return member.url, member.watch.Watch()
 
     def _order(self) -> list[int]:
-        n = len(self.endpoints)
+        n = len(self._members)
         return [(self._preferred + k) % n for k in range(n)]
 
     async def close(self) -> None:
-        await self._session.close()
-        await self._streams.close()
+        for member in self._members:
+            await member.channel.close()
 
 
-def _decode(method: str, status: int, payload: bytes) -> Json:
-    try:
-        msg = orjson.loads(payload) if payload else {}
-    except orjson.JSONDecodeError:
-        raise StoreError(f"etcd answered {method} with HTTP {status} and no JSON") from None
-    if status == 200 and isinstance(msg, dict):
-        return msg
-    message = (
-        str(msg.get("message") or msg.get("error") or payload[:200])
-        if isinstance(msg, dict)
-        else str(payload[:200])
+async def _reconnected(channel: grpc.aio.Channel, wait: float) -> bool:
+    """Ask a channel that lost its member to connect now, not at its next backoff tick, and
+    wait up to `wait` seconds for it: a restarted etcd is used at once, a dead one fails fast."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    state = channel.get_state(try_to_connect=True)
+    while state is not grpc.ChannelConnectivity.READY:
+        left = deadline - loop.time()
+        if left <= 0:
+            return False
+        try:
+            async with asyncio.timeout(left):
+                await channel.wait_for_state_change(state)
+        except TimeoutError:
+            return False
+        state = channel.get_state(try_to_connect=True)
+    return True
+
+
+def _open(url: str, tls: TlsFiles) -> _Member:
+    scheme, sep, target = url.partition("://")
+    if not sep or scheme not in ("http", "https") or not target:
+        raise ValueError(f"invalid etcd URL {url!r} (want http(s)://HOST:PORT)")
+    if scheme == "https":
+        channel = grpc.aio.secure_channel(target, _credentials(tls), options=_CHANNEL_OPTIONS)
+    else:
+        channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    return _Member(url, channel, rpc_pb2_grpc.KVStub(channel), rpc_pb2_grpc.WatchStub(channel))
+
+
+def _credentials(tls: TlsFiles) -> grpc.ChannelCredentials:
+    def read(path: Path | None) -> bytes | None:
+        return path.read_bytes() if path is not None else None
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(tls.cafile),
+        private_key=read(tls.keyfile),
+        certificate_chain=read(tls.certfile),
     )
-    code = int(msg.get("code", 0)) if isinstance(msg, dict) else 0
-    if code == _UNAVAILABLE:
-        raise StoreUnavailableError(f"etcd: {message}")
-    if code == _DEADLINE_EXCEEDED or "timed out" in message:
-        raise StoreTimeoutError(f"etcd: {message}")
-    raise EtcdError(message, code)

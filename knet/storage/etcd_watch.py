@@ -1,22 +1,20 @@
 """One etcd watch stream behind the `Watch` interface, resumed across lost connections.
 
-A reader task turns the gateway's stream into events in a bounded queue. When the connection
-drops (an etcd member restarted, a proxy closed it), the task opens a new stream from the
-revision after the last event it handed on, so the consumer sees no gap and no repeat; if no
-member answers within `reconnect_timeout`, the watch ends with WatchClosedError. A consumer that
-falls `queue_size` events behind is ended the same way, as with the other stores.
+A reader task turns etcd's Watch stream into events in a bounded queue. When the stream breaks
+(an etcd member restarted or went away), the task opens a new one from the revision after the
+last event it handed on, so the consumer sees no gap and no repeat; if no member answers within
+`reconnect_timeout`, the watch ends with WatchClosedError. A consumer that falls `queue_size`
+events behind is ended at once, as with the other stores.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
 
-import aiohttp
-import orjson
+import grpc
 
 from knet.storage import etcd_wire as wire
 from knet.storage.etcd_client import EtcdClient
@@ -39,7 +37,7 @@ class EtcdWatch(Watch):
         self,
         client: EtcdClient,
         mount: wire.Mount,
-        rng: tuple[str, str],
+        rng: tuple[bytes, bytes],
         after_revision: int,
         *,
         queue_size: int,
@@ -59,6 +57,7 @@ class EtcdWatch(Watch):
         self._wakeup = asyncio.Event()
         self._error: StoreError | None = None
         self._closed = False
+        self._lost_since: float | None = None
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def __aiter__(self) -> EtcdWatch:
@@ -95,15 +94,14 @@ class EtcdWatch(Watch):
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        lost_since: float | None = None
         while True:
             try:
                 await self._stream()
                 return
-            except (StoreUnavailableError, aiohttp.ClientError, OSError) as e:
+            except StoreUnavailableError as e:
                 now = loop.time()
-                lost_since = now if lost_since is None else lost_since
-                if now - lost_since > self._reconnect_timeout:
+                self._lost_since = now if self._lost_since is None else self._lost_since
+                if now - self._lost_since > self._reconnect_timeout:
                     self._end(WatchClosedError(f"etcd watch lost: {e}"))
                     return
                 log.debug("etcd watch stream lost (%s); resuming after %d", e, self._cursor)
@@ -117,37 +115,33 @@ class EtcdWatch(Watch):
         self._wakeup.set()
 
     async def _stream(self) -> None:
-        body = wire.watch_create(self._range, self._cursor + 1)
-        resp = await self._client.stream("watch", body)
+        url, call = self._client.watch_stream()
         try:
+            await call.write(wire.watch_create(self._range, self._cursor + 1))
             while True:
-                line = await resp.content.readline()
-                if not line:
-                    raise StoreUnavailableError("etcd closed the watch stream")
-                if line.strip():
-                    self._handle(orjson.loads(line))
+                msg = await call.read()
+                if msg is grpc.aio.EOF:
+                    raise StoreUnavailableError(f"etcd at {url} closed the watch stream")
+                if msg.created:
+                    self._lost_since = None  # connected again: a later loss starts a new clock
+                self._handle(msg)
+        except grpc.aio.AioRpcError as e:
+            raise StoreUnavailableError(f"etcd watch at {url}: {e.details() or e.code()}") from None
         finally:
-            with contextlib.suppress(Exception):
-                resp.close()
+            call.cancel()
 
-    def _handle(self, msg: wire.Json) -> None:
-        if "error" in msg:
-            err = msg["error"]
-            raise StoreUnavailableError(f"etcd watch: {err.get('message', err)}")
-        result = msg.get("result", {})
-        if result.get("canceled"):
-            compacted = int(result.get("compact_revision", 0))
-            if compacted:
-                raise CompactedError(self._cursor, compacted)
-            raise WatchClosedError(f"etcd canceled the watch: {result.get('cancel_reason', '')}")
-        revision = wire.header_revision(result)
-        if revision:
-            self._on_revision(revision)
-        for raw in result.get("events", ()):
-            event = wire.event(self._mount, raw)
+    def _handle(self, msg: wire.Pb) -> None:
+        if msg.canceled:
+            if msg.compact_revision:
+                raise CompactedError(self._cursor, msg.compact_revision)
+            raise WatchClosedError(f"etcd canceled the watch: {msg.cancel_reason}")
+        if msg.header.revision:
+            self._on_revision(msg.header.revision)
+        for raw in msg.events:
             if len(self._queue) >= self._queue_size:
                 self._queue.clear()  # ended at once, as the hub ends a slow watcher
                 raise WatchClosedError("watcher fell too far behind")
+            event = wire.event(self._mount, raw)
             self._queue.append(event)
             self._cursor = event.revision
         if self._queue:

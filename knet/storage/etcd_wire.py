@@ -1,29 +1,27 @@
-"""etcd v3's JSON gateway messages, both ways. Pure functions.
+"""etcd v3's gRPC messages, both ways: building requests, reading responses. Pure functions.
 
-The gateway speaks etcd's protobuf messages as JSON: keys and values are base64, 64-bit
-integers are strings, and fields at their zero value (a false `succeeded`, an empty `kvs`, the
-PUT event type) are left out.
+The messages are etcd's own protobufs (`etcdserverpb`, `mvccpb`), as shipped compiled in the
+aetcd package; nothing here does I/O.
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
+
+from aetcd.rpc import rpc_pb2
 
 from knet.storage.interface import Event, EventType, KeyValue, StoreError
 from knet.storage.keys import prefix_end
 
-Json = dict[str, Any]
+Pb = Any  # a protobuf message (the generated modules carry no type information)
 
-
-def b64(text: str | bytes) -> str:
-    raw = text.encode() if isinstance(text, str) else text
-    return base64.b64encode(raw).decode("ascii")
-
-
-def unb64(data: str | None) -> bytes:
-    return base64.b64decode(data) if data else b""
+_CREATE = rpc_pb2.Compare.CREATE
+_MOD = rpc_pb2.Compare.MOD
+_EQUAL = rpc_pb2.Compare.EQUAL
+_GREATER = rpc_pb2.Compare.GREATER
+_DELETE_EVENT = 1  # mvccpb.Event.DELETE
+ALL_KEYS = (b"\0", b"\0")  # etcd's "every key" range
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +34,10 @@ class Mount:
     store_root: str = ""
     etcd_root: str = ""
 
-    def to_etcd(self, key: str) -> str:
+    def to_etcd(self, key: str) -> bytes:
         if not key.startswith(self.store_root):
             raise ValueError(f"store key {key!r} is outside the store root {self.store_root!r}")
-        return self.etcd_root + key[len(self.store_root) :]
+        return (self.etcd_root + key[len(self.store_root) :]).encode()
 
     def from_etcd(self, raw: bytes) -> str:
         key = raw.decode()
@@ -47,41 +45,33 @@ class Mount:
             raise StoreError(f"etcd returned key {key!r} outside {self.etcd_root!r}")
         return self.store_root + key[len(self.etcd_root) :]
 
-    def range_of(self, prefix: str) -> tuple[str, str] | None:
-        """The etcd `[key, range_end)` (base64) holding the store keys under `prefix`, or None
-        when no store key can start with `prefix`."""
+    def range_of(self, prefix: str) -> tuple[bytes, bytes] | None:
+        """The etcd `[key, range_end)` holding the store keys under `prefix`, or None when no
+        store key can start with `prefix`."""
         if prefix.startswith(self.store_root):
-            start = self.to_etcd(prefix)
+            start = self.etcd_root + prefix[len(self.store_root) :]
         elif self.store_root.startswith(prefix):
             start = self.etcd_root  # every store key starts with the root, so with `prefix`
         else:
             return None
         if not start:
-            return b64(b"\0"), b64(b"\0")  # the whole keyspace
+            return ALL_KEYS
         end = prefix_end(start)
-        return b64(start), b64(b"\0") if end is None else b64(end)
+        return start.encode(), b"\0" if end is None else end.encode()
 
 
-def header_revision(msg: Json) -> int:
-    return int(msg.get("header", {}).get("revision", 0))
-
-
-def key_value(mount: Mount, kv: Json) -> KeyValue:
+def key_value(mount: Mount, kv: Pb) -> KeyValue:
     return KeyValue(
-        mount.from_etcd(unb64(kv.get("key"))),
-        unb64(kv.get("value")),
-        int(kv.get("create_revision", 0)),
-        int(kv.get("mod_revision", 0)),
-        int(kv.get("version", 0)),
+        mount.from_etcd(kv.key), kv.value, kv.create_revision, kv.mod_revision, kv.version
     )
 
 
-def event(mount: Mount, ev: Json) -> Event:
+def event(mount: Mount, ev: Pb) -> Event:
     """One watch event. A DELETE carries the last value at the delete's revision (see Event),
     which etcd gives only through `prev_kv`, so watches always ask for it."""
-    kv = key_value(mount, ev["kv"])
-    prev = key_value(mount, ev["prev_kv"]) if "prev_kv" in ev else None
-    if ev.get("type", "PUT") == "PUT":
+    kv = key_value(mount, ev.kv)
+    prev = key_value(mount, ev.prev_kv) if ev.HasField("prev_kv") else None
+    if ev.type != _DELETE_EVENT:
         return Event(EventType.PUT, kv, prev)
     if prev is None:  # etcd could not read the previous value (compacted meanwhile)
         return Event(EventType.DELETE, kv, None)
@@ -92,45 +82,47 @@ def event(mount: Mount, ev: Json) -> Event:
 # Compares and requests of a txn.
 
 
-def exists(key: str) -> Json:
+def exists(key: bytes) -> Pb:
     # etcd compares a missing key as if every field were zero.
-    return {"key": b64(key), "target": "CREATE", "result": "GREATER", "create_revision": "0"}
+    return rpc_pb2.Compare(key=key, target=_CREATE, result=_GREATER, create_revision=0)
 
 
-def missing(key: str) -> Json:
-    return {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
+def missing(key: bytes) -> Pb:
+    return rpc_pb2.Compare(key=key, target=_CREATE, result=_EQUAL, create_revision=0)
 
 
-def mod_is(key: str, revision: int) -> Json:
-    return {"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(revision)}
+def mod_is(key: bytes, revision: int) -> Pb:
+    return rpc_pb2.Compare(key=key, target=_MOD, result=_EQUAL, mod_revision=revision)
 
 
-def put(key: str, value: bytes) -> Json:
-    return {"request_put": {"key": b64(key), "value": b64(value), "prev_kv": True}}
+def put(key: bytes, value: bytes) -> Pb:
+    return rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key, value=value, prev_kv=True))
 
 
-def delete(key: str) -> Json:
-    return {"request_delete_range": {"key": b64(key), "prev_kv": True}}
+def delete(key: bytes) -> Pb:
+    return rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=key, prev_kv=True))
 
 
-def get(key: str) -> Json:
-    return {"request_range": {"key": b64(key)}}
+def get(key: bytes) -> Pb:
+    return rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=key))
 
 
-def txn(compare: Json, success: Json, failure: Json | None = None) -> Json:
+def txn(compare: Pb, success: Pb, failure: Pb | None = None) -> Pb:
     failures = [] if failure is None else [failure]
-    return {"compare": [compare], "success": [success], "failure": failures}
+    return rpc_pb2.TxnRequest(compare=[compare], success=[success], failure=failures)
 
 
-def first_response(msg: Json, kind: str) -> Json:
-    responses = msg.get("responses", [])
-    if not responses:
-        return {}
-    result: Json = responses[0].get(kind, {})
-    return result
+def range_request(key: bytes, end: bytes | None = None, limit: int = 0, revision: int = 0) -> Pb:
+    return rpc_pb2.RangeRequest(key=key, range_end=end or b"", limit=limit, revision=revision)
 
 
-def watch_create(rng: tuple[str, str], start_revision: int) -> Json:
+def watch_create(rng: tuple[bytes, bytes], start_revision: int) -> Pb:
     key, end = rng
-    request = {"key": key, "range_end": end, "start_revision": str(start_revision), "prev_kv": True}
-    return {"create_request": request}
+    create = rpc_pb2.WatchCreateRequest(
+        key=key, range_end=end, start_revision=start_revision, prev_kv=True
+    )
+    return rpc_pb2.WatchRequest(create_request=create)
+
+
+def compaction(revision: int) -> Pb:
+    return rpc_pb2.CompactionRequest(revision=revision)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from knet.storage.etcd import EtcdStore
-from knet.storage.etcd_client import EtcdClient, TlsFiles, ssl_context
+from knet.storage.etcd_client import EtcdClient, TlsFiles
 from knet.storage.etcd_wire import Mount
 from knet.storage.interface import Store, StoreUnavailableError
 from knet.storage.layout import ROOT
@@ -100,9 +100,7 @@ async def open_store(options: StoreOptions, *, data_dir: Path, history_window: i
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT
     while True:
-        client = EtcdClient(
-            options.etcd_servers, timeout=options.request_timeout, ssl_ctx=ssl_context(options.tls)
-        )
+        client = EtcdClient(options.etcd_servers, timeout=options.request_timeout, tls=options.tls)
         try:
             return await EtcdStore.open(
                 client,

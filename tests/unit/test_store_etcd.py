@@ -51,14 +51,15 @@ async def stores() -> AsyncIterator[list[EtcdStore]]:
 
 def test_mount_maps_keys_and_ranges() -> None:
     m = Mount("/registry", "/knet")
-    assert m.to_etcd("/registry/pods/a/b") == "/knet/pods/a/b"
+    assert m.to_etcd("/registry/pods/a/b") == b"/knet/pods/a/b"
     assert m.from_etcd(b"/knet/pods/a/b") == "/registry/pods/a/b"
     with pytest.raises(ValueError, match="outside"):
         m.to_etcd("/other/x")
     assert m.range_of("/elsewhere/") is None
     assert m.range_of("") == m.range_of("/registry")  # every store key is under the root
     identity = Mount("/registry", "/registry")
-    assert identity.to_etcd("/registry/minions/n") == "/registry/minions/n"
+    assert identity.to_etcd("/registry/minions/n") == b"/registry/minions/n"
+    assert m.range_of("/registry/pods/") == (b"/knet/pods/", b"/knet/pods0")
 
 
 async def test_keys_live_under_the_etcd_prefix(etcd_server: EtcdProcess) -> None:
