@@ -18,6 +18,7 @@ from knet.apiserver import server as apiserver
 from knet.client import ApiClient
 from knet.controllers import manager
 from knet.scheduler.scheduler import Scheduler
+from knet.storage import StoreError
 from knet.storage.options import store_options_from_args
 
 log = logging.getLogger("knet.server")
@@ -99,4 +100,7 @@ def run(args: argparse.Namespace) -> int:
             f"knet server: cannot listen on {args.bind_address}:{args.port}: {e.strerror}",
             file=sys.stderr,
         )
+        return 1
+    except StoreError as e:
+        print(f"knet server: cannot open the store: {e}", file=sys.stderr)
         return 1

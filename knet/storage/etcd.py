@@ -5,8 +5,8 @@ gateway over aiohttp, which needs no new dependency: measured on this project's 
 50 concurrent compare-and-create txns against one etcd 3.4 member ran at ~2,500-3,500/s over
 gRPC against ~600-800/s through the gateway, with p50 10-15 ms against 50-70 ms, and etcd
 itself spent about a third of the CPU per request (the gateway is a second, in-process gRPC hop
-plus JSON and base64 on both sides). aetcd's own high-level client is not used: its results
-drop the txn header's revision, which the store contract needs. See docs/etcd.md.
+plus JSON and base64 on both sides). aetcd's high-level client is not used: its transaction()
+does not return the txn's header, whose revision is the write's revision. See docs/etcd.md.
 
 Semantics map directly: the store revision is etcd's revision, `create`/`update`/`delete` are
 txns whose compare is on the key's create or mod revision, `range` pages with a limit at one
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 
 import grpc
 
@@ -277,8 +276,3 @@ class EtcdStore(Store):
         for watch in list(self._watches):
             watch.fail(WatchClosedError("store closed"))
         await self._client.close()
-
-
-def endpoints_from_flag(text: str) -> Sequence[str]:
-    """`--etcd-servers`: a comma-separated list of URLs."""
-    return [e.strip() for e in text.split(",") if e.strip()]
