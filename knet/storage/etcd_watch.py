@@ -137,10 +137,13 @@ class EtcdWatch(Watch):
             raise WatchClosedError(f"etcd canceled the watch: {msg.cancel_reason}")
         if msg.header.revision:
             self._on_revision(msg.header.revision)
+        # Behind means: more news while `queue_size` events still wait. One message may bring
+        # a larger batch (etcd batches a watcher that was briefly out of sync); that alone is
+        # not the consumer's fault.
+        if msg.events and len(self._queue) >= self._queue_size:
+            self._queue.clear()  # ended at once, as the hub ends a slow watcher
+            raise WatchClosedError("watcher fell too far behind")
         for raw in msg.events:
-            if len(self._queue) >= self._queue_size:
-                self._queue.clear()  # ended at once, as the hub ends a slow watcher
-                raise WatchClosedError("watcher fell too far behind")
             event = wire.event(self._mount, raw)
             self._queue.append(event)
             self._cursor = event.revision

@@ -154,6 +154,19 @@ async def test_a_killed_etcd_fails_writes_quickly_and_the_store_recovers(
     assert [kv.key for kv in (await store.range("/l/"))[0]] == ["/l/a", "/l/b"]
 
 
+async def test_acknowledged_writes_survive_a_killed_etcd(
+    own_etcd: EtcdProcess, stores: list[EtcdStore]
+) -> None:
+    store = await open_etcd_store(own_etcd.url)
+    stores.append(store)
+    acked = await asyncio.gather(*(store.create(f"/d/{i:03}", str(i).encode()) for i in range(50)))
+    own_etcd.kill()  # no clean shutdown: what etcd acknowledged is in its WAL
+    own_etcd.start()
+    kvs, revision = await store.range("/d/")
+    assert sorted(kvs, key=lambda kv: kv.key) == sorted(acked, key=lambda kv: kv.key)
+    assert revision == max(kv.mod_revision for kv in acked)
+
+
 async def test_a_hung_etcd_times_out_instead_of_hanging(
     own_etcd: EtcdProcess, stores: list[EtcdStore]
 ) -> None:
