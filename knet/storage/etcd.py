@@ -47,6 +47,9 @@ from knet.storage.ops import WriteOp
 log = logging.getLogger("knet.storage.etcd")
 
 RANGE_PAGE = 500
+# The key through which API servers on one etcd take turns compacting (upstream's name; at the
+# root of the keyspace, not under --etcd-prefix, as upstream).
+COMPACT_REV_KEY = b"compact_rev_key"
 
 
 class EtcdStore(Store):
@@ -210,15 +213,31 @@ class EtcdStore(Store):
         self._compacted = max(self._compacted, revision)
 
     async def _compact_every(self, interval: float) -> None:
-        seen: int | None = None
+        """kube-apiserver's compactor: every interval, compact to the revision seen at the
+        previous tick. The ticks of every API server on this etcd are serialised through one
+        key (`compact_rev_key`, as upstream): a server whose txn on it fails knows another one
+        compacted this interval, and skips."""
+        version, seen = 0, 0
         while True:
             await asyncio.sleep(interval)
             try:
-                if seen is not None:
-                    await self.compact(seen)
-                seen = self._revision
+                version, seen = await self._compact_tick(version, seen)
             except StoreError as e:
                 log.warning("etcd compaction failed: %s", e)
+
+    async def _compact_tick(self, version: int, seen: int) -> tuple[int, int]:
+        """One tick: returns the key's version and the revision to compact to next time."""
+        key = COMPACT_REV_KEY
+        claim = wire.txn(
+            wire.version_is(key, version), wire.put(key, str(seen).encode()), wire.get(key)
+        )
+        msg = await self._call("Txn", claim)
+        if not msg.succeeded:  # another server compacted this interval
+            current = msg.responses[0].response_range.kvs
+            return (current[0].version if current else 0), msg.header.revision
+        if seen:
+            await self.compact(seen)
+        return version + 1, msg.header.revision
 
     # Watches.
 

@@ -16,6 +16,7 @@ from knet.storage.keys import prefix_end
 
 Pb = Any  # a protobuf message (the generated modules carry no type information)
 
+_VERSION = rpc_pb2.Compare.VERSION
 _CREATE = rpc_pb2.Compare.CREATE
 _MOD = rpc_pb2.Compare.MOD
 _EQUAL = rpc_pb2.Compare.EQUAL
@@ -89,6 +90,10 @@ def exists(key: bytes) -> Pb:
 
 def missing(key: bytes) -> Pb:
     return rpc_pb2.Compare(key=key, target=_CREATE, result=_EQUAL, create_revision=0)
+
+
+def version_is(key: bytes, version: int) -> Pb:
+    return rpc_pb2.Compare(key=key, target=_VERSION, result=_EQUAL, version=version)
 
 
 def mod_is(key: bytes, revision: int) -> Pb:
