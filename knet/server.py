@@ -18,6 +18,8 @@ from knet.apiserver import server as apiserver
 from knet.client import ApiClient
 from knet.controllers import manager
 from knet.scheduler.scheduler import Scheduler
+from knet.storage import StoreError
+from knet.storage.options import store_options_from_args
 
 log = logging.getLogger("knet.server")
 
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     manager.setup_logging(args.verbose)
     try:
         options = manager.options_from_args(args)
+        store_options_from_args(args)  # bad storage flags: one line and exit 2, not a traceback
     except ValueError as e:
         print(f"knet server: {e}", file=sys.stderr)
         return 2
@@ -97,4 +100,7 @@ def run(args: argparse.Namespace) -> int:
             f"knet server: cannot listen on {args.bind_address}:{args.port}: {e.strerror}",
             file=sys.stderr,
         )
+        return 1
+    except StoreError as e:
+        print(f"knet server: cannot open the store: {e}", file=sys.stderr)
         return 1

@@ -5,6 +5,10 @@ Starts a real `knet apiserver` process on 127.0.0.1 (own temp data dir, removed 
 prints figures. Reproduce with:
 
     .venv/bin/python scripts/bench_apiserver.py [--pods 10000] [--clients 50] [--watchers 500]
+        [--store sqlite|etcd|both]
+
+`--store etcd` runs the same figures on a real one-member etcd (Debian's etcd-server, started on
+free 127.0.0.1 ports in the temp dir, stopped at the end); `both` runs SQLite then etcd.
 
 Floors from the issue: create p99 <= 50 ms, list of 10k pods <= 1 s, a write reaches 500 watchers
 with p99 <= 200 ms.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import statistics
 import subprocess
@@ -26,6 +31,7 @@ import aiohttp
 import orjson
 
 from knet.testing.apiserver import ApiServerProcess, free_port
+from knet.testing.etcd import running_etcd
 
 
 def pct(values: list[float], p: float) -> float:
@@ -79,7 +85,7 @@ async def creates(url: str, total: int, clients: int) -> tuple[list[float], floa
 
 
 def creates_ab(
-    url: str, total: int, clients: int, workdir: Path
+    url: str, total: int, clients: int, workdir: Path, time_limit: float
 ) -> tuple[float, float, float, float, int]:
     """The same creates driven by ApacheBench (C, keep-alive), so the load generator does not
     compete with the server for this machine's two cores. Names come from generateName, so one
@@ -107,6 +113,7 @@ def creates_ab(
         capture_output=True,
         text=True,
         check=True,
+        timeout=time_limit,
     ).stdout
     if "Non-2xx responses" in out:
         raise RuntimeError("some creates failed:\n" + out)
@@ -190,49 +197,66 @@ async def fanout(url: str, watchers: int, writes: int) -> list[float]:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="knet-bench-") as tmp:
-        server = ApiServerProcess(
-            data_dir=Path(tmp) / "data", port=free_port(), log_path=Path(tmp) / "apiserver.log"
-        )
-        server.start()
-        try:
-            url = server.url
-            print(f"knet apiserver at {url}, data in a temp dir (SQLite WAL, synchronous=FULL)")
-            if shutil.which("ab") and not args.python_client:
-                rate, p50, p99, mx, n = creates_ab(url, args.pods, args.clients, Path(tmp))
-                how = "ab"
-            else:
-                lat, wall = await creates(url, args.pods, args.clients)
-                rate, p50, p99, mx, n = (
-                    args.pods / wall,
-                    pct(lat, 50),
-                    pct(lat, 99),
-                    max(lat),
-                    len(lat),
-                )
-                how = "python aiohttp client"
-            print(
-                f"creates ({how}): {n} pods from {args.clients} concurrent clients = {rate:.0f}/s; "
-                f"latency p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, max {mx * 1e3:.1f} ms"
-            )
-            t_json, size = await list_time(url, "application/json")
-            print(f"list {args.pods} pods (JSON): {t_json * 1e3:.0f} ms, {size / 1e6:.1f} MB")
-            t_table, size = await list_time(
-                url, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-            )
-            print(
-                f"list {args.pods} pods (Table, as kubectl get): {t_table * 1e3:.0f} ms, "
-                f"{size / 1e6:.1f} MB"
-            )
-            delays = await fanout(url, args.watchers, args.writes)
-            print(
-                f"fan-out: {args.writes} writes x {args.watchers} watchers = {len(delays)} "
-                f"deliveries; p50 {pct(delays, 50) * 1e3:.1f} ms, "
-                f"p99 {pct(delays, 99) * 1e3:.1f} ms, mean {statistics.mean(delays) * 1e3:.1f} ms"
-            )
-        finally:
-            server.stop()
+    for store in ("sqlite", "etcd") if args.store == "both" else (args.store,):
+        with (
+            tempfile.TemporaryDirectory(prefix="knet-bench-") as tmp,
+            contextlib.ExitStack() as stack,
+        ):
+            extra: tuple[str, ...] = ()
+            what = "SQLite WAL, synchronous=FULL"
+            if store == "etcd":
+                etcd = stack.enter_context(running_etcd(Path(tmp)))
+                extra = ("--etcd-servers", etcd.url)
+                what = f"etcd 1 member at {etcd.url}"
+            await bench_one(args, Path(tmp), extra, what)
     return 0
+
+
+async def bench_one(args: argparse.Namespace, tmp: Path, extra: tuple[str, ...], what: str) -> None:
+    server = ApiServerProcess(
+        data_dir=tmp / "data",
+        port=free_port(),
+        log_path=tmp / "apiserver.log",
+        extra_args=extra,
+    )
+    server.start()
+    try:
+        url = server.url
+        print(f"knet apiserver at {url}, data in a temp dir ({what})")
+        if shutil.which("ab") and not args.python_client:
+            rate, p50, p99, mx, n = creates_ab(url, args.pods, args.clients, tmp, args.time_limit)
+            how = "ab"
+        else:
+            lat, wall = await creates(url, args.pods, args.clients)
+            rate, p50, p99, mx, n = (
+                args.pods / wall,
+                pct(lat, 50),
+                pct(lat, 99),
+                max(lat),
+                len(lat),
+            )
+            how = "python aiohttp client"
+        print(
+            f"creates ({how}): {n} pods from {args.clients} concurrent clients = {rate:.0f}/s; "
+            f"latency p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, max {mx * 1e3:.1f} ms"
+        )
+        t_json, size = await list_time(url, "application/json")
+        print(f"list {args.pods} pods (JSON): {t_json * 1e3:.0f} ms, {size / 1e6:.1f} MB")
+        t_table, size = await list_time(
+            url, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        )
+        print(
+            f"list {args.pods} pods (Table, as kubectl get): {t_table * 1e3:.0f} ms, "
+            f"{size / 1e6:.1f} MB"
+        )
+        delays = await fanout(url, args.watchers, args.writes)
+        print(
+            f"fan-out: {args.writes} writes x {args.watchers} watchers = {len(delays)} "
+            f"deliveries; p50 {pct(delays, 50) * 1e3:.1f} ms, "
+            f"p99 {pct(delays, 99) * 1e3:.1f} ms, mean {statistics.mean(delays) * 1e3:.1f} ms"
+        )
+    finally:
+        server.stop()
 
 
 def main() -> int:
@@ -241,6 +265,10 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--watchers", type=int, default=500)
     p.add_argument("--writes", type=int, default=20)
+    p.add_argument("--store", choices=("sqlite", "etcd", "both"), default="sqlite")
+    p.add_argument(
+        "--time-limit", type=float, default=300.0, help="seconds the creates may take (ab only)"
+    )
     p.add_argument(
         "--python-client",
         action="store_true",

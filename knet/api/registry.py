@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from knet.storage.layout import resource_prefix
+
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 # Fields every resource can be selected by, as upstream.
@@ -69,10 +71,7 @@ class ResourceInfo:
 
     def key_prefix(self, namespace: str | None) -> str:
         """Store key prefix of this resource, within one namespace or across all of them."""
-        base = f"/registry/{self.group or 'core'}/{self.plural}/"
-        if self.namespaced and namespace:
-            return f"{base}{namespace}/"
-        return base
+        return resource_prefix(self.group, self.plural, namespace if self.namespaced else None)
 
     def key(self, namespace: str | None, name: str) -> str:
         return f"{self.key_prefix(namespace)}{name}"

@@ -14,7 +14,8 @@ from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
 from knet.apiserver.keys import CONFIG, RESOURCES, STOPPING, STORE
 from knet.apiserver.resources import Resources
-from knet.storage.sqlite import SqliteStore
+from knet.storage import StoreTimeoutError, StoreUnavailableError
+from knet.storage.options import open_store
 
 log = logging.getLogger("knet.apiserver")
 
@@ -32,6 +33,10 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except ApiError as e:
         return _status_response(e)
+    except StoreTimeoutError as e:  # as kube-apiserver answers when etcd does not in time
+        return _status_response(ApiError(504, "Timeout", f"storage timeout: {e}"))
+    except StoreUnavailableError as e:
+        return _status_response(ApiError(503, "ServiceUnavailable", f"storage unavailable: {e}"))
     except web.HTTPMethodNotAllowed:
         return _status_response(method_not_allowed(request.method))
     except web.HTTPNotFound:
@@ -65,7 +70,9 @@ def make_app(config: ApiServerConfig) -> web.Application:
     app.on_shutdown.append(end_watches)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        store = await SqliteStore.open(config.data_dir, history_window=config.history_window)
+        store = await open_store(
+            config.store, data_dir=config.data_dir, history_window=config.history_window
+        )
         lo, hi = _parse_port_range(config.service_node_port_range)
         resources = Resources(
             store,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from knet.storage.options import StoreOptions
 
 
 @dataclass(frozen=True)
@@ -20,3 +22,5 @@ class ApiServerConfig:
     bookmark_interval: float = 60.0
     # Watches without timeoutSeconds end after a random time in [min, 2*min), as upstream.
     min_request_timeout: float = 1800.0
+    # SQLite in data_dir (the default) or etcd (--etcd-servers).
+    store: StoreOptions = field(default_factory=StoreOptions)

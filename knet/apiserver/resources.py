@@ -35,6 +35,7 @@ from knet.storage import (
     RevisionMismatchError,
     Store,
     StoreError,
+    StoreUnavailableError,
 )
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-node-lease", "kube-public")
@@ -158,11 +159,11 @@ class Resources:
     async def _follow_namespaces(self) -> None:
         prefix = registry.by_kind("Namespace").key_prefix(None)
         while True:
-            kvs, rev = await self.store.range(prefix)
-            self._namespaces = {
-                decode(kv)["metadata"]["name"]: _terminating(decode(kv)) for kv in kvs
-            }
             try:
+                kvs, rev = await self.store.range(prefix)
+                self._namespaces = {
+                    decode(kv)["metadata"]["name"]: _terminating(decode(kv)) for kv in kvs
+                }
                 async for ev in self.store.watch(prefix, rev):
                     obj = decode(ev.kv)
                     name = obj["metadata"]["name"]
@@ -170,6 +171,8 @@ class Resources:
                         self._namespaces.pop(name, None)
                     else:
                         self._namespaces[name] = _terminating(obj)
+            except StoreUnavailableError:
+                await asyncio.sleep(0.5)  # the store (etcd) is away: list again when it is back
             except StoreError:
                 continue  # fell behind or compacted: list again
 

@@ -15,6 +15,8 @@ from aiohttp import web
 from knet import gctune
 from knet.apiserver.app import make_app
 from knet.apiserver.config import ApiServerConfig
+from knet.storage import StoreError
+from knet.storage.options import add_store_arguments, store_options_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="revisions of history kept for watches to resume from",
     )
     p.add_argument("--bookmark-interval", type=float, default=60.0)
+    add_store_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -49,6 +52,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         service_node_port_range=args.service_node_port_range,
         history_window=args.history_window,
         bookmark_interval=args.bookmark_interval,
+        store=store_options_from_args(args),
     )
 
 
@@ -84,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ValueError as e:
+        print(f"knet apiserver: {e}", file=sys.stderr)
+        return 2
     try:
         lo, hi = (int(x) for x in config.service_node_port_range.split("-", 1))
         if not 0 < lo <= hi < 65536:
@@ -104,5 +112,8 @@ def run(args: argparse.Namespace) -> int:
             f"knet apiserver: cannot listen on {config.bind_address}:{config.port}: {e.strerror}",
             file=sys.stderr,
         )
+        return 1
+    except StoreError as e:
+        print(f"knet apiserver: cannot open the store: {e}", file=sys.stderr)
         return 1
     return 0

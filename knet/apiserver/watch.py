@@ -192,6 +192,10 @@ async def serve_watch(
                 ev = fut.result()
             except (StopAsyncIteration, WatchClosedError):
                 break
+            except CompactedError as e:  # history went while the watch replayed it: 410
+                status = errors.too_old_resource_version(e.requested, e.compacted).status()
+                await resp.write(encoder.line("ERROR", status))
+                break
             last_rev = ev.revision
             seen = _classify(info, ev, labels, fields)
             if seen is None:

@@ -10,6 +10,8 @@ from knet.storage.interface import (
     RevisionMismatchError,
     Store,
     StoreError,
+    StoreTimeoutError,
+    StoreUnavailableError,
     Watch,
     WatchClosedError,
 )
@@ -28,6 +30,8 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreTimeoutError",
+    "StoreUnavailableError",
     "Watch",
     "WatchClosedError",
 ]

@@ -91,6 +91,15 @@ class CompactedError(StoreError):
         self.compacted = compacted
 
 
+class StoreUnavailableError(StoreError):
+    """The store's server cannot be reached (503 at the API)."""
+
+
+class StoreTimeoutError(StoreUnavailableError):
+    """The store's server did not answer in time (504 at the API). A write may or may not have
+    happened, as with a timed-out etcd request."""
+
+
 class WatchClosedError(StoreError):
     """The watch was ended by the store: the watcher fell too far behind, or the store closed."""
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from knet.storage.interface import CompactedError, Event, EventType, KeyValue
 from knet.storage.keys import prefix_end
+from knet.storage.layout import legacy_key
 
 DB_NAME = "knet.db"
 SCHEMA_VERSION = 1
@@ -42,9 +43,14 @@ CREATE TABLE IF NOT EXISTS log (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (name, value) VALUES
-    ('schema', {SCHEMA_VERSION}), ('revision', 0), ('compacted', 0);
+    ('schema', {SCHEMA_VERSION}), ('revision', 0), ('compacted', 0), ('layout', 1);
 COMMIT;
 """
+
+# Version of the key layout (see knet.storage.layout): 1 was knet's first one
+# (`/registry/<group or core>/<plural>/...`), 2 is kube-apiserver's. A store without the row
+# predates it and so has layout 1.
+KEY_LAYOUT = 2
 
 # log.type values.
 _PUT = 0
@@ -83,7 +89,26 @@ def init_schema(conn: sqlite3.Connection) -> tuple[int, int]:
     schema = read_meta_value(conn, "schema")
     if schema != SCHEMA_VERSION:
         raise sqlite3.DatabaseError(f"unsupported store schema {schema} (want {SCHEMA_VERSION})")
+    if read_meta_value(conn, "layout") < KEY_LAYOUT:
+        migrate_key_layout(conn)
     return read_meta(conn)
+
+
+def migrate_key_layout(conn: sqlite3.Connection) -> None:
+    """Rename every key of the first layout to kube-apiserver's, in `kv` and in the history,
+    in one transaction. Revisions are kept: a key's history stays its history, so a watch
+    resumed from before the upgrade still works (under the new prefix)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in ("kv", "log"):
+            keys = [r[0] for r in conn.execute(f"SELECT DISTINCT key FROM {table}")]
+            renames = [(new, old) for old in keys if (new := legacy_key(old)) is not None]
+            conn.executemany(f"UPDATE {table} SET key = ? WHERE key = ?", renames)
+        write_meta(conn, "layout", KEY_LAYOUT)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def fsync_dir(path: Path) -> None:

@@ -1,6 +1,7 @@
 """The store contract, modelled on Kubernetes' storage tests (store_tests.go, watcher_tests.go)
-and the conformance watch tests. Everything that is part of the contract runs against both
-stores; durability across restarts runs against SqliteStore only."""
+and the conformance watch tests. Everything that is part of the contract runs against every
+store (memory, SQLite, a real etcd); durability across restarts runs against SqliteStore only,
+etcd-specific behaviour is in test_store_etcd.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from _etcd import Rebased, etcd_server, needs_etcd, open_etcd_store
 
 from knet.storage import (
     CompactedError,
@@ -29,6 +31,9 @@ from knet.storage import (
     WatchClosedError,
 )
 from knet.storage.keys import prefix_end
+from knet.testing.etcd import EtcdProcess
+
+__all__ = ["etcd_server"]  # a fixture, used through request.getfixturevalue
 
 # Guards against hangs only; no test asserts on speed.
 WAIT = 30.0
@@ -40,7 +45,7 @@ class MakeStore(Protocol):
     ) -> Store: ...
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("etcd", marks=needs_etcd)])
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
     stores: list[Store] = []
 
@@ -48,6 +53,13 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         store: Store
         if request.param == "memory":
             store = MemoryStore(history_window=history_window, watch_queue_size=watch_queue_size)
+        elif request.param == "etcd":
+            etcd: EtcdProcess = request.getfixturevalue("etcd_server")
+            store = Rebased(
+                await open_etcd_store(
+                    etcd.url, history_window=history_window, watch_queue_size=watch_queue_size
+                )
+            )
         else:
             store = await SqliteStore.open(
                 tmp_path / f"kt-store-{len(stores)}",
