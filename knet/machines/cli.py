@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from knet.machines import down, image, layout, machine, up
+from knet.machines import down, image, layout, machine, network, up
 from knet.machines.state import MachinesState, StateError
 
 ERRORS = (
@@ -32,9 +32,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         ("up", "build the root filesystem (once), boot and provision the machines"),
         ("down", "power the machines off and remove everything they use"),
         ("status", "the machines, their addresses and whether their Nodes are Ready"),
+        ("reboot", "power a machine off and boot it again (its systemd restarts the node)"),
     ):
         c = msub.add_parser(cmd, help=text)
         c.add_argument("--name", default=layout.DEFAULT_NAME)
+        if cmd == "reboot":
+            c.add_argument("machine", help="e.g. knet-w1")
         if cmd == "up":
             c.add_argument("--nodes", type=int, default=3)
             c.add_argument("--timeout", type=float, default=180.0, help="for Nodes to be Ready")
@@ -60,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             for problem in report.problems:
                 print(f"knet machines down: {problem}", file=sys.stderr)
             return 1 if report.problems else 0
+        if args.machines_command == "reboot":
+            return reboot(args.name, args.machine)
         return status(args.name)
     except ERRORS as exc:
         print(f"knet machines {args.machines_command}: {exc}", file=sys.stderr)
@@ -79,4 +84,17 @@ def status(name: str) -> int:
         node = "Ready" if m.name in ready else "NotReady"
         print(f"{m.name:10} {m.address!s:15} {on:8} {node:8} pods {m.pod_cidr}")
     print(f"kubectl --kubeconfig {state.kubeconfig_path} get nodes")
+    return 0
+
+
+def reboot(name: str, machine_name: str) -> int:
+    lay = layout.build(name, 1)
+    with up.locked(lay.directory):
+        state = MachinesState.load(lay.directory)
+        if state is None:
+            raise up.UpError(f"machines {name} are not up")
+        lay = layout.build(name, state.nodes)
+        m = lay.machine(machine_name)
+        took = machine.reboot(state, lay, m, network.reset_machine_netns)
+    print(f"{m.name} rebooted (boot {took:.1f}s); its Node turns Ready again by itself")
     return 0

@@ -20,6 +20,7 @@ from knet.machines.layout import Layout, Machine
 from knet.machines.state import MachinesState, Proc
 
 Printer = Callable[[str], None]
+ResetNet = Callable[[MachinesState, Layout, Machine], None]
 BOOT_TIMEOUT = 90.0
 WHEEL_DIR = "/opt/knet/dist"
 
@@ -170,3 +171,14 @@ def _tail(path: Path, lines: int = 3) -> str:
     except OSError:
         return ""
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def reboot(state: MachinesState, layout: Layout, machine: Machine, reset_net: ResetNet) -> float:
+    """Power off, a fresh network namespace (a rebooted kernel keeps no routes, rules or pod
+    interfaces), boot again; the machine's own systemd starts its units. Seconds to boot."""
+    power_off(state, machine)
+    reset_net(state, layout, machine)
+    started = time.monotonic()
+    popen = start(state, layout, machine)
+    wait_booted(state, machine, popen)
+    return time.monotonic() - started
