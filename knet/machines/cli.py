@@ -13,6 +13,7 @@ import sys
 
 from knet.machines import down, image, layout, machine, network, up
 from knet.machines.state import MachinesState, StateError
+from knet.netlink.errors import NetlinkError
 
 ERRORS = (
     up.UpError,
@@ -20,6 +21,7 @@ ERRORS = (
     machine.MachineError,
     layout.LayoutError,
     StateError,
+    NetlinkError,
 )
 
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if args.machines_command == "reboot":
             return reboot(args.name, args.machine)
         return status(args.name)
-    except ERRORS as exc:
+    except (*ERRORS, OSError) as exc:  # OSError: a file, mount or process step of ours
         print(f"knet machines {args.machines_command}: {exc}", file=sys.stderr)
         return 1
 
@@ -89,6 +91,8 @@ def status(name: str) -> int:
 
 def reboot(name: str, machine_name: str) -> int:
     lay = layout.build(name, 1)
+    if MachinesState.load(lay.directory) is None:  # before locking: that makes the directory
+        raise up.UpError(f"machines {name} are not up")
     with up.locked(lay.directory):
         state = MachinesState.load(lay.directory)
         if state is None:

@@ -12,11 +12,14 @@ named by its key is always whole; a ``.partial`` left by a crash is removed by t
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +145,22 @@ def _run_build(image: Image, checkout: Path) -> None:
     (image.partial / "complete").write_text(image.key + "\n")
 
 
+@contextlib.contextmanager
+def _cache_lock(cache_root: Path, out: Printer) -> Iterator[None]:
+    """One build at a time per cache; a second `up` waits for the first one's image."""
+    cache_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(cache_root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            out(f"waiting for another build of the root filesystem in {cache_root}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def ensure(checkout: Path, out: Printer, cache_root: Path = CACHE_ROOT) -> tuple[Image, float]:
     """The cached image for this checkout, built first if needed: (image, seconds spent)."""
     image = image_for(checkout, cache_root)
@@ -151,11 +170,20 @@ def ensure(checkout: Path, out: Printer, cache_root: Path = CACHE_ROOT) -> tuple
         raise ImageError("mmdebstrap is not installed (Debian: apt-get install mmdebstrap)")
     if not HOST_CA_BUNDLE.is_file():
         raise ImageError(f"{HOST_CA_BUNDLE} is missing (Debian: apt-get install ca-certificates)")
-    cache_root.mkdir(parents=True, exist_ok=True)
+    with _cache_lock(cache_root, out):
+        if image.ready():  # built by the `up` we waited for
+            return image, 0.0
+        return image, _build_locked(image, checkout, out)
+
+
+def _build_locked(image: Image, checkout: Path, out: Printer) -> float:
     for stale in (image.partial, image.directory):
         if stale.exists():
             out(f"removing a half-built root filesystem: {stale}")
-            mounts.remove_tree(stale)
+            try:
+                mounts.remove_tree(stale)
+            except OSError as exc:
+                raise ImageError(f"cannot remove the half-built {stale}: {exc}") from None
     out(f"building the machines' root filesystem with mmdebstrap (log: {image.log})")
     start = time.monotonic()
     try:
@@ -164,4 +192,4 @@ def ensure(checkout: Path, out: Printer, cache_root: Path = CACHE_ROOT) -> tuple
         mounts.remove_tree(image.partial)
         raise
     image.partial.rename(image.directory)
-    return image, time.monotonic() - start
+    return time.monotonic() - start

@@ -23,7 +23,7 @@ from knet.machines.state import MachinesState
 from knet.netlink import netns
 from knet.netlink.exec import netns_argv
 
-pytestmark = [pytest.mark.machines, pytest.mark.root, pytest.mark.slow]
+pytestmark = [pytest.mark.machines, pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(1200)]
 T = TypeVar("T")
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.47"
 
@@ -308,3 +308,31 @@ def test_a_rebooted_worker_comes_back_by_itself(machines: Machines) -> None:
         ),
     )
     assert ping
+
+
+def test_down_after_up_was_killed_while_booting_leaves_nothing() -> None:
+    ms = Machines(f"t{secrets.token_hex(2)}")
+    ms.layout = layout.build(ms.name, 1)
+    argv = [sys.executable, "-m", "knet.cli", "machines", "up", "--name", ms.name, "--nodes", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    recorded: list[tuple[int, int | None]] = []
+    try:
+
+        def booting() -> bool | None:
+            st = MachinesState.load(ms.layout.directory) if ms.layout.directory.exists() else None
+            rec = st.process("init/knet-cp") if st is not None else None
+            return True if rec is not None and rec.pid else None
+
+        wait_for("a machine booting", booting, timeout=120)
+        proc.kill()  # `up` dies; the machine it started runs on
+        proc.wait(timeout=10)
+        st = ms.state
+        recorded = [(p.pid, p.start_ticks) for p in st.processes if p.pid is not None]
+        assert any(procs.is_alive(p, t) for p, t in recorded)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        down = knet("machines", "down", "--name", ms.name, timeout=300)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert ms.leftovers() == {"namespaces": [], "mounts": [], "files": []}
+    assert [p for p, t in recorded if procs.is_alive(p, t)] == []
