@@ -161,10 +161,28 @@ def pod(name: str, node: str, labels: dict[str, str]) -> str:
     )
 
 
+def root_netns() -> str:
+    """This machine's root network namespace as read-only commands print it (counters out)."""
+    out = []
+    for cmd in (["ip", "-o", "addr"], ["ip", "route"], ["ip", "-o", "link"], ["iptables-save"]):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        out += [
+            " ".join(w for w in line.split() if not w.startswith("["))
+            for line in done.stdout.splitlines()
+            if not line.startswith("#")
+        ]
+    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    return "\n".join(out) + f"\nip_forward={forward}"
+
+
+ROOT_BEFORE: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def machines() -> Iterator[Machines]:
     ms = Machines(f"t{secrets.token_hex(2)}")
     recorded: list[tuple[int, int | None]] = []
+    ROOT_BEFORE[:] = [root_netns()]
     try:
         done = knet("machines", "up", "--name", ms.name, timeout=900)
         st = MachinesState.load(ms.layout.directory)
@@ -181,11 +199,13 @@ def machines() -> Iterator[Machines]:
         assert down.returncode == 0, down.stdout + down.stderr
         assert ms.leftovers() == {"namespaces": [], "mounts": [], "files": []}
         assert [p for p, t in recorded if procs.is_alive(p, t)] == []
+        assert root_netns() == ROOT_BEFORE[0]
 
 
 def test_nodes_are_ready_and_pods_on_two_machines_ping(machines: Machines) -> None:
     lay = machines.layout
     assert machines.ready_nodes() == set(lay.names())
+    assert root_netns() == ROOT_BEFORE[0]  # the machines added nothing to the root namespace
     w1, w2 = lay.machine("knet-w1"), lay.machine("knet-w2")
     for name, m in (("a", w1), ("b", w2)):
         done = machines.kubectl("apply", "-f", "-", stdin=pod(name, m.name, {"app": "pair"}))

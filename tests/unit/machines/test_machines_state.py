@@ -51,3 +51,20 @@ def test_mounts_under_is_deepest_first_and_exact_on_prefix() -> None:
         "/var/lib/knet/machines/k/sp ace",
     ]
     assert mounts.mounts_under(Path("/elsewhere"), MOUNTINFO) == []
+
+
+def test_nspawn_that_exits_at_once_is_one_line_with_its_log(tmp_path: Path) -> None:
+    import subprocess
+
+    from knet.machines import machine
+
+    log = tmp_path / "m.log"
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(
+            ["sh", "-c", "echo Directory is not an OS tree; exit 1"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    popen.wait()
+    with pytest.raises(machine.MachineError, match=r"nspawn exited \(1\): .*not an OS tree"):
+        machine._wait_init(popen, log)
