@@ -66,4 +66,5 @@ def remove_tree(path: Path) -> None:
         unmount(point)
     if mounts_under(path):
         raise OSError(errno.EBUSY, f"{path} still has mounts below it; not removing it")
-    shutil.rmtree(path, ignore_errors=False) if path.exists() else None
+    if path.exists():
+        shutil.rmtree(path)

@@ -107,10 +107,9 @@ def in_machine_argv(init: int, cmd: list[str]) -> list[str]:
 def stop(proc: Proc, init: Proc | None, grace: float = 30.0) -> None:
     """Power the machine off: SIGTERM makes nspawn ask its init to shut down; after ``grace``
     seconds nspawn and the init are killed. Only the recorded pids are signalled."""
-    for rec, sig in ((proc, signal.SIGTERM),):
-        if rec.pid is not None and procs.is_alive(rec.pid, rec.start_ticks):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(rec.pid, sig)
+    if proc.pid is not None and procs.is_alive(proc.pid, proc.start_ticks):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     alive = [r for r in (proc, init) if r is not None and r.pid is not None]
     while time.monotonic() < deadline:
