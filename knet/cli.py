@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     cluster_cli.add_hostgw_parser(sub)
     cluster_cli.add_node_parser(sub)
 
+    from knet.machines import cli as machines_cli
+
+    machines_cli.add_parser(sub)
+
     from knet import bench
 
     bench.add_bench_parser(sub)

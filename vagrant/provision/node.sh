@@ -35,7 +35,27 @@ PY
   --python "$python" \
   --write-units /etc/systemd/system
 
+# The node's sysctls (ip_forward, bridge-nf-call-iptables), loopback and pod bridge live in the
+# kernel and are gone after a reboot: the same bootstrap runs again at every boot, before the
+# agents. (systemd-sysctl cannot be relied on: it skips read-only /proc/sys, as in containers.)
+cat > /etc/systemd/system/knet-node.service <<UNIT
+[Unit]
+Description=knet node set-up (sysctls, loopback, pod bridge) for ${node_name}
+Wants=network-online.target
+After=network-online.target
+Before=kubelet-lite.service kproxy.service knet-hostgw.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${python} -m knet.cli node bootstrap --root-netns --node-name ${node_name} --node-ip ${node_ip} --pod-cidr ${pod_cidr} --cluster-cidr ${cluster_cidr} --kubeconfig /etc/knet/kubeconfig --root-dir /var/lib/knet/kubelet --python ${python}
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
 systemctl daemon-reload
+systemctl enable knet-node.service
 for unit in knet-hostgw kubelet-lite kproxy; do
   if [ -f "/etc/systemd/system/${unit}.service" ]; then
     systemctl enable "${unit}.service"
