@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
+
+from knet.api.times import parse_time_or_none, rfc3339
 
 __all__ = [
     "build_table",
@@ -125,32 +127,6 @@ def _or_none(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 # timestamps
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
-)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """Parse an RFC 3339 timestamp (metav1.Time or MicroTime); None if missing or invalid."""
-    if not isinstance(value, str):
-        return None
-    match = _RFC3339.fullmatch(value.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = match.groups()
-    micros = int((frac or "0")[:6].ljust(6, "0"))
-    try:
-        parsed = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, UTC
-        )
-    except ValueError:
-        return None
-    if sign is not None:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        parsed = parsed - offset if sign == "+" else parsed + offset
-    return parsed
-
 
 def _aware(now: datetime) -> datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
@@ -158,7 +134,7 @@ def _aware(now: datetime) -> datetime:
 
 def _since(value: Any, now: datetime) -> str:
     """Upstream's translateTimestampSince: ``<unknown>`` for a zero/missing timestamp."""
-    then = _parse_time(value)
+    then = parse_time_or_none(value)
     if then is None:
         return UNKNOWN
     return human_duration((_aware(now) - then).total_seconds())
@@ -168,10 +144,10 @@ def _created_at(value: Any) -> str:
     """The default table's ``Created At`` cell: the timestamp in UTC, RFC 3339, seconds."""
     if value is None or value == "":
         return _ZERO_TIME_RFC3339
-    parsed = _parse_time(value)
+    parsed = parse_time_or_none(value)
     if parsed is None:
         return str(value)  # render what is stored rather than hide it
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(parsed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,7 +406,7 @@ class _PodSummary:
 
     @staticmethod
     def _later(current: datetime | None, status: dict[str, Any]) -> datetime | None:
-        finished = _parse_time(_get(status, "lastState", "terminated", "finishedAt"))
+        finished = parse_time_or_none(_get(status, "lastState", "terminated", "finishedAt"))
         if finished is not None and (current is None or finished > current):
             return finished
         return current
@@ -820,10 +796,10 @@ def _event_cells(raw: dict[str, Any], now: datetime) -> list[Any]:
     event = _as_core_event(raw)
     meta = _dict(event.get("metadata"))
     first_seen = _since(event.get("firstTimestamp"), now)
-    if _parse_time(event.get("firstTimestamp")) is None:
+    if parse_time_or_none(event.get("firstTimestamp")) is None:
         first_seen = _since(event.get("eventTime"), now)
     last_seen = _since(event.get("lastTimestamp"), now)
-    if _parse_time(event.get("lastTimestamp")) is None:
+    if parse_time_or_none(event.get("lastTimestamp")) is None:
         last_seen = first_seen
     count = _int(event.get("count"))
     series = event.get("series")

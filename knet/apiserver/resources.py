@@ -21,6 +21,7 @@ import pydantic
 from knet.api import registry
 from knet.api.registry import ResourceInfo
 from knet.api.selectors import FieldSelector, LabelSelector
+from knet.api.times import rfc3339
 from knet.apiserver import errors, strategy
 from knet.apiserver.allocators import AllocationError, ClusterIPAllocator, PortAllocator
 from knet.apiserver.errors import ApiError
@@ -499,7 +500,7 @@ class Resources:
                     return obj
             else:
                 stamp = datetime.now(UTC) + timedelta(seconds=graceful or 0)
-                meta["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+                meta["deletionTimestamp"] = rfc3339(stamp)
                 meta["deletionGracePeriodSeconds"] = graceful or 0
             if info.kind == "Namespace":
                 obj.setdefault("status", {})["phase"] = "Terminating"

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from knet.api.registry import ResourceInfo
+from knet.api.times import now_rfc3339
 
 # Metadata only the server sets: a client's values give way to the stored ones.
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_uid() -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from knet.api.times import parse_time_or_none
 
 Obj = dict[str, Any]
 
@@ -38,26 +40,6 @@ def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
 
 def is_deleting(obj: Mapping[str, Any]) -> bool:
     return bool(meta(obj).get("deletionTimestamp"))
-
-
-def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 timestamp (metav1.Time or MicroTime), or None if absent or unreadable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def format_time(moment: datetime) -> str:
-    """metav1.Time text: seconds precision, UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_text() -> str:
-    return format_time(datetime.now(UTC))
 
 
 # ---------------------------------------------------------------------------- owner references
@@ -128,7 +110,7 @@ def ready_since(pod: Mapping[str, Any]) -> datetime | None:
     c = condition(pod, "Ready")
     if c is None or c.get("status") != "True":
         return None
-    return parse_time(c.get("lastTransitionTime"))
+    return parse_time_or_none(c.get("lastTransitionTime"))
 
 
 def is_available(pod: Mapping[str, Any], min_ready_seconds: int, now: datetime) -> bool:
@@ -202,7 +184,7 @@ def deletion_order(pods: Iterable[Obj], related: Iterable[Obj] = ()) -> list[Obj
             -per_node.get(node_name(p), 0) if node_name(p) else 0,
             -_epoch(ready_since(p)) if ready else 0.0,
             -restart_count(p),
-            -_epoch(parse_time(meta(p).get("creationTimestamp"))),
+            -_epoch(parse_time_or_none(meta(p).get("creationTimestamp"))),
             name_of(p),
         )
 

@@ -16,8 +16,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from knet.api.times import now_rfc3339
 from knet.client import ApiClient, ApiConnectionError, ApiError, is_not_found
-from knet.controllers.podutil import meta, now_text
+from knet.controllers.podutil import meta
 
 log = logging.getLogger("knet.controllers.recorder")
 
@@ -44,7 +45,7 @@ def event_body(
     involved: Mapping[str, Any], event_type: str, reason: str, message: str, component: str
 ) -> dict[str, Any]:
     """A new Event (count 1) about the object `involved` references. Pure but for the clock."""
-    stamp = now_text()
+    stamp = now_rfc3339()
     namespace = involved.get("namespace") or "default"
     return {
         "kind": "Event",
@@ -95,7 +96,7 @@ class EventRecorder:
                         await self.client.patch(
                             "Event",
                             name,
-                            {"count": count + 1, "lastTimestamp": now_text()},
+                            {"count": count + 1, "lastTimestamp": now_rfc3339()},
                             namespace=namespace,
                         )
                         self._remember(key, (namespace, name, count + 1))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from knet import gctune
+from knet.api.times import now_rfc3339
 from knet.client import (
     ApiClient,
     ApiError,
@@ -42,7 +43,6 @@ from knet.controllers.podutil import (
     name_of,
     namespace_of,
     node_name,
-    now_text,
     phase,
 )
 from knet.controllers.recorder import NORMAL, WARNING, EventRecorder
@@ -269,7 +269,7 @@ class Scheduler:
                 "reason": "Unschedulable",
                 "message": message,
                 "lastProbeTime": None,
-                "lastTransitionTime": now_text(),
+                "lastTransitionTime": now_rfc3339(),
             }
         )
         body = {"status": {"conditions": conditions}}
