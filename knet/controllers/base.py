@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from knet.api.objects import controller_uid_index, owner_uid_index
 from knet.client import (
     NAMESPACE_INDEX,
     ApiClient,
@@ -21,7 +22,6 @@ from knet.client import (
     process_items,
 )
 from knet.client.cache import IndexFunc
-from knet.controllers.podutil import controller_uid_index, owner_uid_index
 from knet.controllers.recorder import EventRecorder
 
 log = logging.getLogger("knet.controllers")

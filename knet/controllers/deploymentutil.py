@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from knet.api.objects import Obj, meta, name_of
 from knet.api.times import parse_time_or_none, rfc3339
-from knet.controllers.podutil import Obj, meta, name_of
 
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"

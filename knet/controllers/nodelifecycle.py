@@ -22,20 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from knet.api.times import parse_time_or_none, rfc3339
-from knet.client import ApiError, is_not_found
-from knet.controllers.base import NODE_INDEX, Controller, ControllerContext
-from knet.controllers.podutil import (
-    Obj,
-    condition,
-    is_deleting,
-    is_ready,
-    meta,
-    name_of,
-    namespace_of,
-)
-from knet.controllers.recorder import NORMAL
-from knet.scheduler.taints import (
+from knet.api.objects import Obj, condition, is_deleting, meta, name_of, namespace_of
+from knet.api.pods import is_ready
+from knet.api.taints import (
     NO_EXECUTE,
     NO_SCHEDULE,
     NOT_READY,
@@ -43,6 +32,10 @@ from knet.scheduler.taints import (
     eviction_delay,
     node_taints,
 )
+from knet.api.times import parse_time_or_none, rfc3339
+from knet.client import ApiError, is_not_found
+from knet.controllers.base import NODE_INDEX, Controller, ControllerContext
+from knet.controllers.recorder import NORMAL
 
 log = logging.getLogger("knet.controllers.nodelifecycle")
 

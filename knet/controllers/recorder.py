@@ -16,9 +16,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from knet.api.objects import meta
 from knet.api.times import now_rfc3339
 from knet.client import ApiClient, ApiConnectionError, ApiError, is_not_found
-from knet.controllers.podutil import meta
 
 log = logging.getLogger("knet.controllers.recorder")
 

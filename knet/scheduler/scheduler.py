@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from knet import gctune
+from knet.api.objects import Obj, condition, is_deleting, name_of, namespace_of
+from knet.api.pods import FAILED, SUCCEEDED, node_name, phase
 from knet.api.times import now_rfc3339
 from knet.client import (
     ApiClient,
@@ -34,17 +36,6 @@ from knet.client import (
     process_items,
 )
 from knet.controllers.manager import add_leader_flags, setup_logging, until_signalled
-from knet.controllers.podutil import (
-    FAILED,
-    SUCCEEDED,
-    Obj,
-    condition,
-    is_deleting,
-    name_of,
-    namespace_of,
-    node_name,
-    phase,
-)
 from knet.controllers.recorder import NORMAL, WARNING, EventRecorder
 from knet.scheduler.filters import fit_error, run_filters
 from knet.scheduler.nodeinfo import NodeInfo, PodInfo

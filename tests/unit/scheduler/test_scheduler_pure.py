@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from knet.api.taints import tolerates
 from knet.client import ApiClient
 from knet.scheduler.filters import (
     AFFINITY_REASON,
@@ -20,7 +21,6 @@ from knet.scheduler.nodeinfo import NodeInfo, PodInfo
 from knet.scheduler.resources import memory_bytes, milli_cpu, pod_requests
 from knet.scheduler.scheduler import Scheduler, nodes_to_find
 from knet.scheduler.scores import balanced_allocation, least_allocated, pick, spread
-from knet.scheduler.taints import tolerates
 
 Obj = dict[str, Any]
 
