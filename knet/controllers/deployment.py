@@ -27,9 +27,9 @@ from knet.api.objects import (
 from knet.api.pods import FAILED, SUCCEEDED, phase
 from knet.api.selectors import LabelSelector
 from knet.client import NAMESPACE_INDEX, ApiError, is_already_exists, is_not_found, object_key
+from knet.client.recorder import NORMAL
 from knet.controllers import deploymentutil as du
 from knet.controllers.base import CONTROLLER_INDEX, Controller, ControllerContext
-from knet.controllers.recorder import NORMAL
 from knet.controllers.replicaset import (
     claim,
     patch_owner_refs,

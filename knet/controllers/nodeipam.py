@@ -10,9 +10,9 @@ import time
 
 from knet.api.objects import Obj, meta, name_of
 from knet.client import ApiError, is_not_found
+from knet.client.recorder import NORMAL
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.cidrset import CidrExhaustedError, CidrSet
-from knet.controllers.recorder import NORMAL
 
 log = logging.getLogger("knet.controllers.nodeipam")
 

@@ -34,8 +34,8 @@ from knet.api.taints import (
 )
 from knet.api.times import parse_time_or_none, rfc3339
 from knet.client import ApiError, is_not_found
+from knet.client.recorder import NORMAL
 from knet.controllers.base import NODE_INDEX, Controller, ControllerContext
-from knet.controllers.recorder import NORMAL
 
 log = logging.getLogger("knet.controllers.nodelifecycle")
 

@@ -31,10 +31,10 @@ from knet.api.objects import (
 from knet.api.pods import is_active, is_available, is_ready
 from knet.api.selectors import LabelSelector, SelectorError, selector_from_label_selector
 from knet.client import NAMESPACE_INDEX, ApiError, is_not_found, object_key
+from knet.client.recorder import NORMAL, WARNING
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.deletionorder import deletion_order
 from knet.controllers.expectations import Expectations
-from knet.controllers.recorder import NORMAL, WARNING
 
 log = logging.getLogger("knet.controllers.replicaset")
 

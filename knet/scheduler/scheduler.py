@@ -35,8 +35,8 @@ from knet.client import (
     object_key,
     process_items,
 )
+from knet.client.recorder import NORMAL, WARNING, EventRecorder
 from knet.controllers.manager import add_leader_flags, setup_logging, until_signalled
-from knet.controllers.recorder import NORMAL, WARNING, EventRecorder
 from knet.scheduler.filters import fit_error, run_filters
 from knet.scheduler.nodeinfo import NodeInfo, PodInfo
 from knet.scheduler.scores import pick, score_nodes
@@ -238,13 +238,13 @@ class Scheduler:
                 return
         self.scheduled += 1
         self.queue.forget(key)
-        self.recorder.event(pod, NORMAL, "Scheduled", f"Successfully assigned {key} to {node}")
+        self.recorder.pod_event(pod, NORMAL, "Scheduled", f"Successfully assigned {key} to {node}")
 
     async def _unschedulable_pod(self, pod: Obj, message: str) -> None:
         key = object_key(pod)
         self._unschedulable.add(key)
         log.info("%s: %s", key, message)
-        self.recorder.event(pod, WARNING, "FailedScheduling", message)
+        self.recorder.pod_event(pod, WARNING, "FailedScheduling", message)
         current = condition(pod, "PodScheduled")
         if current is not None and current.get("message") == message:
             return
@@ -288,7 +288,7 @@ class Scheduler:
             for task in list(self._binds):
                 task.cancel()
             await self.factory.stop()
-            await self.recorder.aclose()
+            await self.recorder.close()
 
 
 # ---------------------------------------------------------------------------- CLI
