@@ -19,15 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from knet.api.selectors import (
-    SelectorError,
-    dns1123_subdomain_errors,
+from knet.api.names import (
+    is_dns1035_label,
+    is_dns1123_label,
+    is_dns1123_subdomain,
     label_value_errors,
     max_len_error,
     qualified_name_errors,
-    regex_error,
-    selector_from_label_selector,
 )
+from knet.api.selectors import SelectorError, selector_from_label_selector
 
 __all__ = [
     "Cause",
@@ -130,43 +130,9 @@ def too_many(path: str, actual: int, maximum: int) -> Cause:
 # ---------------------------------------------------------------------------------------------
 # String formats (upstream k8s.io/apimachinery/pkg/util/validation)
 
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL_FMT}$")
-_DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
-    "must start and end with an alphanumeric character"
-)
-_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_DNS1035_LABEL_RE = re.compile(f"^{_DNS1035_LABEL_FMT}$")
-_DNS1035_LABEL_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-    "alphabetic character, and end with an alphanumeric character"
-)
 _LABEL_MAX = 63
-_PORT_NAME_CHARSET = re.compile(r"^[-a-z0-9]+$")
+_PORT_NAME_CHARSET = re.compile(r"[-a-z0-9]+")
 _PORT_NAME_LETTER = re.compile(r"[a-z]")
-
-
-def is_dns1123_label(s: str) -> list[str]:
-    errs: list[str] = []
-    if len(s) > _LABEL_MAX:
-        errs.append(max_len_error(_LABEL_MAX))
-    if not _DNS1123_LABEL_RE.match(s):
-        errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
-
-
-def is_dns1123_subdomain(s: str) -> list[str]:
-    return dns1123_subdomain_errors(s)
-
-
-def is_dns1035_label(s: str) -> list[str]:
-    errs: list[str] = []
-    if len(s) > _LABEL_MAX:
-        errs.append(max_len_error(_LABEL_MAX))
-    if not _DNS1035_LABEL_RE.match(s):
-        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
 
 
 def port_number_errors(port: int) -> list[str]:
@@ -178,7 +144,7 @@ def port_name_errors(name: str) -> list[str]:
     errs: list[str] = []
     if len(name) > 15:
         errs.append(max_len_error(15))
-    if not _PORT_NAME_CHARSET.match(name):
+    if not _PORT_NAME_CHARSET.fullmatch(name):
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
     if not _PORT_NAME_LETTER.search(name):
         errs.append("must contain at least one letter (a-z)")
