@@ -412,6 +412,28 @@ def selector_from_set(labels: Mapping[str, str]) -> LabelSelector:
     return LabelSelector(tuple(Requirement(k, EQUALS, (v,)) for k, v in labels.items()))
 
 
+def format_labels(labels: Mapping[str, Any] | None) -> str:
+    """upstream labels.FormatLabels: ``k=v`` pairs sorted by key, ``<none>`` when empty."""
+    pairs = {str(k): str(v) for k, v in (labels or {}).items()}
+    return str(selector_from_set(pairs)) or "<none>"
+
+
+def label_selector_string(sel: Mapping[str, Any] | None) -> str:
+    """metav1.LabelSelectorAsSelector(sel).String(): "" for a nil or empty selector (kubectl
+    shows both so); SelectorError when it is invalid."""
+    if not sel:
+        return ""
+    return str(selector_from_label_selector(sel))
+
+
+def format_label_selector(sel: Mapping[str, Any] | None) -> str:
+    """metav1.FormatLabelSelector: ``<none>`` when empty, ``<error>`` when invalid."""
+    try:
+        return label_selector_string(sel) or "<none>"
+    except SelectorError:
+        return "<error>"
+
+
 # ---------------------------------------------------------------------------------------------
 # Field selectors
 
