@@ -23,10 +23,11 @@ from knet.api.registry import ResourceInfo
 from knet.api.selectors import FieldSelector, LabelSelector
 from knet.api.times import rfc3339
 from knet.apiserver import errors, strategy
-from knet.apiserver.allocators import AllocationError, ClusterIPAllocator, PortAllocator
+from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
 from knet.apiserver.errors import ApiError
 from knet.apiserver.models import model_for
 from knet.apiserver.request import MAX_DEPTH, exceeds_depth
+from knet.apiserver.service_alloc import ServiceAllocations
 from knet.apiserver.validation import validate_object
 from knet.storage import (
     EventType,
@@ -142,10 +143,7 @@ class Resources:
         node_ports: PortAllocator,
     ) -> None:
         self.store = store
-        self.cluster_ips = cluster_ips
-        self.node_ports = node_ports
-        # One lock for allocator bookkeeping around Service writes (allocation is in memory).
-        self._alloc_lock = asyncio.Lock()
+        self.services = ServiceAllocations(cluster_ips, node_ports)
         # Namespace name -> terminating?, kept by a store watch so creates need no extra read.
         self._namespaces: dict[str, bool] = {}
         self._ns_task: asyncio.Task[None] | None = None
@@ -180,19 +178,7 @@ class Resources:
         """Rebuild allocators from stored Services; make sure the system namespaces exist."""
         svc = registry.by_kind("Service")
         kvs, _ = await self.store.range(svc.key_prefix(None))
-        ips: list[str] = []
-        ports: list[int] = []
-        for kv in kvs:
-            spec = decode(kv).get("spec") or {}
-            for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
-                if isinstance(ip, str) and self.cluster_ips.contains(ip):
-                    ips.append(ip)
-            for p in spec.get("ports") or []:
-                np = p.get("nodePort") if isinstance(p, dict) else None
-                if isinstance(np, int) and self.node_ports.contains(np):
-                    ports.append(np)
-        self.cluster_ips.restore(ips)
-        self.node_ports.restore(ports)
+        self.services.restore(decode(kv) for kv in kvs)
         self._ns_task = asyncio.create_task(self._follow_namespaces())
         ns = registry.by_kind("Namespace")
         for name in SYSTEM_NAMESPACES:
@@ -321,13 +307,7 @@ class Resources:
         if info.kind != "Service":
             # No lock here: concurrent creates must reach the store together to share a commit.
             return await self.store.create(key, encode(obj))
-        async with self._alloc_lock:
-            allocated = self._allocate_service(obj)
-            try:
-                return await self.store.create(key, encode(obj))
-            except BaseException:
-                self._release_allocations(allocated)
-                raise
+        return await self.services.create(obj, lambda: self.store.create(key, encode(obj)))
 
     # ------------------------------------------------------------------ update / patch
 
@@ -418,15 +398,11 @@ class Resources:
     ) -> KeyValue:
         if info.kind != "Service" or subresource is not None:
             return await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
-        async with self._alloc_lock:
-            allocated = self._allocate_service(new, current)
-            try:
-                out = await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
-            except BaseException:
-                self._release_allocations(allocated)
-                raise
-            self._release_service_leftovers(current, new)
-            return out
+        return await self.services.update(
+            new,
+            current,
+            lambda: self.store.update(key, encode(new), expected_mod_revision=mod_revision),
+        )
 
     # ------------------------------------------------------------------ delete
 
@@ -548,125 +524,8 @@ class Resources:
         except RevisionMismatchError:
             raise errors.conflict(info, name) from None
         if info.kind == "Service":
-            async with self._alloc_lock:
-                self._release_service(decode(out))
+            await self.services.deleted(decode(out))
         return decode(out)
-
-    # ------------------------------------------------------------------ Service allocation
-
-    def _allocate_service(
-        self, svc: dict[str, Any], old: dict[str, Any] | None = None
-    ) -> list[tuple[str, Any]]:
-        """Allocate the ClusterIP and NodePorts a Service needs (beyond what `old` held);
-        returns what it took, having released it all again if it fails half-way."""
-        taken: list[tuple[str, Any]] = []
-        try:
-            self._allocate_into(svc, taken, old=old)
-        except BaseException:
-            self._release_allocations(taken)
-            raise
-        return taken
-
-    def _allocate_into(
-        self, svc: dict[str, Any], taken: list[tuple[str, Any]], old: dict[str, Any] | None
-    ) -> None:
-        spec = svc["spec"]
-        old_spec = (old or {}).get("spec") or {}
-        name = svc["metadata"].get("name", "")
-        info = registry.by_kind("Service")
-        if spec.get("type") != "ExternalName":
-            old_ip = old_spec.get("clusterIP")
-            ip = spec.get("clusterIP")
-            if old is not None and old_ip and not ip:
-                spec["clusterIP"] = old_ip  # an update that omits it keeps it
-            elif ip in (None, ""):
-                try:
-                    spec["clusterIP"] = self.cluster_ips.allocate()
-                except AllocationError as e:
-                    raise errors.internal(f"failed to allocate a serviceIP: {e}") from None
-                taken.append(("ip", spec["clusterIP"]))
-            elif ip != "None" and ip != old_ip:
-                try:
-                    self.cluster_ips.allocate_specific(ip)
-                except AllocationError as e:
-                    raise errors.invalid(
-                        info,
-                        name,
-                        [
-                            errors.Cause(
-                                "FieldValueInvalid",
-                                f'Invalid value: "{ip}": {e}',
-                                "spec.clusterIPs",
-                            )
-                        ],
-                    ) from None
-                taken.append(("ip", ip))
-            spec["clusterIPs"] = [spec["clusterIP"]]
-            if spec["clusterIP"] != "None":
-                spec.setdefault("ipFamilies", ["IPv4"])
-                spec.setdefault("ipFamilyPolicy", "SingleStack")
-        needs_node_port = spec.get("type") in ("NodePort", "LoadBalancer")
-        old_ports = {
-            (p.get("port"), p.get("protocol")): p.get("nodePort")
-            for p in old_spec.get("ports") or []
-            if isinstance(p, dict)
-        }
-        for i, port in enumerate(spec.get("ports") or []):
-            if not needs_node_port:
-                port.pop("nodePort", None)
-                continue
-            want = port.get("nodePort")
-            prev = old_ports.get((port.get("port"), port.get("protocol")))
-            if want in (None, 0):
-                if prev:
-                    port["nodePort"] = prev
-                    continue
-                try:
-                    port["nodePort"] = self.node_ports.allocate()
-                except AllocationError as e:
-                    raise errors.internal(f"failed to allocate a nodePort: {e}") from None
-                taken.append(("port", port["nodePort"]))
-            elif want != prev and want not in [t[1] for t in taken if t[0] == "port"]:
-                try:
-                    self.node_ports.allocate_specific(want)
-                except AllocationError as e:
-                    raise errors.invalid(
-                        info,
-                        name,
-                        [
-                            errors.Cause(
-                                "FieldValueInvalid",
-                                f"Invalid value: {want}: {e}",
-                                f"spec.ports[{i}].nodePort",
-                            )
-                        ],
-                    ) from None
-                taken.append(("port", want))
-
-    def _release_allocations(self, taken: list[tuple[str, Any]] | None) -> None:
-        for what, value in taken or []:
-            if what == "ip":
-                self.cluster_ips.release(value)
-            else:
-                self.node_ports.release(value)
-
-    def _service_holdings(self, svc: dict[str, Any]) -> set[tuple[str, Any]]:
-        spec = svc.get("spec") or {}
-        out: set[tuple[str, Any]] = set()
-        ip = spec.get("clusterIP")
-        if isinstance(ip, str) and self.cluster_ips.contains(ip):
-            out.add(("ip", ip))
-        for p in spec.get("ports") or []:
-            np = p.get("nodePort") if isinstance(p, dict) else None
-            if isinstance(np, int) and self.node_ports.contains(np):
-                out.add(("port", np))
-        return out
-
-    def _release_service(self, svc: dict[str, Any]) -> None:
-        self._release_allocations(list(self._service_holdings(svc)))
-
-    def _release_service_leftovers(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        self._release_allocations(list(self._service_holdings(old) - self._service_holdings(new)))
 
 
 Mutator = Callable[[dict[str, Any]], dict[str, Any]]
