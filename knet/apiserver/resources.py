@@ -6,63 +6,34 @@ refusal, so nothing but a Kubernetes Status ever reaches a client.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pydantic
 
 from knet.api import registry
 from knet.api.registry import ResourceInfo
 from knet.api.selectors import FieldSelector, LabelSelector
-from knet.api.times import rfc3339
-from knet.apiserver import errors, strategy
+from knet.apiserver import deletion, errors, strategy
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
+from knet.apiserver.deletion import SYSTEM_NAMESPACES, DeleteOptions
 from knet.apiserver.errors import ApiError
 from knet.apiserver.models import model_for
-from knet.apiserver.request import MAX_DEPTH, exceeds_depth
+from knet.apiserver.namespaces import NamespaceAdmission
 from knet.apiserver.service_alloc import ServiceAllocations
+from knet.apiserver.stored import decode, encode
 from knet.apiserver.validation import validate_object
 from knet.storage import (
-    EventType,
     KeyExistsError,
     KeyNotFoundError,
     KeyValue,
     RevisionMismatchError,
     Store,
-    StoreError,
 )
 
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-node-lease", "kube-public")
 _GENERATE_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"  # upstream's alphabet: no vowels, no look-alikes
-
-
-def decode(kv: KeyValue) -> dict[str, Any]:
-    obj: dict[str, Any] = orjson.loads(kv.value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
-    return obj
-
-
-def encode(obj: dict[str, Any]) -> bytes:
-    # Patches can deepen an object past what its List could be written as; refuse that here,
-    # where every write passes.
-    if exceeds_depth(obj, MAX_DEPTH):
-        raise errors.ApiError(
-            422, "Invalid", f"the object would be nested more than {MAX_DEPTH} levels deep"
-        )
-    meta = obj.get("metadata", {})
-    rv = meta.pop("resourceVersion", None)
-    try:
-        return orjson.dumps(obj)
-    finally:
-        if rv is not None:
-            meta["resourceVersion"] = rv
 
 
 def object_fields(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, str]:
@@ -98,39 +69,10 @@ def _generated_name(prefix: str) -> str:
     return prefix[:58] + "".join(secrets.choice(_GENERATE_SUFFIX) for _ in range(5))
 
 
-def _terminating(ns: dict[str, Any]) -> bool:
-    return bool(ns.get("metadata", {}).get("deletionTimestamp")) or (
-        (ns.get("status") or {}).get("phase") == "Terminating"
-    )
-
-
 def _stored(obj: dict[str, Any], kv: KeyValue) -> dict[str, Any]:
     """The object as just written: what we encoded, with the revision the store gave it."""
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
     return obj
-
-
-ORPHAN_FINALIZER = "orphan"
-FOREGROUND_FINALIZER = "foregroundDeletion"
-
-
-def gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
-    """The finalizers an object being deleted with `policy` carries (None keeps them)."""
-    wanted = {"Orphan": ORPHAN_FINALIZER, "Foreground": FOREGROUND_FINALIZER}.get(policy or "")
-    if policy is None:
-        return finalizers
-    out = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
-    if wanted is not None:
-        out.append(wanted)
-    return out
-
-
-@dataclass(frozen=True)
-class DeleteOptions:
-    grace_period_seconds: int | None = None
-    propagation_policy: str | None = None
-    precondition_uid: str | None = None
-    precondition_rv: str | None = None
 
 
 class Resources:
@@ -144,33 +86,10 @@ class Resources:
     ) -> None:
         self.store = store
         self.services = ServiceAllocations(cluster_ips, node_ports)
-        # Namespace name -> terminating?, kept by a store watch so creates need no extra read.
-        self._namespaces: dict[str, bool] = {}
-        self._ns_task: asyncio.Task[None] | None = None
+        self.namespaces = NamespaceAdmission(store)
 
     async def close(self) -> None:
-        if self._ns_task is not None:
-            self._ns_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ns_task
-
-    async def _follow_namespaces(self) -> None:
-        prefix = registry.by_kind("Namespace").key_prefix(None)
-        while True:
-            kvs, rev = await self.store.range(prefix)
-            self._namespaces = {
-                decode(kv)["metadata"]["name"]: _terminating(decode(kv)) for kv in kvs
-            }
-            try:
-                async for ev in self.store.watch(prefix, rev):
-                    obj = decode(ev.kv)
-                    name = obj["metadata"]["name"]
-                    if ev.type is EventType.DELETE:
-                        self._namespaces.pop(name, None)
-                    else:
-                        self._namespaces[name] = _terminating(obj)
-            except StoreError:
-                continue  # fell behind or compacted: list again
+        await self.namespaces.close()
 
     # ------------------------------------------------------------------ start-up
 
@@ -179,7 +98,7 @@ class Resources:
         svc = registry.by_kind("Service")
         kvs, _ = await self.store.range(svc.key_prefix(None))
         self.services.restore(decode(kv) for kv in kvs)
-        self._ns_task = asyncio.create_task(self._follow_namespaces())
+        self.namespaces.start()
         ns = registry.by_kind("Namespace")
         for name in SYSTEM_NAMESPACES:
             if await self.store.get(ns.key(None, name)) is None:
@@ -213,24 +132,6 @@ class Resources:
         return items, rev
 
     # ------------------------------------------------------------------ admission helpers
-
-    async def _check_namespace(self, info: ResourceInfo, namespace: str | None, name: str) -> None:
-        if not info.namespaced:
-            return
-        assert namespace is not None
-        known = self._namespaces.get(namespace)
-        if known is False:
-            return  # active, as the namespace watch last saw it: the common case, no store read
-        ns_info = registry.by_kind("Namespace")
-        kv = await self.store.get(ns_info.key(None, namespace))
-        if kv is None:
-            raise errors.namespace_not_found(namespace)
-        if _terminating(decode(kv)):
-            raise errors.forbidden(
-                f'{info.qualified} "{name}" is forbidden: unable to create new '
-                f"content in namespace {namespace} because it is being terminated",
-                {"group": info.group, "kind": info.plural},
-            )
 
     @staticmethod
     def typecheck(info: ResourceInfo, obj: dict[str, Any]) -> None:
@@ -286,7 +187,7 @@ class Resources:
             meta["name"] = _generated_name(meta["generateName"])
         strategy.prepare_for_create(info, obj, namespace)
         self.validate(info, obj, None)
-        await self._check_namespace(info, namespace, meta["name"])
+        await self.namespaces.admit(info, namespace, meta["name"])
         if dry_run:
             return obj
         # A generated name can collide (5 random characters); upstream retries a few times.
@@ -375,8 +276,10 @@ class Resources:
                 # A no-op write stores nothing and keeps the resourceVersion, as upstream.
                 new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
                 return new
-            if self._finalized(new):
-                return await self._delete_now(info, namespace, name, kv.mod_revision, new)
+            if deletion.finalized(new):
+                return await deletion.delete_now(
+                    self.store, self.services, info, namespace, name, kv.mod_revision, new
+                )
             try:
                 out = await self._store_update(
                     info, key, new, current, kv.mod_revision, subresource
@@ -406,17 +309,6 @@ class Resources:
 
     # ------------------------------------------------------------------ delete
 
-    @staticmethod
-    def _finalized(obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata", {})
-        return (
-            bool(meta.get("deletionTimestamp"))
-            and not meta.get("finalizers")
-            # A Namespace also waits for its spec.finalizers (emptied through /finalize).
-            and not (obj.get("spec") or {}).get("finalizers")
-            and (meta.get("deletionGracePeriodSeconds") in (None, 0))
-        )
-
     async def delete(
         self,
         info: ResourceInfo,
@@ -426,106 +318,9 @@ class Resources:
         *,
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        key = info.key(namespace, name)
-        if info.kind == "Namespace" and name in SYSTEM_NAMESPACES:
-            # The system namespaces always exist (upstream's NamespaceLifecycle admission).
-            raise errors.forbidden(
-                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                {"name": name, "group": "", "kind": "namespaces"},
-            )
-        while True:
-            kv = await self.store.get(key)
-            if kv is None:
-                raise errors.not_found(info, name)
-            obj = decode(kv)
-            meta = obj["metadata"]
-            if options.precondition_uid and options.precondition_uid != meta.get("uid"):
-                raise errors.conflict(info, name)
-            if options.precondition_rv and options.precondition_rv != meta.get("resourceVersion"):
-                raise errors.conflict(info, name)
-            if dry_run:
-                return obj
-            graceful = self._graceful_seconds(info, obj, options)
-            old_finalizers = list(meta.get("finalizers") or [])
-            # The propagation policy becomes a finalizer the garbage collector acts on, as
-            # upstream: "orphan" (dependents lose their ownerReferences first) or
-            # "foregroundDeletion" (dependents are deleted first).
-            finalizers = gc_finalizers(old_finalizers, options.propagation_policy)
-            if finalizers != old_finalizers:
-                if finalizers:
-                    meta["finalizers"] = finalizers
-                else:
-                    meta.pop("finalizers", None)
-            pending = list(finalizers)
-            if info.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
-                pending.append("kubernetes")  # the namespace controller empties it first
-            if not pending and not graceful:
-                try:
-                    return await self._delete_now(info, namespace, name, kv.mod_revision, obj)
-                except ApiError as e:
-                    if e.reason == "Conflict":
-                        continue  # written since we read it: judge the delete again, as upstream
-                    raise
-            # Graceful or finalized deletion: mark it, and let its owner (kubelet, controllers)
-            # finish the job.
-            shorter = graceful is not None and graceful < (
-                meta.get("deletionGracePeriodSeconds") or 0
-            )
-            if meta.get("deletionTimestamp") and not shorter:
-                if finalizers == old_finalizers:
-                    return obj
-            else:
-                stamp = datetime.now(UTC) + timedelta(seconds=graceful or 0)
-                meta["deletionTimestamp"] = rfc3339(stamp)
-                meta["deletionGracePeriodSeconds"] = graceful or 0
-            if info.kind == "Namespace":
-                obj.setdefault("status", {})["phase"] = "Terminating"
-            meta.pop("resourceVersion", None)
-            try:
-                out = await self.store.update(
-                    key, encode(obj), expected_mod_revision=kv.mod_revision
-                )
-            except RevisionMismatchError:
-                continue
-            except KeyNotFoundError:
-                raise errors.not_found(info, name) from None
-            return decode(out)
-
-    @staticmethod
-    def _graceful_seconds(
-        info: ResourceInfo, obj: dict[str, Any], options: DeleteOptions
-    ) -> int | None:
-        """Pods bound to a node end gracefully: the kubelet stops them, then deletes for good."""
-        if info.kind != "Pod":
-            return None
-        spec = obj.get("spec") or {}
-        phase = (obj.get("status") or {}).get("phase")
-        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
-            return None
-        if options.grace_period_seconds is not None:
-            return max(options.grace_period_seconds, 0)
-        grace = spec.get("terminationGracePeriodSeconds", 30)
-        return grace if isinstance(grace, int) else 30
-
-    async def _delete_now(
-        self,
-        info: ResourceInfo,
-        namespace: str | None,
-        name: str,
-        mod_revision: int,
-        obj: dict[str, Any],
-    ) -> dict[str, Any]:
-        try:
-            out = await self.store.delete(
-                info.key(namespace, name), expected_mod_revision=mod_revision
-            )
-        except KeyNotFoundError:
-            raise errors.not_found(info, name) from None
-        except RevisionMismatchError:
-            raise errors.conflict(info, name) from None
-        if info.kind == "Service":
-            await self.services.deleted(decode(out))
-        return decode(out)
+        return await deletion.delete(
+            self.store, self.services, info, namespace, name, options, dry_run=dry_run
+        )
 
 
 Mutator = Callable[[dict[str, Any]], dict[str, Any]]
