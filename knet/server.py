@@ -10,12 +10,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
-import sys
 
-from knet import gctune
 from knet.apiserver import server as apiserver
 from knet.client import ApiClient
+from knet.component import fail, run_main, setup_logging, stop_on_signals
 from knet.controllers import manager
 from knet.scheduler.scheduler import Scheduler
 from knet.storage import StoreError
@@ -41,8 +39,9 @@ def _local_url(args: argparse.Namespace) -> str:
 
 
 async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -> int:
-    ready = asyncio.Event()
-    api = asyncio.create_task(apiserver.serve(apiserver.config_from_args(args), ready))
+    ready, api_stop = asyncio.Event(), asyncio.Event()
+    config = apiserver.config_from_args(args)
+    api = asyncio.create_task(apiserver.serve(config, ready, api_stop))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait({api, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if api.done():
@@ -56,10 +55,7 @@ async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -
     ]
     # Stop in reverse order on SIGTERM/SIGINT: the loops first, while the API is still there
     # for them to finish against, then the API server.
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     stopper = asyncio.create_task(stop.wait())
     try:
         # A loop that fails ends everything.
@@ -76,31 +72,29 @@ async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -
                 await task
         await client.close()
         if not api.done():
-            api.cancel()
+            api_stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await api
-    if api.cancelled():
-        return 0 if stop.is_set() else 1
-    return 0 if api.exception() is None else 1
+    if api.cancelled() or api.exception() is not None:
+        return 1
+    return 0 if stop.is_set() else 1
 
 
 def run(args: argparse.Namespace) -> int:
-    manager.setup_logging(args.verbose)
+    setup_logging(args.verbose)
     try:
         options = manager.options_from_args(args)
         store_options_from_args(args)  # bad storage flags: one line and exit 2, not a traceback
+        manager.leader_config(options)  # the lease durations must fit together
     except ValueError as e:
-        print(f"knet server: {e}", file=sys.stderr)
-        return 2
+        return fail("knet server", str(e), 2)
+    problem = apiserver.check_config(apiserver.config_from_args(args))
+    if problem is not None:
+        return fail("knet server", problem, 2)
     try:
-        gctune.settle()
-        return asyncio.run(serve_all(args, options))
+        return run_main(lambda: serve_all(args, options))
     except OSError as e:
-        print(
-            f"knet server: cannot listen on {args.bind_address}:{args.port}: {e.strerror}",
-            file=sys.stderr,
-        )
-        return 1
+        where = f"{args.bind_address}:{args.port}"
+        return fail("knet server", f"cannot listen on {where}: {e.strerror}", 1)
     except StoreError as e:
-        print(f"knet server: cannot open the store: {e}", file=sys.stderr)
-        return 1
+        return fail("knet server", f"cannot open the store: {e}", 1)

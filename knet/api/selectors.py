@@ -26,6 +26,11 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from knet.api.names import (
+    label_value_errors,
+    qualified_name_errors,
+)
+
 __all__ = [
     "DOES_NOT_EXIST",
     "DOUBLE_EQUALS",
@@ -67,93 +72,6 @@ _ALL_OPERATORS = (*_OPERATORS, GREATER_THAN, LESS_THAN)
 
 class SelectorError(ValueError):
     """A selector that cannot be parsed or is invalid. The message is meant for the user (400)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Key and value syntax (shared with knet.apiserver.validation, which reports them as Causes).
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile(f"^{_QNAME_FMT}$")
-_QNAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character"
-)
-_LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
-    "'.', and must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = f"{_DNS1123_LABEL_FMT}(\\.{_DNS1123_LABEL_FMT})*"
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-    "'.', and must start and end with an alphanumeric character"
-)
-_NAME_MAX = 63
-_SUBDOMAIN_MAX = 253
-
-
-def regex_error(msg: str, fmt: str, *examples: str) -> str:
-    """Upstream's wording for a regex mismatch (the double space after the first example is
-    theirs too)."""
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
-
-
-def dns1123_subdomain_errors(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > _SUBDOMAIN_MAX:
-        errs.append(max_len_error(_SUBDOMAIN_MAX))
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """Errors for a label key / annotation key (upstream IsQualifiedName); [] when valid."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in dns1123_subdomain_errors(prefix))
-    else:
-        return [
-            "a qualified name "
-            + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > _NAME_MAX:
-        errs.append("name part " + max_len_error(_NAME_MAX))
-    if not _QNAME_RE.match(name):
-        errs.append(
-            "name part " + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-        )
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """Errors for a label value (upstream IsValidLabelValue); [] when valid."""
-    errs: list[str] = []
-    if len(value) > _NAME_MAX:
-        errs.append(max_len_error(_NAME_MAX))
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,6 +410,28 @@ def selector_from_set(labels: Mapping[str, str]) -> LabelSelector:
     """Equality on every pair (a Service's `spec.selector`). Not validated, as upstream's
     SelectorFromSet; an empty map gives a selector that matches everything."""
     return LabelSelector(tuple(Requirement(k, EQUALS, (v,)) for k, v in labels.items()))
+
+
+def format_labels(labels: Mapping[str, Any] | None) -> str:
+    """upstream labels.FormatLabels: ``k=v`` pairs sorted by key, ``<none>`` when empty."""
+    pairs = {str(k): str(v) for k, v in (labels or {}).items()}
+    return str(selector_from_set(pairs)) or "<none>"
+
+
+def label_selector_string(sel: Mapping[str, Any] | None) -> str:
+    """metav1.LabelSelectorAsSelector(sel).String(): "" for a nil or empty selector (kubectl
+    shows both so); SelectorError when it is invalid."""
+    if not sel:
+        return ""
+    return str(selector_from_label_selector(sel))
+
+
+def format_label_selector(sel: Mapping[str, Any] | None) -> str:
+    """metav1.FormatLabelSelector: ``<none>`` when empty, ``<error>`` when invalid."""
+    try:
+        return label_selector_string(sel) or "<none>"
+    except SelectorError:
+        return "<error>"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import re
 from typing import Any, Final
 
 from knet.api.config import decode_base64
-from knet.api.selectors import max_len_error, regex_error
-from knet.apiserver.validation import (
+from knet.api.names import max_len_error, regex_error
+from knet.apiserver.fielderrors import (
     Cause,
     forbidden,
     invalid,

@@ -15,6 +15,7 @@ from aiohttp import web
 from knet.api.registry import ResourceInfo
 from knet.apiserver import discovery, errors, openapi, printers
 from knet.apiserver import request as req
+from knet.apiserver.deletion import DeleteOptions
 from knet.apiserver.discovery import AGGREGATED_CONTENT_TYPE
 from knet.apiserver.errors import ApiError
 from knet.apiserver.keys import CONFIG, RESOURCES
@@ -30,7 +31,7 @@ from knet.apiserver.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from knet.apiserver.resources import DeleteOptions, Resources
+from knet.apiserver.resources import Resources
 from knet.apiserver.watch import serve_watch
 
 JSON = "application/json"

@@ -17,10 +17,17 @@ Everything here is pure: no clock reads (``now`` is passed in) and no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
+
+from knet.api.selectors import (
+    SelectorError,
+    format_label_selector,
+    format_labels,
+    label_selector_string,
+)
+from knet.api.times import parse_time_or_none, rfc3339
 
 __all__ = [
     "build_table",
@@ -125,32 +132,6 @@ def _or_none(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 # timestamps
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
-)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """Parse an RFC 3339 timestamp (metav1.Time or MicroTime); None if missing or invalid."""
-    if not isinstance(value, str):
-        return None
-    match = _RFC3339.fullmatch(value.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = match.groups()
-    micros = int((frac or "0")[:6].ljust(6, "0"))
-    try:
-        parsed = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, UTC
-        )
-    except ValueError:
-        return None
-    if sign is not None:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        parsed = parsed - offset if sign == "+" else parsed + offset
-    return parsed
-
 
 def _aware(now: datetime) -> datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
@@ -158,7 +139,7 @@ def _aware(now: datetime) -> datetime:
 
 def _since(value: Any, now: datetime) -> str:
     """Upstream's translateTimestampSince: ``<unknown>`` for a zero/missing timestamp."""
-    then = _parse_time(value)
+    then = parse_time_or_none(value)
     if then is None:
         return UNKNOWN
     return human_duration((_aware(now) - then).total_seconds())
@@ -168,82 +149,14 @@ def _created_at(value: Any) -> str:
     """The default table's ``Created At`` cell: the timestamp in UTC, RFC 3339, seconds."""
     if value is None or value == "":
         return _ZERO_TIME_RFC3339
-    parsed = _parse_time(value)
+    parsed = parse_time_or_none(value)
     if parsed is None:
         return str(value)  # render what is stored rather than hide it
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(parsed)
 
 
 # --------------------------------------------------------------------------------------------
-# labels and selectors (apimachinery's labels.FormatLabels / LabelSelectorAsSelector)
-
-_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
-
-class _InvalidSelectorError(ValueError):
-    """A stored label selector that kube-apiserver could not turn into a selector."""
-
-
-def _format_labels(labels: Any) -> str:
-    items = sorted((k, _str(v)) for k, v in _dict(labels).items())
-    return _or_none(",".join(f"{k}={v}" for k, v in items))
-
-
-def _valid_label_key(key: str) -> bool:
-    prefix, _, name = key.rpartition("/")
-    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
-        return False
-    return 0 < len(name) <= 63 and _LABEL_NAME.fullmatch(name) is not None
-
-
-def _valid_label_value(value: str) -> bool:
-    return value == "" or (len(value) <= 63 and _LABEL_NAME.fullmatch(value) is not None)
-
-
-def _requirement(key: Any, operator: str, values: list[Any]) -> tuple[str, str]:
-    """One selector requirement as (key, text); raises _InvalidSelectorError like NewRequirement."""
-    if not isinstance(key, str) or not _valid_label_key(key):
-        raise _InvalidSelectorError(f"invalid label key {key!r}")
-    if not all(isinstance(v, str) and _valid_label_value(v) for v in values):
-        raise _InvalidSelectorError(f"invalid label value in {values!r}")
-    strs = sorted(str(v) for v in values)
-    if operator == "=":
-        if len(strs) != 1:
-            raise _InvalidSelectorError("equality needs exactly one value")
-        return key, f"{key}={strs[0]}"
-    if operator in ("In", "NotIn"):
-        if not strs:
-            raise _InvalidSelectorError(f"{operator} needs at least one value")
-        word = "in" if operator == "In" else "notin"
-        return key, f"{key} {word} ({','.join(strs)})"
-    if operator in ("Exists", "DoesNotExist"):
-        if strs:
-            raise _InvalidSelectorError(f"{operator} takes no values")
-        return key, key if operator == "Exists" else f"!{key}"
-    raise _InvalidSelectorError(f"{operator!r} is not a valid label selector operator")
-
-
-def _selector_string(selector: Any) -> str:
-    """metav1.LabelSelectorAsSelector(sel).String(): "" for nil or empty selectors."""
-    sel = _dict(selector)
-    match_labels = _dict(sel.get("matchLabels"))
-    expressions = _dicts(sel.get("matchExpressions"))
-    reqs = [_requirement(k, "=", [v]) for k, v in match_labels.items()]
-    for expr in expressions:
-        reqs.append(
-            _requirement(expr.get("key"), _str(expr.get("operator")), _list(expr.get("values")))
-        )
-    reqs.sort(key=lambda req: req[0])  # upstream orders requirements by key
-    return ",".join(text for _, text in reqs)
-
-
-def _format_label_selector(selector: Any) -> str:
-    """metav1.FormatLabelSelector: ``<none>`` when empty, ``<error>`` when invalid."""
-    try:
-        return _or_none(_selector_string(selector))
-    except _InvalidSelectorError:
-        return "<error>"
+# pod templates (label and selector cells: knet.api.selectors.format_*)
 
 
 def _containers_cells(pod_spec: Any) -> tuple[str, str]:
@@ -441,7 +354,7 @@ class _PodSummary:
 
     @staticmethod
     def _later(current: datetime | None, status: dict[str, Any]) -> datetime | None:
-        finished = _parse_time(_get(status, "lastState", "terminated", "finishedAt"))
+        finished = parse_time_or_none(_get(status, "lastState", "terminated", "finishedAt"))
         if finished is not None and (current is None or finished > current):
             return finished
         return current
@@ -602,7 +515,7 @@ def _service_cells(svc: dict[str, Any], now: datetime) -> list[Any]:
         _service_external_ip(spec, _dict(svc.get("status")), svc_type),
         _service_ports(spec),
         _since(meta.get("creationTimestamp"), now),
-        _format_labels(spec.get("selector")),
+        format_labels(_dict(spec.get("selector"))),
     ]
 
 
@@ -692,8 +605,8 @@ def _deployment_cells(dep: dict[str, Any], now: datetime) -> list[Any]:
     spec = _dict(dep.get("spec"))
     status = _dict(dep.get("status"))
     try:
-        selector = _selector_string(spec.get("selector"))
-    except _InvalidSelectorError:
+        selector = label_selector_string(_dict(spec.get("selector")))
+    except SelectorError:
         selector = "<invalid>"
     names, images = _containers_cells(_get(spec, "template", "spec"))
     return [
@@ -721,7 +634,7 @@ def _replicaset_cells(rs: dict[str, Any], now: datetime) -> list[Any]:
         _since(meta.get("creationTimestamp"), now),
         names,
         images,
-        _format_label_selector(spec.get("selector")),
+        format_label_selector(_dict(spec.get("selector"))),
     ]
 
 
@@ -847,10 +760,10 @@ def _event_cells(raw: dict[str, Any], now: datetime) -> list[Any]:
     event = _as_core_event(raw)
     meta = _dict(event.get("metadata"))
     first_seen = _since(event.get("firstTimestamp"), now)
-    if _parse_time(event.get("firstTimestamp")) is None:
+    if parse_time_or_none(event.get("firstTimestamp")) is None:
         first_seen = _since(event.get("eventTime"), now)
     last_seen = _since(event.get("lastTimestamp"), now)
-    if _parse_time(event.get("lastTimestamp")) is None:
+    if parse_time_or_none(event.get("lastTimestamp")) is None:
         last_seen = first_seen
     count = _int(event.get("count"))
     series = event.get("series")

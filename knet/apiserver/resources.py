@@ -6,62 +6,34 @@ refusal, so nothing but a Kubernetes Status ever reaches a client.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pydantic
 
 from knet.api import registry
 from knet.api.registry import ResourceInfo
 from knet.api.selectors import FieldSelector, LabelSelector
-from knet.apiserver import errors, strategy
-from knet.apiserver.allocators import AllocationError, ClusterIPAllocator, PortAllocator
+from knet.apiserver import deletion, errors, strategy
+from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
+from knet.apiserver.deletion import SYSTEM_NAMESPACES, DeleteOptions
 from knet.apiserver.errors import ApiError
 from knet.apiserver.models import model_for
-from knet.apiserver.request import MAX_DEPTH, exceeds_depth
+from knet.apiserver.namespaces import NamespaceAdmission
+from knet.apiserver.service_alloc import ServiceAllocations
+from knet.apiserver.stored import decode, encode
 from knet.apiserver.validation import validate_object
 from knet.storage import (
-    EventType,
     KeyExistsError,
     KeyNotFoundError,
     KeyValue,
     RevisionMismatchError,
     Store,
-    StoreError,
-    StoreUnavailableError,
 )
 
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-node-lease", "kube-public")
 _GENERATE_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"  # upstream's alphabet: no vowels, no look-alikes
-
-
-def decode(kv: KeyValue) -> dict[str, Any]:
-    obj: dict[str, Any] = orjson.loads(kv.value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
-    return obj
-
-
-def encode(obj: dict[str, Any]) -> bytes:
-    # Patches can deepen an object past what its List could be written as; refuse that here,
-    # where every write passes.
-    if exceeds_depth(obj, MAX_DEPTH):
-        raise errors.ApiError(
-            422, "Invalid", f"the object would be nested more than {MAX_DEPTH} levels deep"
-        )
-    meta = obj.get("metadata", {})
-    rv = meta.pop("resourceVersion", None)
-    try:
-        return orjson.dumps(obj)
-    finally:
-        if rv is not None:
-            meta["resourceVersion"] = rv
 
 
 def object_fields(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, str]:
@@ -97,39 +69,10 @@ def _generated_name(prefix: str) -> str:
     return prefix[:58] + "".join(secrets.choice(_GENERATE_SUFFIX) for _ in range(5))
 
 
-def _terminating(ns: dict[str, Any]) -> bool:
-    return bool(ns.get("metadata", {}).get("deletionTimestamp")) or (
-        (ns.get("status") or {}).get("phase") == "Terminating"
-    )
-
-
 def _stored(obj: dict[str, Any], kv: KeyValue) -> dict[str, Any]:
     """The object as just written: what we encoded, with the revision the store gave it."""
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
     return obj
-
-
-ORPHAN_FINALIZER = "orphan"
-FOREGROUND_FINALIZER = "foregroundDeletion"
-
-
-def gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
-    """The finalizers an object being deleted with `policy` carries (None keeps them)."""
-    wanted = {"Orphan": ORPHAN_FINALIZER, "Foreground": FOREGROUND_FINALIZER}.get(policy or "")
-    if policy is None:
-        return finalizers
-    out = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
-    if wanted is not None:
-        out.append(wanted)
-    return out
-
-
-@dataclass(frozen=True)
-class DeleteOptions:
-    grace_period_seconds: int | None = None
-    propagation_policy: str | None = None
-    precondition_uid: str | None = None
-    precondition_rv: str | None = None
 
 
 class Resources:
@@ -142,39 +85,11 @@ class Resources:
         node_ports: PortAllocator,
     ) -> None:
         self.store = store
-        self.cluster_ips = cluster_ips
-        self.node_ports = node_ports
-        # One lock for allocator bookkeeping around Service writes (allocation is in memory).
-        self._alloc_lock = asyncio.Lock()
-        # Namespace name -> terminating?, kept by a store watch so creates need no extra read.
-        self._namespaces: dict[str, bool] = {}
-        self._ns_task: asyncio.Task[None] | None = None
+        self.services = ServiceAllocations(cluster_ips, node_ports)
+        self.namespaces = NamespaceAdmission(store)
 
     async def close(self) -> None:
-        if self._ns_task is not None:
-            self._ns_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ns_task
-
-    async def _follow_namespaces(self) -> None:
-        prefix = registry.by_kind("Namespace").key_prefix(None)
-        while True:
-            try:
-                kvs, rev = await self.store.range(prefix)
-                self._namespaces = {
-                    decode(kv)["metadata"]["name"]: _terminating(decode(kv)) for kv in kvs
-                }
-                async for ev in self.store.watch(prefix, rev):
-                    obj = decode(ev.kv)
-                    name = obj["metadata"]["name"]
-                    if ev.type is EventType.DELETE:
-                        self._namespaces.pop(name, None)
-                    else:
-                        self._namespaces[name] = _terminating(obj)
-            except StoreUnavailableError:
-                await asyncio.sleep(0.5)  # the store (etcd) is away: list again when it is back
-            except StoreError:
-                continue  # fell behind or compacted: list again
+        await self.namespaces.close()
 
     # ------------------------------------------------------------------ start-up
 
@@ -182,20 +97,8 @@ class Resources:
         """Rebuild allocators from stored Services; make sure the system namespaces exist."""
         svc = registry.by_kind("Service")
         kvs, _ = await self.store.range(svc.key_prefix(None))
-        ips: list[str] = []
-        ports: list[int] = []
-        for kv in kvs:
-            spec = decode(kv).get("spec") or {}
-            for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
-                if isinstance(ip, str) and self.cluster_ips.contains(ip):
-                    ips.append(ip)
-            for p in spec.get("ports") or []:
-                np = p.get("nodePort") if isinstance(p, dict) else None
-                if isinstance(np, int) and self.node_ports.contains(np):
-                    ports.append(np)
-        self.cluster_ips.restore(ips)
-        self.node_ports.restore(ports)
-        self._ns_task = asyncio.create_task(self._follow_namespaces())
+        self.services.restore(decode(kv) for kv in kvs)
+        self.namespaces.start()
         ns = registry.by_kind("Namespace")
         for name in SYSTEM_NAMESPACES:
             if await self.store.get(ns.key(None, name)) is None:
@@ -229,24 +132,6 @@ class Resources:
         return items, rev
 
     # ------------------------------------------------------------------ admission helpers
-
-    async def _check_namespace(self, info: ResourceInfo, namespace: str | None, name: str) -> None:
-        if not info.namespaced:
-            return
-        assert namespace is not None
-        known = self._namespaces.get(namespace)
-        if known is False:
-            return  # active, as the namespace watch last saw it: the common case, no store read
-        ns_info = registry.by_kind("Namespace")
-        kv = await self.store.get(ns_info.key(None, namespace))
-        if kv is None:
-            raise errors.namespace_not_found(namespace)
-        if _terminating(decode(kv)):
-            raise errors.forbidden(
-                f'{info.qualified} "{name}" is forbidden: unable to create new '
-                f"content in namespace {namespace} because it is being terminated",
-                {"group": info.group, "kind": info.plural},
-            )
 
     @staticmethod
     def typecheck(info: ResourceInfo, obj: dict[str, Any]) -> None:
@@ -302,7 +187,7 @@ class Resources:
             meta["name"] = _generated_name(meta["generateName"])
         strategy.prepare_for_create(info, obj, namespace)
         self.validate(info, obj, None)
-        await self._check_namespace(info, namespace, meta["name"])
+        await self.namespaces.admit(info, namespace, meta["name"])
         if dry_run:
             return obj
         # A generated name can collide (5 random characters); upstream retries a few times.
@@ -323,13 +208,7 @@ class Resources:
         if info.kind != "Service":
             # No lock here: concurrent creates must reach the store together to share a commit.
             return await self.store.create(key, encode(obj))
-        async with self._alloc_lock:
-            allocated = self._allocate_service(obj)
-            try:
-                return await self.store.create(key, encode(obj))
-            except BaseException:
-                self._release_allocations(allocated)
-                raise
+        return await self.services.create(obj, lambda: self.store.create(key, encode(obj)))
 
     # ------------------------------------------------------------------ update / patch
 
@@ -397,8 +276,10 @@ class Resources:
                 # A no-op write stores nothing and keeps the resourceVersion, as upstream.
                 new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
                 return new
-            if self._finalized(new):
-                return await self._delete_now(info, namespace, name, kv.mod_revision, new)
+            if deletion.finalized(new):
+                return await deletion.delete_now(
+                    self.store, self.services, info, namespace, name, kv.mod_revision, new
+                )
             try:
                 out = await self._store_update(
                     info, key, new, current, kv.mod_revision, subresource
@@ -420,28 +301,13 @@ class Resources:
     ) -> KeyValue:
         if info.kind != "Service" or subresource is not None:
             return await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
-        async with self._alloc_lock:
-            allocated = self._allocate_service(new, current)
-            try:
-                out = await self.store.update(key, encode(new), expected_mod_revision=mod_revision)
-            except BaseException:
-                self._release_allocations(allocated)
-                raise
-            self._release_service_leftovers(current, new)
-            return out
+        return await self.services.update(
+            new,
+            current,
+            lambda: self.store.update(key, encode(new), expected_mod_revision=mod_revision),
+        )
 
     # ------------------------------------------------------------------ delete
-
-    @staticmethod
-    def _finalized(obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata", {})
-        return (
-            bool(meta.get("deletionTimestamp"))
-            and not meta.get("finalizers")
-            # A Namespace also waits for its spec.finalizers (emptied through /finalize).
-            and not (obj.get("spec") or {}).get("finalizers")
-            and (meta.get("deletionGracePeriodSeconds") in (None, 0))
-        )
 
     async def delete(
         self,
@@ -452,223 +318,9 @@ class Resources:
         *,
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        key = info.key(namespace, name)
-        if info.kind == "Namespace" and name in SYSTEM_NAMESPACES:
-            # The system namespaces always exist (upstream's NamespaceLifecycle admission).
-            raise errors.forbidden(
-                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                {"name": name, "group": "", "kind": "namespaces"},
-            )
-        while True:
-            kv = await self.store.get(key)
-            if kv is None:
-                raise errors.not_found(info, name)
-            obj = decode(kv)
-            meta = obj["metadata"]
-            if options.precondition_uid and options.precondition_uid != meta.get("uid"):
-                raise errors.conflict(info, name)
-            if options.precondition_rv and options.precondition_rv != meta.get("resourceVersion"):
-                raise errors.conflict(info, name)
-            if dry_run:
-                return obj
-            graceful = self._graceful_seconds(info, obj, options)
-            old_finalizers = list(meta.get("finalizers") or [])
-            # The propagation policy becomes a finalizer the garbage collector acts on, as
-            # upstream: "orphan" (dependents lose their ownerReferences first) or
-            # "foregroundDeletion" (dependents are deleted first).
-            finalizers = gc_finalizers(old_finalizers, options.propagation_policy)
-            if finalizers != old_finalizers:
-                if finalizers:
-                    meta["finalizers"] = finalizers
-                else:
-                    meta.pop("finalizers", None)
-            pending = list(finalizers)
-            if info.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
-                pending.append("kubernetes")  # the namespace controller empties it first
-            if not pending and not graceful:
-                try:
-                    return await self._delete_now(info, namespace, name, kv.mod_revision, obj)
-                except ApiError as e:
-                    if e.reason == "Conflict":
-                        continue  # written since we read it: judge the delete again, as upstream
-                    raise
-            # Graceful or finalized deletion: mark it, and let its owner (kubelet, controllers)
-            # finish the job.
-            shorter = graceful is not None and graceful < (
-                meta.get("deletionGracePeriodSeconds") or 0
-            )
-            if meta.get("deletionTimestamp") and not shorter:
-                if finalizers == old_finalizers:
-                    return obj
-            else:
-                stamp = datetime.now(UTC) + timedelta(seconds=graceful or 0)
-                meta["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-                meta["deletionGracePeriodSeconds"] = graceful or 0
-            if info.kind == "Namespace":
-                obj.setdefault("status", {})["phase"] = "Terminating"
-            meta.pop("resourceVersion", None)
-            try:
-                out = await self.store.update(
-                    key, encode(obj), expected_mod_revision=kv.mod_revision
-                )
-            except RevisionMismatchError:
-                continue
-            except KeyNotFoundError:
-                raise errors.not_found(info, name) from None
-            return decode(out)
-
-    @staticmethod
-    def _graceful_seconds(
-        info: ResourceInfo, obj: dict[str, Any], options: DeleteOptions
-    ) -> int | None:
-        """Pods bound to a node end gracefully: the kubelet stops them, then deletes for good."""
-        if info.kind != "Pod":
-            return None
-        spec = obj.get("spec") or {}
-        phase = (obj.get("status") or {}).get("phase")
-        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
-            return None
-        if options.grace_period_seconds is not None:
-            return max(options.grace_period_seconds, 0)
-        grace = spec.get("terminationGracePeriodSeconds", 30)
-        return grace if isinstance(grace, int) else 30
-
-    async def _delete_now(
-        self,
-        info: ResourceInfo,
-        namespace: str | None,
-        name: str,
-        mod_revision: int,
-        obj: dict[str, Any],
-    ) -> dict[str, Any]:
-        try:
-            out = await self.store.delete(
-                info.key(namespace, name), expected_mod_revision=mod_revision
-            )
-        except KeyNotFoundError:
-            raise errors.not_found(info, name) from None
-        except RevisionMismatchError:
-            raise errors.conflict(info, name) from None
-        if info.kind == "Service":
-            async with self._alloc_lock:
-                self._release_service(decode(out))
-        return decode(out)
-
-    # ------------------------------------------------------------------ Service allocation
-
-    def _allocate_service(
-        self, svc: dict[str, Any], old: dict[str, Any] | None = None
-    ) -> list[tuple[str, Any]]:
-        """Allocate the ClusterIP and NodePorts a Service needs (beyond what `old` held);
-        returns what it took, having released it all again if it fails half-way."""
-        taken: list[tuple[str, Any]] = []
-        try:
-            self._allocate_into(svc, taken, old=old)
-        except BaseException:
-            self._release_allocations(taken)
-            raise
-        return taken
-
-    def _allocate_into(
-        self, svc: dict[str, Any], taken: list[tuple[str, Any]], old: dict[str, Any] | None
-    ) -> None:
-        spec = svc["spec"]
-        old_spec = (old or {}).get("spec") or {}
-        name = svc["metadata"].get("name", "")
-        info = registry.by_kind("Service")
-        if spec.get("type") != "ExternalName":
-            old_ip = old_spec.get("clusterIP")
-            ip = spec.get("clusterIP")
-            if old is not None and old_ip and not ip:
-                spec["clusterIP"] = old_ip  # an update that omits it keeps it
-            elif ip in (None, ""):
-                try:
-                    spec["clusterIP"] = self.cluster_ips.allocate()
-                except AllocationError as e:
-                    raise errors.internal(f"failed to allocate a serviceIP: {e}") from None
-                taken.append(("ip", spec["clusterIP"]))
-            elif ip != "None" and ip != old_ip:
-                try:
-                    self.cluster_ips.allocate_specific(ip)
-                except AllocationError as e:
-                    raise errors.invalid(
-                        info,
-                        name,
-                        [
-                            errors.Cause(
-                                "FieldValueInvalid",
-                                f'Invalid value: "{ip}": {e}',
-                                "spec.clusterIPs",
-                            )
-                        ],
-                    ) from None
-                taken.append(("ip", ip))
-            spec["clusterIPs"] = [spec["clusterIP"]]
-            if spec["clusterIP"] != "None":
-                spec.setdefault("ipFamilies", ["IPv4"])
-                spec.setdefault("ipFamilyPolicy", "SingleStack")
-        needs_node_port = spec.get("type") in ("NodePort", "LoadBalancer")
-        old_ports = {
-            (p.get("port"), p.get("protocol")): p.get("nodePort")
-            for p in old_spec.get("ports") or []
-            if isinstance(p, dict)
-        }
-        for i, port in enumerate(spec.get("ports") or []):
-            if not needs_node_port:
-                port.pop("nodePort", None)
-                continue
-            want = port.get("nodePort")
-            prev = old_ports.get((port.get("port"), port.get("protocol")))
-            if want in (None, 0):
-                if prev:
-                    port["nodePort"] = prev
-                    continue
-                try:
-                    port["nodePort"] = self.node_ports.allocate()
-                except AllocationError as e:
-                    raise errors.internal(f"failed to allocate a nodePort: {e}") from None
-                taken.append(("port", port["nodePort"]))
-            elif want != prev and want not in [t[1] for t in taken if t[0] == "port"]:
-                try:
-                    self.node_ports.allocate_specific(want)
-                except AllocationError as e:
-                    raise errors.invalid(
-                        info,
-                        name,
-                        [
-                            errors.Cause(
-                                "FieldValueInvalid",
-                                f"Invalid value: {want}: {e}",
-                                f"spec.ports[{i}].nodePort",
-                            )
-                        ],
-                    ) from None
-                taken.append(("port", want))
-
-    def _release_allocations(self, taken: list[tuple[str, Any]] | None) -> None:
-        for what, value in taken or []:
-            if what == "ip":
-                self.cluster_ips.release(value)
-            else:
-                self.node_ports.release(value)
-
-    def _service_holdings(self, svc: dict[str, Any]) -> set[tuple[str, Any]]:
-        spec = svc.get("spec") or {}
-        out: set[tuple[str, Any]] = set()
-        ip = spec.get("clusterIP")
-        if isinstance(ip, str) and self.cluster_ips.contains(ip):
-            out.add(("ip", ip))
-        for p in spec.get("ports") or []:
-            np = p.get("nodePort") if isinstance(p, dict) else None
-            if isinstance(np, int) and self.node_ports.contains(np):
-                out.add(("port", np))
-        return out
-
-    def _release_service(self, svc: dict[str, Any]) -> None:
-        self._release_allocations(list(self._service_holdings(svc)))
-
-    def _release_service_leftovers(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        self._release_allocations(list(self._service_holdings(old) - self._service_holdings(new)))
+        return await deletion.delete(
+            self.store, self.services, info, namespace, name, options, dry_run=dry_run
+        )
 
 
 Mutator = Callable[[dict[str, Any]], dict[str, Any]]

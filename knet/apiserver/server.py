@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
-import sys
 from pathlib import Path
 
-from aiohttp import web
-
-from knet import gctune
 from knet.apiserver.app import make_app
 from knet.apiserver.config import ApiServerConfig
+from knet.component import fail, run_main, serve_http, setup_logging, stop_on_signals
 from knet.storage import StoreError
 from knet.storage.options import add_store_arguments, store_options_from_args
+
+PROGRAM = "knet apiserver"
+log = logging.getLogger("knet.apiserver")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,25 +54,22 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
     )
 
 
-async def serve(config: ApiServerConfig, ready: asyncio.Event | None = None) -> None:
-    app = make_app(config)
+async def serve(
+    config: ApiServerConfig,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set (SIGTERM/SIGINT when None); ``ready`` is set once listening."""
     # handler_cancellation: a client that hangs up on a watch ends its handler at once.
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    sites: list[web.BaseSite] = [web.TCPSite(runner, config.bind_address, config.port)]
-    if config.unix_socket is not None:
-        with contextlib.suppress(FileNotFoundError):
-            config.unix_socket.unlink()
-        sites.append(web.UnixSite(runner, str(config.unix_socket)))
-    for site in sites:
-        await site.start()
-    logging.getLogger("knet.apiserver").info(
-        "serving on http://%s:%d", config.bind_address, config.port
+    runner = await serve_http(
+        make_app(config),
+        config.bind_address,
+        config.port,
+        unix_socket=config.unix_socket,
+        handler_cancellation=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    log.info("serving on http://%s:%d", config.bind_address, config.port)
+    stop = stop if stop is not None else stop_on_signals()
     if ready is not None:
         ready.set()
     try:
@@ -83,37 +78,37 @@ async def serve(config: ApiServerConfig, ready: asyncio.Event | None = None) -> 
         await runner.cleanup()
 
 
-def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        config = config_from_args(args)
-    except ValueError as e:
-        print(f"knet apiserver: {e}", file=sys.stderr)
-        return 2
+def check_config(config: ApiServerConfig) -> str | None:
+    """What is wrong with the flags, in one line; None if nothing."""
     try:
         lo, hi = (int(x) for x in config.service_node_port_range.split("-", 1))
         if not 0 < lo <= hi < 65536:
             raise ValueError
     except ValueError:
-        print(
-            f"knet apiserver: invalid --service-node-port-range {config.service_node_port_range!r}"
-            " (want LOW-HIGH)",
-            file=sys.stderr,
+        return (
+            f"invalid --service-node-port-range {config.service_node_port_range!r} (want LOW-HIGH)"
         )
-        return 2
-    gctune.settle()
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
     try:
-        asyncio.run(serve(config))
+        config = config_from_args(args)
+    except ValueError as e:
+        return fail(PROGRAM, str(e), 2)
+    problem = check_config(config)
+    if problem is not None:
+        return fail(PROGRAM, problem, 2)
+
+    async def main() -> int:
+        await serve(config)
+        return 0
+
+    try:
+        return run_main(main)
     except OSError as e:
-        print(
-            f"knet apiserver: cannot listen on {config.bind_address}:{config.port}: {e.strerror}",
-            file=sys.stderr,
-        )
-        return 1
+        where = f"{config.bind_address}:{config.port}"
+        return fail(PROGRAM, f"cannot listen on {where}: {e.strerror}", 1)
     except StoreError as e:
-        print(f"knet apiserver: cannot open the store: {e}", file=sys.stderr)
-        return 1
-    return 0
+        return fail(PROGRAM, f"cannot open the store: {e}", 1)

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from knet.api.registry import ResourceInfo
+from knet.api.times import now_rfc3339
 from knet.apiserver.secretdata import default_configmap, default_secret
 
 # Metadata only the server sets: a client's values give way to the stored ones.
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_uid() -> str:

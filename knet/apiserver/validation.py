@@ -13,20 +13,29 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from knet.api.selectors import (
-    SelectorError,
-    dns1123_subdomain_errors,
+from knet.api.names import (
+    is_dns1035_label,
+    is_dns1123_label,
+    is_dns1123_subdomain,
     label_value_errors,
     max_len_error,
     qualified_name_errors,
-    regex_error,
-    selector_from_label_selector,
+)
+from knet.api.selectors import SelectorError, selector_from_label_selector
+from knet.apiserver.configvalidation import validate_configmap, validate_secret
+from knet.apiserver.fielderrors import (
+    Cause,
+    duplicate,
+    forbidden,
+    invalid,
+    not_supported,
+    required,
+    too_long,
+    too_many,
 )
 
 __all__ = [
@@ -39,13 +48,6 @@ __all__ = [
     "validate_object",
 ]
 
-REQUIRED = "FieldValueRequired"
-INVALID = "FieldValueInvalid"
-NOT_SUPPORTED = "FieldValueNotSupported"
-DUPLICATE = "FieldValueDuplicate"
-FORBIDDEN = "FieldValueForbidden"
-TOO_LONG = "FieldValueTooLong"
-TOO_MANY = "FieldValueTooMany"
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 MAX_ENDPOINTS_PER_SLICE = 1000
@@ -68,105 +70,12 @@ POD_UPDATE_MESSAGE = (
 )
 
 
-@dataclass(frozen=True)
-class Cause:
-    """One entry of a 422 Status's `details.causes`."""
-
-    reason: str
-    message: str
-    field: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Cause builders (upstream field.ErrorBody wording)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if value is None:
-        return "null"
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-
-
-def _with_detail(body: str, detail: str) -> str:
-    return f"{body}: {detail}" if detail else body
-
-
-def required(path: str, detail: str = "") -> Cause:
-    return Cause(REQUIRED, _with_detail("Required value", detail), path)
-
-
-def invalid(path: str, value: Any, detail: str) -> Cause:
-    return Cause(INVALID, _with_detail(f"Invalid value: {_show(value)}", detail), path)
-
-
-def not_supported(path: str, value: Any, supported: Sequence[str]) -> Cause:
-    detail = "supported values: " + ", ".join(f'"{s}"' for s in supported)
-    return Cause(NOT_SUPPORTED, f"Unsupported value: {_show(value)}: {detail}", path)
-
-
-def duplicate(path: str, value: Any) -> Cause:
-    return Cause(DUPLICATE, f"Duplicate value: {_show(value)}", path)
-
-
-def forbidden(path: str, detail: str) -> Cause:
-    return Cause(FORBIDDEN, _with_detail("Forbidden", detail), path)
-
-
-def too_long(path: str, max_bytes: int) -> Cause:
-    return Cause(TOO_LONG, f"Too long: may not be more than {max_bytes} bytes", path)
-
-
-def too_many(path: str, actual: int, maximum: int) -> Cause:
-    return Cause(TOO_MANY, f"Too many: {actual}: must have at most {maximum} items", path)
-
-
 # ---------------------------------------------------------------------------------------------
 # String formats (upstream k8s.io/apimachinery/pkg/util/validation)
 
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL_FMT}$")
-_DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
-    "must start and end with an alphanumeric character"
-)
-_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_DNS1035_LABEL_RE = re.compile(f"^{_DNS1035_LABEL_FMT}$")
-_DNS1035_LABEL_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-    "alphabetic character, and end with an alphanumeric character"
-)
 _LABEL_MAX = 63
-_PORT_NAME_CHARSET = re.compile(r"^[-a-z0-9]+$")
+_PORT_NAME_CHARSET = re.compile(r"[-a-z0-9]+")
 _PORT_NAME_LETTER = re.compile(r"[a-z]")
-
-
-def is_dns1123_label(s: str) -> list[str]:
-    errs: list[str] = []
-    if len(s) > _LABEL_MAX:
-        errs.append(max_len_error(_LABEL_MAX))
-    if not _DNS1123_LABEL_RE.match(s):
-        errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
-
-
-def is_dns1123_subdomain(s: str) -> list[str]:
-    return dns1123_subdomain_errors(s)
-
-
-def is_dns1035_label(s: str) -> list[str]:
-    errs: list[str] = []
-    if len(s) > _LABEL_MAX:
-        errs.append(max_len_error(_LABEL_MAX))
-    if not _DNS1035_LABEL_RE.match(s):
-        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
 
 
 def port_number_errors(port: int) -> list[str]:
@@ -178,7 +87,7 @@ def port_name_errors(name: str) -> list[str]:
     errs: list[str] = []
     if len(name) > 15:
         errs.append(max_len_error(15))
-    if not _PORT_NAME_CHARSET.match(name):
+    if not _PORT_NAME_CHARSET.fullmatch(name):
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
     if not _PORT_NAME_LETTER.search(name):
         errs.append("must contain at least one letter (a-z)")
@@ -872,19 +781,6 @@ def _validate_lease(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
     return out
 
 
-def _validate_configmap(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
-    # Imported here: that module builds its causes with this one's helpers.
-    from knet.apiserver.configvalidation import validate_configmap
-
-    return validate_configmap(obj, old)
-
-
-def _validate_secret(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
-    from knet.apiserver.configvalidation import validate_secret
-
-    return validate_secret(obj, old)
-
-
 _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Causes]] = {
     "Pod": _validate_pod,
     "Service": _validate_service,
@@ -894,8 +790,8 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Causes]
     "EndpointSlice": _validate_endpointslice,
     "Endpoints": _validate_endpoints,
     "Lease": _validate_lease,
-    "ConfigMap": _validate_configmap,
-    "Secret": _validate_secret,
+    "ConfigMap": validate_configmap,
+    "Secret": validate_secret,
 }
 
 

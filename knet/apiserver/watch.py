@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +24,11 @@ from knet.apiserver import errors, printers
 from knet.apiserver import request as req
 from knet.apiserver.keys import CONFIG, STOPPING
 from knet.apiserver.negotiation import Output, choose_output
-from knet.apiserver.resources import Resources, decode, matches
+from knet.apiserver.resources import Resources, matches
+from knet.apiserver.stored import decode
 from knet.storage import CompactedError, Event, EventType, WatchClosedError
+
+Obj = dict[str, Any]
 
 
 class _Encoder:
@@ -83,6 +88,143 @@ def _classify(
     return None
 
 
+@dataclass(frozen=True)
+class WatchQuery:
+    """A watch request's parameters, checked (400/406 on bad ones)."""
+
+    output: Output
+    include_object: str
+    bookmarks: bool
+    timeout: int
+    start: int | None  # the resourceVersion to resume from; None: from the current state
+    send_initial: bool | None  # sendInitialEvents, when given
+
+    @property
+    def stream_list(self) -> bool:
+        """client-go's WatchListClient (kubectl >= 1.35): the current state as ADDED events,
+        then a bookmark marking their end, then changes."""
+        return self.send_initial is True
+
+
+def parse_watch_query(request: web.Request, min_request_timeout: float) -> WatchQuery:
+    q = request.query
+    output = choose_output(request.headers.get("Accept"))
+    if output is None:
+        raise errors.not_acceptable(request.headers.get("Accept", ""))
+    bookmarks = req.parse_bool(q.get("allowWatchBookmarks"), "allowWatchBookmarks")
+    timeout = req.parse_int(q.get("timeoutSeconds"), "timeoutSeconds")
+    if timeout is None:
+        timeout = int(min_request_timeout * (1 + random.random()))
+    rv_param = q.get("resourceVersion", "")
+    start: int | None = None
+    if rv_param not in ("", "0"):
+        start = req.parse_int(rv_param, "resourceVersion")
+        if start is None or start < 0:
+            raise errors.bad_request(f'invalid resourceVersion "{rv_param}"')
+    raw_initial = q.get("sendInitialEvents")
+    send_initial = None
+    if raw_initial is not None:
+        send_initial = req.parse_bool(raw_initial, "sendInitialEvents")
+        if q.get("resourceVersionMatch") != "NotOlderThan":
+            raise errors.bad_request(
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+            )
+        if send_initial and not bookmarks:
+            raise errors.bad_request("sendInitialEvents requires allowWatchBookmarks=true")
+    return WatchQuery(
+        output=Output.JSON if output is Output.YAML else output,
+        include_object=q.get("includeObject", "Metadata"),
+        bookmarks=bookmarks,
+        timeout=timeout,
+        start=start,
+        send_initial=send_initial,
+    )
+
+
+def _bookmark(info: ResourceInfo, revision: int, initial_events_end: bool = False) -> Obj:
+    meta: Obj = {"resourceVersion": str(revision)}
+    if initial_events_end:
+        meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return {"kind": info.kind, "apiVersion": info.api_version, "metadata": meta}
+
+
+@dataclass
+class _Stream:
+    """Writes one watcher's lines: events it sees, bookmarks when they are due."""
+
+    resp: web.StreamResponse
+    info: ResourceInfo
+    query: WatchQuery
+    labels: LabelSelector | None
+    fields: FieldSelector | None
+    encoder: _Encoder
+    last_rev: int
+
+    async def write(self, type_: str, obj: Obj, cached: bytes | None = None) -> None:
+        await self.resp.write(self.encoder.line(type_, obj, cached))
+
+    async def bookmark(self, initial_events_end: bool = False) -> None:
+        await self.write("BOOKMARK", _bookmark(self.info, self.last_rev, initial_events_end))
+
+    async def event(self, ev: Event) -> None:
+        self.last_rev = ev.revision
+        seen = _classify(self.info, ev, self.labels, self.fields)
+        if seen is None:
+            return
+        type_, obj = seen
+        cached = None
+        if self.query.output is Output.JSON:
+            cached = ev.cache.get("json")
+            if cached is None:
+                cached = ev.cache["json"] = orjson.dumps(obj)
+        await self.write(type_, obj, cached)
+
+
+async def _pump(
+    stream: _Stream,
+    events: AsyncIterator[Event],
+    stopping: asyncio.Future[Any],
+    bookmark_interval: float,
+) -> None:
+    """Relay store events until the timeout, the store ending the watch, or the server
+    stopping (clients then resume elsewhere); bookmarks in between when asked for."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + stream.query.timeout
+    next_bookmark = loop.time() + bookmark_interval
+    pending: asyncio.Future[Event] | None = None
+    try:
+        while (now := loop.time()) < deadline:
+            wait = deadline - now
+            if stream.query.bookmarks:
+                if now >= next_bookmark:
+                    await stream.bookmark()
+                    next_bookmark = now + bookmark_interval
+                wait = min(wait, max(next_bookmark - now, 0.0))
+            if pending is None:
+                pending = asyncio.ensure_future(anext(events))
+            waiting: set[asyncio.Future[Any]] = {pending, stopping}
+            done, _ = await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done:
+                return
+            if not done:
+                continue
+            fut, pending = pending, None
+            try:
+                ev = fut.result()
+            except (StopAsyncIteration, WatchClosedError):
+                return
+            except CompactedError as e:  # history went while the watch replayed it: 410
+                status = errors.too_old_resource_version(e.requested, e.compacted).status()
+                await stream.write("ERROR", status)
+                return
+            await stream.event(ev)
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+
 async def serve_watch(
     request: web.Request,
     res: Resources,
@@ -92,40 +234,11 @@ async def serve_watch(
     fields: FieldSelector | None,
 ) -> web.StreamResponse:
     cfg = request.app[CONFIG]
-    q = request.query
-    output = choose_output(request.headers.get("Accept"))
-    if output is None:
-        raise errors.not_acceptable(request.headers.get("Accept", ""))
-    if output is Output.YAML:
-        output = Output.JSON
-    include = q.get("includeObject", "Metadata")
-    bookmarks = req.parse_bool(q.get("allowWatchBookmarks"), "allowWatchBookmarks")
-    timeout = req.parse_int(q.get("timeoutSeconds"), "timeoutSeconds")
-    if timeout is None:
-        timeout = int(cfg.min_request_timeout * (1 + random.random()))
-    rv_param = q.get("resourceVersion", "")
-    start: int | None = None
-    if rv_param not in ("", "0"):
-        start = req.parse_int(rv_param, "resourceVersion")
-        if start is None or start < 0:
-            raise errors.bad_request(f'invalid resourceVersion "{rv_param}"')
-
-    # Streaming lists (client-go's WatchListClient, on in kubectl >= 1.35): the current state as
-    # ADDED events, then a bookmark marking the end of them, then changes.
-    send_initial = q.get("sendInitialEvents")
-    stream_list = send_initial is not None and req.parse_bool(send_initial, "sendInitialEvents")
-    if send_initial is not None:
-        if q.get("resourceVersionMatch") != "NotOlderThan":
-            raise errors.bad_request(
-                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
-            )
-        if stream_list and not bookmarks:
-            raise errors.bad_request("sendInitialEvents requires allowWatchBookmarks=true")
-
-    encoder = _Encoder(info, output, include)
-    prefix = info.key_prefix(namespace)
-    initial: list[dict[str, Any]] = []
-    if stream_list or (start is None and send_initial is None):
+    query = parse_watch_query(request, cfg.min_request_timeout)
+    encoder = _Encoder(info, query.output, query.include_object)
+    start = query.start
+    initial: list[Obj] = []
+    if query.stream_list or (start is None and query.send_initial is None):
         # "Get state and start at most recent": synthetic ADDED for what exists, then changes.
         # (A stream list "not older than N" is served from the newest state, which is.)
         initial, start = await res.list_objects(info, namespace, labels, fields)
@@ -135,7 +248,7 @@ async def serve_watch(
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
     try:
-        store_watch = res.store.watch(prefix, start)
+        store_watch = res.store.watch(info.key_prefix(namespace), start)
     except CompactedError as e:
         await resp.prepare(request)
         status = errors.too_old_resource_version(e.requested, e.compacted).status()
@@ -143,78 +256,19 @@ async def serve_watch(
         await resp.write_eof()
         return resp
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    next_bookmark = loop.time() + cfg.bookmark_interval
-    last_rev = start
-    events = aiter(store_watch)
-    pending: asyncio.Future[Event] | None = None
+    stream = _Stream(resp, info, query, labels, fields, encoder, last_rev=start)
     stopping = asyncio.ensure_future(request.app[STOPPING].wait())
     try:
         await resp.prepare(request)
         for obj in initial:
-            await resp.write(encoder.line("ADDED", obj))
-        if stream_list:
-            end = {
-                "kind": info.kind,
-                "apiVersion": info.api_version,
-                "metadata": {
-                    "resourceVersion": str(start),
-                    "annotations": {"k8s.io/initial-events-end": "true"},
-                },
-            }
-            await resp.write(encoder.line("BOOKMARK", end))
-        while True:
-            now = loop.time()
-            if now >= deadline:
-                break
-            if bookmarks and now >= next_bookmark:
-                mark = {
-                    "kind": info.kind,
-                    "apiVersion": info.api_version,
-                    "metadata": {"resourceVersion": str(last_rev)},
-                }
-                await resp.write(encoder.line("BOOKMARK", mark))
-                next_bookmark = now + cfg.bookmark_interval
-            wait = deadline - now
-            if bookmarks:
-                wait = min(wait, max(next_bookmark - now, 0.0))
-            if pending is None:
-                pending = asyncio.ensure_future(anext(events))
-            waiting: set[asyncio.Future[Any]] = {pending, stopping}
-            done, _ = await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            if stopping in done:
-                break  # the server is stopping: end the stream; clients resume elsewhere
-            if not done:
-                continue
-            fut, pending = pending, None
-            try:
-                ev = fut.result()
-            except (StopAsyncIteration, WatchClosedError):
-                break
-            except CompactedError as e:  # history went while the watch replayed it: 410
-                status = errors.too_old_resource_version(e.requested, e.compacted).status()
-                await resp.write(encoder.line("ERROR", status))
-                break
-            last_rev = ev.revision
-            seen = _classify(info, ev, labels, fields)
-            if seen is None:
-                continue
-            type_, obj = seen
-            cached = None
-            if output is Output.JSON:
-                cached = ev.cache.get("json")
-                if cached is None:
-                    cached = ev.cache["json"] = orjson.dumps(obj)
-            await resp.write(encoder.line(type_, obj, cached))
+            await stream.write("ADDED", obj)
+        if query.stream_list:
+            await stream.bookmark(initial_events_end=True)
+        await _pump(stream, aiter(store_watch), stopping, cfg.bookmark_interval)
         await resp.write_eof()
     except (ConnectionResetError, ConnectionError):
         pass
     finally:
         stopping.cancel()
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
         store_watch.close()
     return resp

@@ -27,6 +27,7 @@ from knet.client.errors import (
 from knet.client.events import ADDED, BOOKMARK, DELETED, MODIFIED, Synced, WatchEvent
 from knet.client.informer import EventHandlers, Informer, SharedInformerFactory
 from knet.client.leaderelection import LeaderElectionConfig, LeaderElector
+from knet.client.recorder import EventRecorder, EventSource
 from knet.client.rest import ApiClient, PatchType
 from knet.client.watch import Backoff, list_then_watch, relist_diff
 from knet.client.workqueue import (
@@ -52,6 +53,8 @@ __all__ = [
     "Clock",
     "ConfigError",
     "EventHandlers",
+    "EventRecorder",
+    "EventSource",
     "ExpiredError",
     "ExponentialBackoff",
     "FakeClock",

@@ -26,17 +26,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from knet.api.times import micro_time
 from knet.client.errors import ApiConnectionError, ApiError, is_not_found
 from knet.client.rest import ApiClient
 
 log = logging.getLogger("knet.client.leaderelection")
 
 JITTER = 0.2  # fraction added at random to the candidates' retry period
-
-
-def micro_time(moment: datetime) -> str:
-    """metav1.MicroTime text: RFC 3339, UTC, microseconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_identity() -> str:

@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from knet.client import ApiClient, ConfigError, Informer, load_kubeconfig
+from knet.component import fail, run_main, setup_logging, stop_on_signals, wait_any
 from knet.netlink import names, routes
 from knet.netlink.errors import NetlinkError
 from knet.netlink.exec import netns_argv
@@ -196,17 +195,6 @@ class HostGwConfig:
     resync_period: float = RESYNC_PERIOD
 
 
-async def _wait_any(events: Sequence[asyncio.Event], timeout: float) -> bool:
-    """Wait until one of ``events`` is set; False when ``timeout`` passed first."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-    return bool(done)
-
-
 async def run_agent(config: HostGwConfig, client: ApiClient, stop: asyncio.Event) -> None:
     net = NodeNet(config.netns)
     # Sessions are thread-confined: one thread does all the netlink work.
@@ -237,7 +225,7 @@ async def run_agent(config: HostGwConfig, client: ApiClient, stop: asyncio.Event
                 await loop.run_in_executor(pool, net.sync_routes, desired, config.cluster_cidr)
             except NetlinkError as exc:
                 log.error("syncing routes: %s", exc)
-            if not await _wait_any((changed, stop), config.resync_period):
+            if not await wait_any([changed, stop], config.resync_period):
                 masquerade_ok = False  # a periodic resync checks the rule again too
     finally:
         await informer.stop()
@@ -282,26 +270,18 @@ def config_from_args(args: argparse.Namespace) -> HostGwConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)
+    setup_logging(args.verbose, quiet=["pyroute2"])
     try:
         config = config_from_args(args)
         client = ApiClient(load_kubeconfig(config.kubeconfig))
     except (ValueError, ConfigError) as e:
-        print(f"knet hostgw: {e}", file=sys.stderr)
-        return 2
+        return fail("knet hostgw", str(e), 2)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    async def main() -> int:
+        stop = stop_on_signals()
         async with client:
             with contextlib.suppress(asyncio.CancelledError):
                 await run_agent(config, client, stop)
+        return 0
 
-    asyncio.run(main())
-    return 0
+    return run_main(main)

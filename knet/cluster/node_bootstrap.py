@@ -170,7 +170,7 @@ _SAFE_ARG = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
 def systemd_quote(arg: str) -> str:
     """One ExecStart argument: systemd expands % specifiers and $ variables, so escape them."""
     escaped = arg.replace("%", "%%").replace("$", "$$")
-    if _SAFE_ARG.match(escaped):
+    if _SAFE_ARG.fullmatch(escaped):
         return escaped
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -36,7 +36,7 @@ class TopologyError(ValueError):
 
 
 def validate_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise TopologyError(
             f"cluster name {name!r} must be 1-8 lower-case letters and digits, starting with a "
             "letter (it prefixes namespace and interface names, which are short)"

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from knet.api.objects import controller_uid_index, owner_uid_index
 from knet.client import (
     NAMESPACE_INDEX,
     ApiClient,
@@ -21,8 +22,7 @@ from knet.client import (
     process_items,
 )
 from knet.client.cache import IndexFunc
-from knet.controllers.podutil import controller_uid_index, owner_uid_index
-from knet.controllers.recorder import EventRecorder
+from knet.client.recorder import EventRecorder
 
 log = logging.getLogger("knet.controllers")
 
@@ -103,7 +103,7 @@ class Controller:
             await asyncio.gather(*workers)
         finally:
             self.queue.shut_down()
-            await self.recorder.aclose()
+            await self.recorder.close()
             for w in workers:
                 w.cancel()
             for w in workers:

@@ -14,13 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from knet.api.selectors import LabelSelector
-from knet.client import NAMESPACE_INDEX, ApiError, is_already_exists, is_not_found, object_key
-from knet.controllers import deploymentutil as du
-from knet.controllers.base import CONTROLLER_INDEX, Controller, ControllerContext
-from knet.controllers.podutil import (
-    FAILED,
-    SUCCEEDED,
+from knet.api.objects import (
     Obj,
     controller_ref,
     is_deleting,
@@ -28,10 +22,14 @@ from knet.controllers.podutil import (
     make_controller_ref,
     name_of,
     namespace_of,
-    phase,
     uid_of,
 )
-from knet.controllers.recorder import NORMAL
+from knet.api.pods import FAILED, SUCCEEDED, phase
+from knet.api.selectors import LabelSelector
+from knet.client import NAMESPACE_INDEX, ApiError, is_already_exists, is_not_found, object_key
+from knet.client.recorder import NORMAL
+from knet.controllers import deploymentutil as du
+from knet.controllers.base import CONTROLLER_INDEX, Controller, ControllerContext
 from knet.controllers.replicaset import (
     claim,
     patch_owner_refs,

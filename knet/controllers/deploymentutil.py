@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from knet.controllers.podutil import Obj, format_time, meta, name_of, parse_time
+from knet.api.objects import Obj, meta, name_of
+from knet.api.times import parse_time_or_none, rfc3339
 
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -82,7 +83,7 @@ def by_creation(rss: Iterable[Obj]) -> list[Obj]:
     """Oldest first; ties by name (upstream ReplicaSetsByCreationTimestamp)."""
 
     def key(rs: Obj) -> tuple[float, str]:
-        t = parse_time(meta(rs).get("creationTimestamp"))
+        t = parse_time_or_none(meta(rs).get("creationTimestamp"))
         return (t.timestamp() if t else 0.0, name_of(rs))
 
     return sorted(rss, key=key)
@@ -374,7 +375,7 @@ def proportional_scale(
         return {}
 
     def size_key(rs: Obj) -> tuple[int, float]:
-        t = parse_time(meta(rs).get("creationTimestamp"))
+        t = parse_time_or_none(meta(rs).get("creationTimestamp"))
         stamp = t.timestamp() if t else 0.0
         # Growing: largest and newest first; shrinking: largest and oldest first.
         return (-replicas(rs), -stamp if to_add > 0 else stamp)
@@ -438,7 +439,7 @@ def condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
 
 
 def _cond(kind: str, status: str, reason: str, message: str, now: datetime) -> Obj:
-    stamp = format_time(now)
+    stamp = rfc3339(now)
     return {
         "type": kind,
         "status": status,
@@ -514,7 +515,7 @@ def _timed_out(d: Mapping[str, Any], now: datetime) -> bool:
         return False
     if cond.get("reason") == TIMED_OUT:
         return True
-    last = parse_time(cond.get("lastUpdateTime"))
+    last = parse_time_or_none(cond.get("lastUpdateTime"))
     return last is not None and (now - last).total_seconds() > deadline
 
 

@@ -19,24 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from knet.api.objects import Obj, is_deleting, labels_of, meta, name_of, namespace_of, uid_of
+from knet.api.pods import FAILED, SUCCEEDED, is_ready, node_name, phase, pod_ips
 from knet.api.selectors import selector_from_set
 from knet.client import NAMESPACE_INDEX, ApiError, is_not_found, object_key
 from knet.controllers.base import Controller, ControllerContext
-from knet.controllers.podutil import (
-    FAILED,
-    SUCCEEDED,
-    Obj,
-    is_deleting,
-    is_ready,
-    labels_of,
-    meta,
-    name_of,
-    namespace_of,
-    node_name,
-    phase,
-    pod_ips,
-    uid_of,
-)
 from knet.controllers.triggertime import TriggerTimeTracker, annotate
 
 log = logging.getLogger("knet.controllers.endpointslice")

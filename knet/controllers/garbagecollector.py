@@ -20,18 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from knet.api import registry
+from knet.api.objects import Obj, is_deleting, meta, name_of, namespace_of, owner_refs, uid_of
 from knet.api.registry import ResourceInfo
 from knet.client import ApiError, Informer, is_not_found, object_key
 from knet.controllers.base import OWNER_INDEX, Controller, ControllerContext
-from knet.controllers.podutil import (
-    Obj,
-    is_deleting,
-    meta,
-    name_of,
-    namespace_of,
-    owner_refs,
-    uid_of,
-)
 
 log = logging.getLogger("knet.controllers.garbagecollector")
 

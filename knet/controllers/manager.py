@@ -5,26 +5,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knet import gctune
 from knet.client import (
     ApiClient,
     ConfigError,
     LeaderElectionConfig,
-    LeaderElector,
     SharedInformerFactory,
     load_kubeconfig,
 )
+from knet.component import duration_arg, fail, run_main, setup_logging, until_stopped
+from knet.component.leader import add_leader_election_flags, run_leading
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.cidrset import CidrSet
 from knet.controllers.deployment import DeploymentController
-from knet.controllers.durations import duration_arg
 from knet.controllers.endpointslice import EndpointSliceController
 from knet.controllers.garbagecollector import GarbageCollector
 from knet.controllers.namespace import NamespaceController
@@ -119,12 +115,10 @@ async def run_controllers(client: ApiClient, options: ManagerOptions) -> None:
         await factory.stop()
 
 
-async def run_manager(client: ApiClient, options: ManagerOptions) -> int:
-    """Run the loops (under leader election if asked); returns the exit code."""
+def leader_config(options: ManagerOptions) -> LeaderElectionConfig | None:
     if not options.leader_elect:
-        await run_controllers(client, options)
-        return 0
-    config = LeaderElectionConfig(
+        return None
+    return LeaderElectionConfig(
         lease_name=LEASE_NAME,
         lease_namespace="kube-system",
         identity=options.identity,
@@ -132,16 +126,13 @@ async def run_manager(client: ApiClient, options: ManagerOptions) -> int:
         renew_deadline=options.renew_deadline,
         retry_period=options.retry_period,
     )
-    elector = LeaderElector(
-        client,
-        config,
-        lambda: run_controllers(client, options),
-        on_new_leader=lambda who: log.info("leader is now %s", who),
+
+
+async def run_manager(client: ApiClient, options: ManagerOptions) -> int:
+    """Run the loops (under leader election if asked); returns the exit code."""
+    return await run_leading(
+        client, leader_config(options), lambda: run_controllers(client, options)
     )
-    await elector.run()
-    # Upstream exits when it loses the lease: a fresh process starts clean as a candidate.
-    log.error("leader election lost")
-    return 1
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -165,15 +156,7 @@ def add_manager_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-monitor-period", type=duration_arg, default=5.0)
     p.add_argument("--node-monitor-grace-period", type=duration_arg, default=40.0)
     p.add_argument("--pod-eviction-timeout", type=duration_arg, default=300.0)
-    add_leader_flags(p)
-
-
-def add_leader_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--leader-elect", action="store_true")
-    p.add_argument("--leader-elect-lease-duration", type=duration_arg, default=15.0)
-    p.add_argument("--leader-elect-renew-deadline", type=duration_arg, default=10.0)
-    p.add_argument("--leader-elect-retry-period", type=duration_arg, default=2.0)
-    p.add_argument("--leader-elect-identity", default="", help="default: hostname_random")
+    add_leader_election_flags(p)
 
 
 def options_from_args(args: argparse.Namespace) -> ManagerOptions:
@@ -196,45 +179,17 @@ def options_from_args(args: argparse.Namespace) -> ManagerOptions:
     return options
 
 
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
-async def until_signalled(main: asyncio.Future[int] | asyncio.Task[int]) -> int:
-    """Run `main` until it ends or SIGTERM/SIGINT arrives (then cancel it: 0)."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    stopper: asyncio.Future[bool] = asyncio.ensure_future(stop.wait())
-    waits: set[asyncio.Future[int] | asyncio.Future[bool]] = {main, stopper}
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if main.done():
-        return main.result()
-    main.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await main
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     try:
         options = options_from_args(args)
+        leader_config(options)  # the lease durations must fit together
         client = ApiClient(load_kubeconfig(args.kubeconfig))
     except (ValueError, ConfigError) as e:
-        print(f"knet controller-manager: {e}", file=sys.stderr)
-        return 2
+        return fail("knet controller-manager", str(e), 2)
 
     async def main() -> int:
         async with client:
-            return await until_signalled(asyncio.ensure_future(run_manager(client, options)))
+            return await until_stopped(run_manager(client, options))
 
-    gctune.settle()
-    return asyncio.run(main())
+    return run_main(main)

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from knet.api import registry
+from knet.api.objects import Obj, is_deleting, name_of
 from knet.client import ApiError, is_conflict, is_not_found
 from knet.client.paths import item_path
 from knet.controllers.base import Controller, ControllerContext
-from knet.controllers.podutil import Obj, is_deleting, name_of
 
 log = logging.getLogger("knet.controllers.namespace")
 

@@ -8,11 +8,11 @@ import contextlib
 import logging
 import time
 
+from knet.api.objects import Obj, meta, name_of
 from knet.client import ApiError, is_not_found
+from knet.client.recorder import NORMAL
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.cidrset import CidrExhaustedError, CidrSet
-from knet.controllers.podutil import Obj, meta, name_of
-from knet.controllers.recorder import NORMAL
 
 log = logging.getLogger("knet.controllers.nodeipam")
 

@@ -22,21 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from knet.client import ApiError, is_not_found
-from knet.controllers.base import NODE_INDEX, Controller, ControllerContext
-from knet.controllers.podutil import (
-    Obj,
-    condition,
-    format_time,
-    is_deleting,
-    is_ready,
-    meta,
-    name_of,
-    namespace_of,
-    parse_time,
-)
-from knet.controllers.recorder import NORMAL
-from knet.scheduler.taints import (
+from knet.api.objects import Obj, condition, is_deleting, meta, name_of, namespace_of
+from knet.api.pods import is_ready
+from knet.api.taints import (
     NO_EXECUTE,
     NO_SCHEDULE,
     NOT_READY,
@@ -44,6 +32,10 @@ from knet.scheduler.taints import (
     eviction_delay,
     node_taints,
 )
+from knet.api.times import parse_time_or_none, rfc3339
+from knet.client import ApiError, is_not_found
+from knet.client.recorder import NORMAL
+from knet.controllers.base import NODE_INDEX, Controller, ControllerContext
 
 log = logging.getLogger("knet.controllers.nodelifecycle")
 
@@ -60,7 +52,7 @@ def unknown_conditions(node: Mapping[str, Any], now: datetime) -> list[Obj] | No
     """The node's conditions with the kubelet-owned ones set to Unknown, or None if they
     already are (upstream's tryUpdateNodeHealth)."""
     conditions = [dict(c) for c in (node.get("status") or {}).get("conditions") or []]
-    stamp = format_time(now)
+    stamp = rfc3339(now)
     changed = False
     have = {c.get("type") for c in conditions}
     if "Ready" not in have:
@@ -112,7 +104,7 @@ def wanted_taints(node: Mapping[str, Any], now: datetime) -> list[Obj]:
             continue
         taint: Obj = {"key": key, "effect": effect}
         if effect == NO_EXECUTE:
-            taint["timeAdded"] = format_time(now)
+            taint["timeAdded"] = rfc3339(now)
         out.append(taint)
     return out
 
@@ -124,7 +116,9 @@ def eviction_due(
     delay = eviction_delay(pod, taints, timeout)
     if delay is None:
         return None
-    added = [parse_time(t.get("timeAdded")) for t in taints if t.get("effect") == NO_EXECUTE]
+    added = [
+        parse_time_or_none(t.get("timeAdded")) for t in taints if t.get("effect") == NO_EXECUTE
+    ]
     since = min((a for a in added if a is not None), default=now)
     return delay - (now - since).total_seconds()
 
@@ -260,7 +254,7 @@ class NodeLifecycleController(Controller):
             for c in conditions:
                 if c.get("type") == "Ready":
                     c["status"] = "False"
-                    c["lastTransitionTime"] = format_time(datetime.now(UTC))
+                    c["lastTransitionTime"] = rfc3339(datetime.now(UTC))
             try:
                 await self.client.patch_status(
                     "Pod", name_of(pod), {"status": {"conditions": conditions}},

@@ -16,18 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from knet.api.selectors import LabelSelector, SelectorError, selector_from_label_selector
-from knet.client import NAMESPACE_INDEX, ApiError, is_not_found, object_key
-from knet.controllers.base import Controller, ControllerContext
-from knet.controllers.expectations import Expectations
-from knet.controllers.podutil import (
+from knet.api.objects import (
     Obj,
     controller_ref,
-    deletion_order,
-    is_active,
-    is_available,
     is_deleting,
-    is_ready,
     labels_of,
     make_controller_ref,
     meta,
@@ -36,7 +28,13 @@ from knet.controllers.podutil import (
     owner_refs,
     uid_of,
 )
-from knet.controllers.recorder import NORMAL, WARNING
+from knet.api.pods import is_active, is_available, is_ready
+from knet.api.selectors import LabelSelector, SelectorError, selector_from_label_selector
+from knet.client import NAMESPACE_INDEX, ApiError, is_not_found, object_key
+from knet.client.recorder import NORMAL, WARNING
+from knet.controllers.base import Controller, ControllerContext
+from knet.controllers.deletionorder import deletion_order
+from knet.controllers.expectations import Expectations
 
 log = logging.getLogger("knet.controllers.replicaset")
 

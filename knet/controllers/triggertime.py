@@ -11,31 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from knet.controllers.podutil import parse_time
+from knet.api.times import nano_time, parse_time_or_none
 
 LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC, keeping the fraction of a second (trailing zeros trimmed), as Go's
-    RFC3339Nano does: a latency metric needs better than whole seconds."""
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
-    return text + "Z"
 
 
 def pod_trigger_time(pod: Mapping[str, Any]) -> datetime | None:
     """The last time the pod's Ready condition changed."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if isinstance(cond, Mapping) and cond.get("type") == "Ready":
-            return parse_time(cond.get("lastTransitionTime"))
+            return parse_time_or_none(cond.get("lastTransitionTime"))
     return None
 
 
 def service_trigger_time(svc: Mapping[str, Any]) -> datetime | None:
-    return parse_time((svc.get("metadata") or {}).get("creationTimestamp"))
+    return parse_time_or_none((svc.get("metadata") or {}).get("creationTimestamp"))
 
 
 @dataclass
@@ -91,6 +84,6 @@ def annotate(obj: dict[str, Any], trigger: datetime | None) -> dict[str, Any]:
     """``obj`` with the trigger-time annotation set (unchanged when there is no trigger)."""
     if trigger is not None:
         md = obj.setdefault("metadata", {})
-        stamp = format_time(trigger)
+        stamp = nano_time(trigger)
         md["annotations"] = {**(md.get("annotations") or {}), LAST_CHANGE_TRIGGER_TIME: stamp}
     return obj

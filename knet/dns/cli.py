@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dns.exception
 import dns.name
 
-from knet import gctune
 from knet.client import ApiClient, ConfigError, SharedInformerFactory, load_kubeconfig
-from knet.controllers.manager import setup_logging, until_signalled
+from knet.component import fail, run_main, setup_logging, until_stopped
 from knet.dns.cache import AnswerCache
 from knet.dns.forward import Forwarder, Upstream, parse_upstream, resolv_conf_upstreams
 from knet.dns.health import SidePorts, health_app, metrics_app, ready_app
@@ -23,6 +21,7 @@ from knet.dns.records import RecordIndex
 from knet.dns.server import DnsListener, QueryHandler
 from knet.dns.watch import attach
 
+PROGRAM = "knet dns"
 log = logging.getLogger("knet.dns")
 
 
@@ -134,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         client = ApiClient(load_kubeconfig(args.kubeconfig))
     except (ValueError, ConfigError) as e:
-        print(f"knet dns: {e}", file=sys.stderr)
-        return 2
+        return fail(PROGRAM, str(e), 2)
     upstreams: list[Upstream] = args.upstream or []
     if args.upstream is None:
         try:
@@ -146,11 +144,9 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with client:
             server = DnsServer(client, args, upstreams)
-            return await until_signalled(asyncio.ensure_future(server.run()))
+            return await until_stopped(server.run())
 
-    gctune.settle()
     try:
-        return asyncio.run(main())
+        return run_main(main)
     except OSError as e:  # a port in use, an address not ours
-        print(f"knet dns: {e}", file=sys.stderr)
-        return 1
+        return fail(PROGRAM, str(e), 1)

@@ -43,7 +43,7 @@ def validate_netns_name(name: str) -> str:
         raise ValueError("network namespace name must be a non-empty string")
     if len(name) > NETNS_NAME_MAX:
         raise ValueError(f"network namespace name is longer than {NETNS_NAME_MAX} characters")
-    if not _NETNS_RE.match(name):
+    if not _NETNS_RE.fullmatch(name):
         raise ValueError(
             f"network namespace name {name!r} must match {_NETNS_RE.pattern} "
             "(no slashes, spaces or leading dots)"
@@ -52,7 +52,7 @@ def validate_netns_name(name: str) -> str:
 
 
 def validate_prefix(prefix: str, max_len: int) -> str:
-    if not _PREFIX_RE.match(prefix) or len(prefix) > max_len:
+    if not _PREFIX_RE.fullmatch(prefix) or len(prefix) > max_len:
         raise ValueError(
             f"name prefix {prefix!r} must be 1..{max_len} chars of [a-z0-9-], "
             "starting with a letter"

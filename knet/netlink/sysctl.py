@@ -30,7 +30,7 @@ _KEY_RE = re.compile(r"^net(\.[A-Za-z0-9_-]+)+$")
 
 def key_path(key: str) -> str:
     """/proc/sys path of a ``net.*`` sysctl key; ValueError for anything else."""
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         raise ValueError(f"sysctl key {key!r} is not a per-namespace net.* key (e.g. {IP_FORWARD})")
     return "/proc/sys/" + key.replace(".", "/")
 

@@ -7,8 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from knet.scheduler.nodeinfo import ANY_IP, NodeInfo, PodInfo
-from knet.scheduler.taints import (
+from knet.api.taints import (
     NO_EXECUTE,
     NO_SCHEDULE,
     NOT_READY,
@@ -17,6 +16,7 @@ from knet.scheduler.taints import (
     first_untolerated,
     tolerated,
 )
+from knet.scheduler.nodeinfo import ANY_IP, NodeInfo, PodInfo
 
 UNSCHEDULABLE_REASON = "node(s) were unschedulable"
 AFFINITY_REASON = "node(s) didn't match Pod's node affinity/selector"

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from knet.api.taints import node_taints, pod_tolerations
 from knet.scheduler.resources import memory_bytes, milli_cpu, pod_requests
-from knet.scheduler.taints import node_taints, pod_tolerations
 
 HostPort = tuple[str, str, int]  # (hostIP, protocol, port)
 ANY_IP = "0.0.0.0"

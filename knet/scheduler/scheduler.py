@@ -13,39 +13,32 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import sys
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from knet import gctune
+from knet.api.objects import Obj, condition, is_deleting, name_of, namespace_of
+from knet.api.pods import FAILED, SUCCEEDED, node_name, phase
+from knet.api.times import now_rfc3339
 from knet.client import (
     ApiClient,
     ApiError,
     ConfigError,
     LeaderElectionConfig,
-    LeaderElector,
     SharedInformerFactory,
     WorkQueue,
     load_kubeconfig,
     object_key,
     process_items,
 )
-from knet.controllers.manager import add_leader_flags, setup_logging, until_signalled
-from knet.controllers.podutil import (
-    FAILED,
-    SUCCEEDED,
-    Obj,
-    condition,
-    is_deleting,
-    name_of,
-    namespace_of,
-    node_name,
-    now_text,
-    phase,
+from knet.client.recorder import NORMAL, WARNING, EventRecorder
+from knet.component import fail, run_main, setup_logging, until_stopped
+from knet.component.leader import (
+    add_leader_election_flags,
+    leader_election_from_args,
+    run_leading,
 )
-from knet.controllers.recorder import NORMAL, WARNING, EventRecorder
 from knet.scheduler.filters import fit_error, run_filters
 from knet.scheduler.nodeinfo import NodeInfo, PodInfo
 from knet.scheduler.scores import pick, score_nodes
@@ -53,6 +46,7 @@ from knet.scheduler.scores import pick, score_nodes
 log = logging.getLogger("knet.scheduler")
 
 SCHEDULER_NAME = "default-scheduler"
+LEASE_NAME = "kube-scheduler"
 MIN_FEASIBLE_NODES = 100  # upstream: below this many nodes, every node is looked at
 MIN_FEASIBLE_PERCENT = 5
 
@@ -247,13 +241,13 @@ class Scheduler:
                 return
         self.scheduled += 1
         self.queue.forget(key)
-        self.recorder.event(pod, NORMAL, "Scheduled", f"Successfully assigned {key} to {node}")
+        self.recorder.pod_event(pod, NORMAL, "Scheduled", f"Successfully assigned {key} to {node}")
 
     async def _unschedulable_pod(self, pod: Obj, message: str) -> None:
         key = object_key(pod)
         self._unschedulable.add(key)
         log.info("%s: %s", key, message)
-        self.recorder.event(pod, WARNING, "FailedScheduling", message)
+        self.recorder.pod_event(pod, WARNING, "FailedScheduling", message)
         current = condition(pod, "PodScheduled")
         if current is not None and current.get("message") == message:
             return
@@ -269,7 +263,7 @@ class Scheduler:
                 "reason": "Unschedulable",
                 "message": message,
                 "lastProbeTime": None,
-                "lastTransitionTime": now_text(),
+                "lastTransitionTime": now_rfc3339(),
             }
         )
         body = {"status": {"conditions": conditions}}
@@ -297,7 +291,7 @@ class Scheduler:
             for task in list(self._binds):
                 task.cancel()
             await self.factory.stop()
-            await self.recorder.aclose()
+            await self.recorder.close()
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -305,46 +299,24 @@ class Scheduler:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", type=Path, default=None, help="kubeconfig of the API server")
-    add_leader_flags(p)
+    add_leader_election_flags(p)
     p.add_argument("-v", "--verbose", action="store_true")
 
 
-async def run_scheduler(client: ApiClient, args: argparse.Namespace) -> int:
-    if not args.leader_elect:
-        await Scheduler(client).run()
-        return 0
-    config = LeaderElectionConfig(
-        lease_name="kube-scheduler",
-        lease_namespace="kube-system",
-        identity=args.leader_elect_identity,
-        lease_duration=args.leader_elect_lease_duration,
-        renew_deadline=args.leader_elect_renew_deadline,
-        retry_period=args.leader_elect_retry_period,
-    )
-    elector = LeaderElector(client, config, lambda: Scheduler(client).run())
-    await elector.run()
-    log.error("leader election lost")
-    return 1
+async def run_scheduler(client: ApiClient, leader: LeaderElectionConfig | None) -> int:
+    return await run_leading(client, leader, lambda: Scheduler(client).run())
 
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     try:
+        leader = leader_election_from_args(args, LEASE_NAME)
         client = ApiClient(load_kubeconfig(args.kubeconfig))
-        if args.leader_elect:
-            LeaderElectionConfig(
-                lease_name="kube-scheduler",
-                lease_duration=args.leader_elect_lease_duration,
-                renew_deadline=args.leader_elect_renew_deadline,
-                retry_period=args.leader_elect_retry_period,
-            )
     except (ValueError, ConfigError) as e:
-        print(f"knet scheduler: {e}", file=sys.stderr)
-        return 2
+        return fail("knet scheduler", str(e), 2)
 
     async def main() -> int:
         async with client:
-            return await until_signalled(asyncio.ensure_future(run_scheduler(client, args)))
+            return await until_stopped(run_scheduler(client, leader))
 
-    gctune.settle()
-    return asyncio.run(main())
+    return run_main(main)

@@ -17,6 +17,9 @@ from knet.api.selectors import (
     LabelSelector,
     Requirement,
     SelectorError,
+    format_label_selector,
+    format_labels,
+    label_selector_string,
     make_requirement,
     parse_field_selector,
     parse_label_selector,
@@ -314,3 +317,22 @@ def test_gt_values_follow_label_value_rules_like_upstream() -> None:
     # Upstream validates every value as a label value, so a negative bound cannot be written.
     with pytest.raises(SelectorError, match="invalid label value '-1'"):
         parse_label_selector("v>-1")
+
+
+def test_formatting_labels_and_label_selectors_as_kubectl_shows_them() -> None:
+    assert format_labels({"b": "2", "a": "1"}) == "a=1,b=2"
+    assert format_labels({}) == format_labels(None) == "<none>"
+    sel = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["b", "a"]},
+            {"key": "canary", "operator": "DoesNotExist"},
+        ],
+    }
+    assert label_selector_string(sel) == "app=web,!canary,tier in (a,b)"
+    assert format_label_selector(sel) == "app=web,!canary,tier in (a,b)"
+    assert format_label_selector({}) == format_label_selector(None) == "<none>"
+    bad = {"matchExpressions": [{"key": "k", "operator": "In", "values": []}]}
+    assert format_label_selector(bad) == "<error>"
+    with pytest.raises(SelectorError):
+        label_selector_string(bad)

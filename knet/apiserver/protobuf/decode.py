@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from knet.api.times import micro_time, rfc3339
 from knet.apiserver.protobuf import schema
 from knet.apiserver.protobuf.wire import (
     LEN,
@@ -228,5 +229,4 @@ def _timestamp(values: dict[int, WireField], *, micro: bool, where: str) -> str 
         when = _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
     except OverflowError:
         raise ProtobufError(f"{where}: {seconds} seconds is outside years 1 to 9999") from None
-    text = when.replace(tzinfo=None).isoformat(timespec="microseconds" if micro else "seconds")
-    return text + "Z"
+    return micro_time(when) if micro else rfc3339(when)

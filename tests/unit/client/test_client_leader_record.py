@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from knet.client.leaderelection import (
@@ -11,7 +9,6 @@ from knet.client.leaderelection import (
     LeaderRecord,
     can_acquire,
     claim,
-    micro_time,
     released,
 )
 
@@ -49,11 +46,6 @@ def test_release_empties_the_holder_and_round_trips_through_a_lease() -> None:
     assert LeaderRecord.from_lease(lease) == rec
     full = claim(None, "me", "t1", 15)
     assert LeaderRecord.from_lease({"spec": full.spec()}) == full
-
-
-def test_micro_time_format() -> None:
-    moment = datetime(2025, 1, 2, 3, 4, 5, 6007, tzinfo=UTC)
-    assert micro_time(moment) == "2025-01-02T03:04:05.006007Z"
 
 
 def test_config_validation() -> None:

@@ -54,7 +54,7 @@ def test_prefixes_of_different_clusters_never_match_each_other() -> None:
         assert not ns.startswith(a1.prefix)
 
 
-@pytest.mark.parametrize("bad", ["", "A", "1abc", "a-b", "toolongname", "a_b", "kn/x"])
+@pytest.mark.parametrize("bad", ["", "A", "1abc", "a-b", "toolongname", "a_b", "kn/x", "kn\n"])
 def test_bad_names_are_refused(bad: str) -> None:
     with pytest.raises(topology.TopologyError, match="cluster name"):
         topology.build(bad, 3)

@@ -1,4 +1,4 @@
-"""Pod CIDR allocation, node health and taints, eviction timing, durations, GC decisions."""
+"""Pod CIDR allocation, node health and taints, eviction timing, GC decisions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from knet.controllers.cidrset import CidrExhaustedError, CidrSet
-from knet.controllers.durations import parse_duration
 from knet.controllers.garbagecollector import Verdict, decide
 from knet.controllers.namespace import content_kinds, finalized_spec
 from knet.controllers.nodelifecycle import eviction_due, unknown_conditions, wanted_taints
@@ -158,30 +157,6 @@ def test_eviction_due(tolerations: list[Obj], at: float, want: float | None) -> 
 
 
 # ---------------------------------------------------------------------------- misc
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("5s", 5),
-        ("40s", 40),
-        ("5m", 300),
-        ("1m30s", 90),
-        ("250ms", 0.25),
-        ("1h", 3600),
-        ("2", 2),
-        ("0", 0),
-        ("1.5s", 1.5),
-    ],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "5x", "s", "5 s", "m5"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(text)
 
 
 REF = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u1",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from knet.api.pods import is_available
 from knet.api.selectors import selector_from_set
+from knet.controllers.deletionorder import deletion_order
 from knet.controllers.expectations import Expectations
-from knet.controllers.podutil import deletion_order, is_available
 from knet.controllers.replicaset import (
     claim,
     plan,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knet.netlink import names
+from knet.netlink import names, sysctl
 from knet.netlink.exec import netns_argv
 
 ODD_UIDS = [
@@ -55,7 +55,7 @@ def test_empty_uid_is_rejected() -> None:
         names.netns_name("")
 
 
-@pytest.mark.parametrize("prefix", ["", "KV", "toolong", "1a", "a_b"])
+@pytest.mark.parametrize("prefix", ["", "KV", "toolong", "1a", "a_b", "kv\n"])
 def test_bad_veth_prefix_is_rejected(prefix: str) -> None:
     with pytest.raises(ValueError, match="prefix"):
         names.veth_name("uid", "eth0", prefix)
@@ -74,7 +74,7 @@ def test_validate_ifname_accepts(good: str) -> None:
     assert names.validate_ifname(good) == good
 
 
-@pytest.mark.parametrize("bad", ["", "../etc", "a/b", ".hidden", "with space", "x" * 201])
+@pytest.mark.parametrize("bad", ["", "../etc", "a/b", ".hidden", "with space", "x" * 201, "ns\n"])
 def test_validate_netns_name_rejects(bad: str) -> None:
     with pytest.raises(ValueError, match="namespace name"):
         names.validate_netns_name(bad)
@@ -99,3 +99,10 @@ def test_netns_argv_rejects_strings_empty_commands_and_bad_names() -> None:
         netns_argv("kt-pod", [])
     with pytest.raises(ValueError, match="namespace name"):
         netns_argv("../../proc/1/ns/net", ["true"])
+
+
+@pytest.mark.parametrize("bad", ["kernel.panic", "net", "net.ipv4.ip_forward\n", "net./x"])
+def test_sysctl_keys_are_net_keys_only(bad: str) -> None:
+    with pytest.raises(ValueError, match="sysctl key"):
+        sysctl.key_path(bad)
+    assert sysctl.key_path("net.ipv4.ip_forward") == "/proc/sys/net/ipv4/ip_forward"

@@ -20,7 +20,6 @@ from knet.scheduler.nodeinfo import NodeInfo, PodInfo
 from knet.scheduler.resources import memory_bytes, milli_cpu, pod_requests
 from knet.scheduler.scheduler import Scheduler, nodes_to_find
 from knet.scheduler.scores import balanced_allocation, least_allocated, pick, spread
-from knet.scheduler.taints import tolerates
 
 Obj = dict[str, Any]
 
@@ -133,21 +132,6 @@ GPU = {"key": "gpu", "value": "yes", "effect": "NoSchedule"}
 )  # fmt: skip
 def test_filters(the_pod: Obj, the_node: Obj, others: list[Obj], reasons: list[str]) -> None:
     assert run_filters(PodInfo.of(the_pod), info(the_node, *others)) == reasons
-
-
-@pytest.mark.parametrize(
-    ("toleration", "taint", "want"),
-    [
-        ({"key": "k", "operator": "Equal", "value": "v"}, {"key": "k", "value": "v", "effect": "NoSchedule"}, True),
-        ({"key": "k", "value": "v", "effect": "NoExecute"}, {"key": "k", "value": "v", "effect": "NoSchedule"}, False),
-        ({"key": "k", "operator": "Exists"}, {"key": "k", "value": "x", "effect": "NoSchedule"}, True),
-        ({"operator": "Exists"}, {"key": "any", "effect": "NoExecute"}, True),
-        ({"key": "", "operator": "Equal", "value": ""}, {"key": "k", "effect": "NoSchedule"}, False),
-        ({"key": "other", "operator": "Exists"}, {"key": "k", "effect": "NoSchedule"}, False),
-    ],
-)  # fmt: skip
-def test_tolerates(toleration: Obj, taint: Obj, want: bool) -> None:
-    assert tolerates(toleration, taint) is want
 
 
 def test_fit_error_message_as_upstream() -> None:
