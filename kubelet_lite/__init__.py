@@ -3,7 +3,7 @@
 __main__.py, config.py   the command and its flags
 agent.py                 Kubelet: everything wired together, in start-up order
 node.py                  the Node object and its Lease heartbeat
-events.py                Events about pods
+(Events about pods go through knet.client.recorder, shared with the controllers)
 gc.py                    start-up clean-up of pods that no longer exist, by their records
 failpoints.py            crash points for the restart tests
 pods/                    per-pod workers and each pod's sync (sandbox, containers, status)

@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from knet.client import ApiClient, Informer
+from knet.client.recorder import EventRecorder, EventSource
 from kubelet_lite import gc
 from kubelet_lite.config import KubeletConfig
-from kubelet_lite.events import EventRecorder
 from kubelet_lite.network.conf import NetConf
 from kubelet_lite.network.pod_network import PodNetwork
 from kubelet_lite.network.worker_pool import SandboxWorkers
@@ -50,7 +50,9 @@ class Kubelet:
         self.runtime = ProcessRuntime(config.runtime_dir)
         self.node = NodeAgent(self.client, config, self.readiness)
         self.statuses = StatusManager(self.client)
-        self.events = EventRecorder(self.client, config.node_name, wait_turn=self._events_turn)
+        self.events = EventRecorder(
+            self.client, EventSource("kubelet", host=config.node_name), wait_turn=self._events_turn
+        )
         self.store = StateStore(config.pods_dir)
         self.network: PodNetwork | None = None
         self.sandbox_workers: SandboxWorkers | None = None

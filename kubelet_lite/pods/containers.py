@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from knet.client.recorder import NORMAL, WARNING
 from kubelet_lite import failpoints
-from kubelet_lite.events import NORMAL, WARNING
 from kubelet_lite.pods.backoff import CrashLoopBackoff
 from kubelet_lite.pods.container_run import (
     START_ERROR_EXIT,

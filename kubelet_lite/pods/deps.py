@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from knet.client import ApiClient
+from knet.client.recorder import EventRecorder
 from knet.netlink import netns as netns_mod
 from kubelet_lite.config import KubeletConfig
-from kubelet_lite.events import EventRecorder
 from kubelet_lite.network.pod_network import PodNetwork
 from kubelet_lite.network.worker_pool import SandboxWorkers
 from kubelet_lite.runtime.process import ProcessRuntime

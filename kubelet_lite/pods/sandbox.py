@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from kubelet_lite.events import WARNING
+from knet.client.recorder import WARNING
 from kubelet_lite.network.conf import SandboxSpec
 from kubelet_lite.network.pod_network import SandboxError
 from kubelet_lite.pods.deps import Deps
