@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
-from knet import gctune
 from knet.client import ConfigError
+from knet.component import run_main, setup_logging
 from kproxy.app import run
 from kproxy.backend.base import BackendError
 from kproxy.cli import parse_options
 from kproxy.modes import run_cleanup
 
-
-def _setup_logging(verbosity: int) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbosity >= 4 else logging.INFO,
-        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+LOG_FORMAT = "%(asctime)s %(levelname).1s %(name)s: %(message)s"  # klog-like one-letter levels
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
-    _setup_logging(opts.verbosity)
+    setup_logging(opts.verbosity, fmt=LOG_FORMAT)
     try:
         if opts.cleanup:
             report = run_cleanup(opts)
@@ -34,8 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for error in report.errors:
                 print(f"kproxy: cleanup error: {error}", file=sys.stderr)
             return 1 if report.errors else 0
-        gctune.settle()
-        return asyncio.run(run(opts))
+        return run_main(lambda: run(opts))
     except (ConfigError, BackendError, ValueError) as e:
         print(f"kproxy: {e}", file=sys.stderr)
         return 1

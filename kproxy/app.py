@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from knet.client import ApiClient, Informer
+from knet.component import STOP_SIGNALS, serve_http, stop_on_signals
 from kproxy.changes import SERVICE_LABEL_SELECTOR, SLICE_LABEL_SELECTOR
 from kproxy.cli import Options
-from kproxy.healthz import ProxyHealth, health_app, metrics_app, start_server
+from kproxy.healthz import ProxyHealth, health_app, metrics_app
 from kproxy.metrics import ProxyMetrics
 from kproxy.modes import make_provider
 from kproxy.provider import ProxyProvider
@@ -70,10 +70,10 @@ async def _serve(opts: Options, health: ProxyHealth, metrics: ProxyMetrics) -> l
     runners = []
     if opts.healthz_bind_address is not None:
         a = opts.healthz_bind_address
-        runners.append(await start_server(health_app(health), a.host, a.port))
+        runners.append(await serve_http(health_app(health), a.host, a.port))
     if opts.metrics_bind_address is not None:
         a = opts.metrics_bind_address
-        runners.append(await start_server(metrics_app(metrics, opts.proxy_mode), a.host, a.port))
+        runners.append(await serve_http(metrics_app(metrics, opts.proxy_mode), a.host, a.port))
     return runners
 
 
@@ -111,10 +111,7 @@ async def run(opts: Options) -> int:
 async def _wait_for_stop(main: asyncio.Task[Any], hooks: list[asyncio.Task[Any]]) -> int:
     """0 on SIGTERM/SIGINT; 1 if the proxier or an informer fails. Hooks that finish
     normally (an informer synced) are fine."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     stopper = asyncio.create_task(stop.wait())
     watched: set[asyncio.Task[Any]] = {stopper, main, *hooks}
     try:
@@ -131,5 +128,6 @@ async def _wait_for_stop(main: asyncio.Task[Any], hooks: list[asyncio.Task[Any]]
                     return 1
     finally:
         stopper.cancel()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)

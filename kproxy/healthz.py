@@ -122,15 +122,3 @@ def metrics_app(metrics: ProxyMetrics, proxy_mode: str) -> web.Application:
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/proxyMode", serve_mode)
     return app
-
-
-async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Serve ``app`` on host:port; the caller cleans the returned runner up."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    return runner

@@ -2,46 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
 import sys
 
-from knet import gctune
 from knet.client import ApiError
 from knet.client import ConfigError as KubeconfigError
+from knet.component import fail, run_main, setup_logging, stop_on_signals
 from kubelet_lite.agent import AlreadyRunning, Kubelet
 from kubelet_lite.config import ConfigError, parse_args
 
+PROGRAM = "kubelet-lite"
 
-async def _serve(kubelet: Kubelet) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await kubelet.run(stop)
+
+async def _serve(kubelet: Kubelet) -> int:
+    await kubelet.run(stop_on_signals())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         config, verbosity = parse_args(argv)
     except ConfigError as exc:
-        print(f"kubelet-lite: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=logging.DEBUG if verbosity >= 4 else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    gctune.settle()
+        return fail(PROGRAM, str(exc), 2)
+    setup_logging(verbosity)
     try:
-        asyncio.run(_serve(Kubelet(config)))
+        return run_main(lambda: _serve(Kubelet(config)))
     except (ConfigError, KubeconfigError, AlreadyRunning) as exc:
-        print(f"kubelet-lite: {exc}", file=sys.stderr)
-        return 1
+        return fail(PROGRAM, str(exc), 1)
     except ApiError as exc:  # the API server refused us for good (retryable errors are retried)
-        print(f"kubelet-lite: the API server refused: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return fail(PROGRAM, f"the API server refused: {exc}", 1)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from knet.component import serve_http
 from knet.testing.apiserver import free_port
 from kproxy.healthz import (
     ProxyHealth,
     go_time,
     health_app,
     metrics_app,
-    start_server,
 )
 from kproxy.metrics import ProxyMetrics
 
@@ -79,8 +79,8 @@ async def test_servers_answer_over_http() -> None:
     metrics.set_rule_counts({"nat": 12, "filter": 3}, {"nat": 5})
     hport, mport = free_port(), free_port()
     runners = [
-        await start_server(health_app(health), "127.0.0.1", hport),
-        await start_server(metrics_app(metrics, "iptables"), "127.0.0.1", mport),
+        await serve_http(health_app(health), "127.0.0.1", hport),
+        await serve_http(metrics_app(metrics, "iptables"), "127.0.0.1", mport),
     ]
     try:
         async with aiohttp.ClientSession() as s:
@@ -114,9 +114,9 @@ async def test_servers_answer_over_http() -> None:
 
 async def test_port_in_use_is_reported() -> None:
     port = free_port()
-    first = await start_server(health_app(ProxyHealth(1.0)), "127.0.0.1", port)
+    first = await serve_http(health_app(ProxyHealth(1.0)), "127.0.0.1", port)
     try:
         with pytest.raises(OSError):
-            await start_server(health_app(ProxyHealth(1.0)), "127.0.0.1", port)
+            await serve_http(health_app(ProxyHealth(1.0)), "127.0.0.1", port)
     finally:
         await first.cleanup()
