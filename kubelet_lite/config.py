@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_address
 from pathlib import Path
 
+from knet.api.names import is_dns1123_subdomain
 from knet.netlink import names
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -54,7 +52,7 @@ class KubeletConfig:
     sync_frequency: float = 60.0
 
     def __post_init__(self) -> None:
-        if len(self.node_name) > 253 or not _DNS1123_SUBDOMAIN.match(self.node_name):
+        if is_dns1123_subdomain(self.node_name):
             raise ConfigError(
                 f"--hostname-override: {self.node_name!r} is not a valid node name (lower-case "
                 "letters, digits, '-' and '.', at most 253 characters)"

@@ -17,11 +17,11 @@ import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
+from knet.api.times import micro_time, now_rfc3339
 from knet.client import ApiClient, ApiConnectionError, ApiError, is_already_exists, is_not_found
 from kubelet_lite.config import ConfigError, KubeletConfig
 
@@ -31,14 +31,6 @@ KUBELET_VERSION = "v1.32.0+knet"
 RUNTIME_VERSION = "knet-process://0.1.0"
 LEASE_NAMESPACE = "kube-node-lease"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_micro() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _read(path: str) -> str | None:
@@ -341,7 +333,7 @@ class NodeAgent:
 
     async def renew_lease(self) -> None:
         cfg = self.config
-        spec = lease_spec(cfg, now_micro())
+        spec = lease_spec(cfg, micro_time(time.time()))
         if self._lease is not None:
             lease = dict(self._lease)
             lease["spec"] = {**(lease.get("spec") or {}), **spec}

@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,6 @@ from kubelet_lite.status.pod_status import Terminated, terminated_reason
 
 START_ERROR_EXIT = 128  # what container runtimes report for a container that never ran
 LOG_TAIL_BYTES = 2048
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def log_tail(path: Any, limit: int = LOG_TAIL_BYTES) -> str | None:

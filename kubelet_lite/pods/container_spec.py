@@ -19,7 +19,7 @@ from knet.api.core import Container
 
 HOSTNAME_MAX = 63
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_LABEL_REF = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
+_LABEL_REF = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
 
 
 class ContainerConfigError(Exception):
@@ -92,7 +92,7 @@ class PodFields:
         }
         if path in simple:
             return simple[path]
-        m = _LABEL_REF.match(path)
+        m = _LABEL_REF.fullmatch(path)
         if m:
             source = self.labels if m[1] == "labels" else self.annotations
             return source.get(m[2], "")

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from knet.api.times import now_rfc3339
 from knet.client.recorder import NORMAL, WARNING
 from kubelet_lite import failpoints
 from kubelet_lite.pods.backoff import CrashLoopBackoff
@@ -23,7 +24,6 @@ from kubelet_lite.pods.container_run import (
     START_ERROR_EXIT,
     ContainerRun,
     log_tail,
-    now_rfc3339,
     read_containers,
     to_terminated,
 )

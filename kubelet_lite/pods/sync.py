@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from knet.api.times import now_rfc3339
 from knet.client import ApiConnectionError, ApiError
 from knet.client.recorder import NORMAL, WARNING
 from kubelet_lite import failpoints
 from kubelet_lite.network.pod_network import SandboxError
-from kubelet_lite.pods.container_run import now_rfc3339
 from kubelet_lite.pods.containers import PodContainers
 from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.plan import plan_pod

@@ -33,14 +33,14 @@ from kubelet_lite.runtime.process import (
 )
 
 SandboxState = Literal["none", "creating", "ready", "deleting"]
-_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_RUN_RE = re.compile(r"^(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(?P<n>\d+)\.(pid|exit)$")
+_SAFE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: no trailing newline
+_RUN_RE = re.compile(r"(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(?P<n>\d+)\.(pid|exit)")
 CHECKPOINT = "checkpoint.json"
 
 
 def dir_name(uid: str) -> str:
     """The pod's directory name: its UID when that is a safe file name, else a hash of it."""
-    if _SAFE_RE.match(uid) and uid not in (".", ".."):
+    if _SAFE_RE.fullmatch(uid) and uid not in (".", ".."):
         return uid
     return "h-" + hashlib.sha256(uid.encode()).hexdigest()[:32]
 
@@ -163,7 +163,7 @@ class PodDir:
         numbers: dict[str, set[int]] = {}
         with contextlib.suppress(FileNotFoundError):
             for entry in os.listdir(self.run_dir):
-                m = _RUN_RE.match(entry)
+                m = _RUN_RE.fullmatch(entry)
                 if m:
                     numbers.setdefault(m["name"], set()).add(int(m["n"]))
         out: dict[str, list[Attempt]] = {}

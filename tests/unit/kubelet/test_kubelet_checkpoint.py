@@ -70,3 +70,9 @@ def test_unreadable_checkpoint_and_removal(tmp_path: Path) -> None:
     assert [c for _, c in store.all()] == [None]
     pd.remove()
     assert not pd.exists() and list(store.all()) == []
+
+
+def test_a_uid_with_a_trailing_newline_is_not_a_safe_directory_name() -> None:
+    assert dir_name("abc") == "abc"
+    hashed = dir_name("abc\n")
+    assert hashed.startswith("h-") and "\n" not in hashed

@@ -67,6 +67,9 @@ def test_bad_node_name_and_ip() -> None:
     args[3] = "Node_1"
     with pytest.raises(ConfigError, match="not a valid node name"):
         parse_args(args)
+    args[3] = "node-1\n"  # a trailing newline is not part of a valid name
+    with pytest.raises(ConfigError, match="not a valid node name"):
+        parse_args(args)
     args = list(BASE)
     args[5] = "fe80::1"
     with pytest.raises(ConfigError, match="IPv6"):
