@@ -58,9 +58,9 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
-class ApiClient:
-    """Talks to one API server. Create it anywhere; the HTTP session opens on first use, inside
-    the running event loop. Close it with `close()` or `async with`."""
+class RestTransport:
+    """The connection to one API server: its HTTP session (opened on first use, inside the
+    running event loop; closed with `close()` or `async with`) and one request at a time."""
 
     def __init__(self, config: ClientConfig, *, request_timeout: float = 30.0) -> None:
         self.config = config
@@ -145,6 +145,11 @@ class ApiClient:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as e:
             raise ApiError(status, "InternalError", f"reply is not JSON: {raw[:200]!r}") from e
+
+
+class ApiClient(RestTransport):
+    """Talks to one API server in Kubernetes' verbs (get, list, create, replace, patch, delete,
+    bind, watch) over a `RestTransport`. Create it anywhere."""
 
     def _ns(self, info: ResourceInfo, namespace: str | None, obj: Body | None = None) -> str | None:
         if not info.namespaced:
