@@ -84,15 +84,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """One `up` or `down` of a cluster at a time."""
+def locked(
+    directory: Path,
+    who: str = "knet cluster up/down",
+    error: Callable[[str], Exception] = UpError,
+) -> Iterator[None]:
+    """One `up` or `down` of a cluster (or of ``who``) at a time: ``error`` if another holds it."""
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UpError(f"another knet cluster up/down is working on {directory}") from None
+            raise error(f"another {who} is working on {directory}") from None
         yield
     finally:
         os.close(fd)

@@ -9,7 +9,6 @@ every Node to be Ready. Everything is recorded in the state file before it is ma
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from typing import Any
 
 from knet import kubeconfig
 from knet.cluster import procs
+from knet.cluster import up as cluster_up
 from knet.machines import image, layout, machine, network
 from knet.machines.layout import Layout
 from knet.machines.state import MachinesState, Proc, StateError
@@ -73,16 +73,9 @@ def preflight(which: Callable[[str], str | None] = shutil.which) -> None:
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UpError(f"another knet machines command is working on {directory}") from None
+    """One `knet machines` command at a time on a set of machines."""
+    with cluster_up.locked(directory, "knet machines command", UpError):
         yield
-    finally:
-        os.close(fd)
 
 
 def free_port() -> int:
