@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knet import kubeconfig
+from knet.testing import process
 
 
 def free_port() -> int:
@@ -76,19 +75,10 @@ class ApiServerProcess:
 
     def kill(self) -> None:
         """kill -9: what a crash looks like to the store."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        process.kill(self.proc)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        process.stop(self.proc)
 
 
 @contextlib.contextmanager

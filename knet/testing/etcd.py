@@ -4,9 +4,7 @@ benchmarks. Stopped by its recorded pid, never by name."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -15,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from knet.testing import process
 from knet.testing.apiserver import free_port
 
 
@@ -81,18 +80,10 @@ class EtcdProcess:
 
     def kill(self) -> None:
         """kill -9: what a lost etcd looks like to its clients."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        process.kill(self.proc)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        process.stop(self.proc)
 
 
 @contextlib.contextmanager
