@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +26,15 @@ from knet.api.objects import (
 )
 from knet.api.pods import FAILED, SUCCEEDED, phase
 from knet.api.selectors import LabelSelector
-from knet.client import NAMESPACE_INDEX, ApiError, is_already_exists, is_not_found, object_key
-from knet.client.recorder import NORMAL
+from knet.client import (
+    NAMESPACE_INDEX,
+    ApiClient,
+    ApiError,
+    is_already_exists,
+    is_not_found,
+    object_key,
+)
+from knet.client.recorder import NORMAL, EventRecorder
 from knet.controllers import deploymentutil as du
 from knet.controllers.base import CONTROLLER_INDEX, Controller, ControllerContext
 from knet.controllers.replicaset import (
@@ -53,6 +60,7 @@ class DeploymentController(Controller):
         self.deployments = ctx.informer("Deployment")
         self.sets = ctx.informer("ReplicaSet")
         self.pods = ctx.informer("Pod")
+        self.writes = DeploymentWrites(self.client, self.recorder, self._note_write)
         # deployment key -> ReplicaSet name -> (replicas written, when): writes our cache must
         # show before we compute another step from it.
         self._written: dict[str, dict[str, tuple[int, float]]] = {}
@@ -120,7 +128,7 @@ class DeploymentController(Controller):
             return
         if is_deleting(d):
             new_rs, _old = du.find_new_and_old(d, owned)
-            await self._write_status(d, owned, new_rs)
+            await self.writes.write_status(d, owned, new_rs)
             return
         if selector.empty():
             return  # upstream refuses to act on a selector that selects everything
@@ -162,45 +170,46 @@ class DeploymentController(Controller):
     async def _rolling(self, key: str, d: Obj, owned: list[Obj]) -> None:
         new_rs, old = du.find_new_and_old(d, owned)
         if new_rs is None:
-            await self._create_new(key, d, old, du.new_rs_replicas(d, old, None))
+            await self.writes.create_new(key, d, old, du.new_rs_replicas(d, old, None))
             return
-        new_rs = await self._sync_revision(d, new_rs, old)
+        new_rs = await self.writes.sync_revision(d, new_rs, old)
         everyone = [*old, new_rs]
         target = du.new_rs_replicas(d, everyone, new_rs)
         if target != du.replicas(new_rs):
-            new_rs = await self._scale_rs(key, d, new_rs, target)
-            await self._write_status(d, [*old, new_rs], new_rs)
+            new_rs = await self.writes.scale_rs(key, d, new_rs, target)
+            await self.writes.write_status(d, [*old, new_rs], new_rs)
             return
         downs = du.old_scale_down(d, old, new_rs)
         if downs:
-            old = [await self._scale_rs(key, d, rs, downs[name_of(rs)]) if name_of(rs) in downs
-                   else rs for rs in old]  # fmt: skip
-            await self._write_status(d, [*old, new_rs], new_rs)
+            scale = self.writes.scale_rs
+            old = [await scale(key, d, rs, downs[name_of(rs)]) if name_of(rs) in downs else rs
+                   for rs in old]  # fmt: skip
+            await self.writes.write_status(d, [*old, new_rs], new_rs)
             return
         if du.is_complete(d, d.get("status") or {}):
-            await self._clean_up(d, old)
-        await self._write_status(d, [*old, new_rs], new_rs)
+            await self.writes.clean_up(d, old)
+        await self.writes.write_status(d, [*old, new_rs], new_rs)
 
     async def _recreate(self, key: str, d: Obj, owned: list[Obj]) -> None:
         new_rs, old = du.find_new_and_old(d, owned)
         active_old = [rs for rs in old if du.replicas(rs) > 0]
         if active_old:
-            old = [await self._scale_rs(key, d, rs, 0) if du.replicas(rs) > 0 else rs
+            old = [await self.writes.scale_rs(key, d, rs, 0) if du.replicas(rs) > 0 else rs
                    for rs in old]  # fmt: skip
-            await self._write_status(d, owned if new_rs is None else [*old, new_rs], new_rs)
+            await self.writes.write_status(d, owned if new_rs is None else [*old, new_rs], new_rs)
             return
         if self._old_pods_running(old):
-            await self._write_status(d, [*old, *([new_rs] if new_rs else [])], new_rs)
+            await self.writes.write_status(d, [*old, *([new_rs] if new_rs else [])], new_rs)
             return
         if new_rs is None:
-            await self._create_new(key, d, old, du.desired(d))
+            await self.writes.create_new(key, d, old, du.desired(d))
             return
-        new_rs = await self._sync_revision(d, new_rs, old)
+        new_rs = await self.writes.sync_revision(d, new_rs, old)
         if du.replicas(new_rs) != du.desired(d):
-            new_rs = await self._scale_rs(key, d, new_rs, du.desired(d))
+            new_rs = await self.writes.scale_rs(key, d, new_rs, du.desired(d))
         elif du.is_complete(d, d.get("status") or {}):
-            await self._clean_up(d, old)
-        await self._write_status(d, [*old, new_rs], new_rs)
+            await self.writes.clean_up(d, old)
+        await self.writes.write_status(d, [*old, new_rs], new_rs)
 
     def _old_pods_running(self, old: list[Obj]) -> bool:
         for rs in old:
@@ -217,17 +226,31 @@ class DeploymentController(Controller):
         targets = du.proportional_scale(d, new_rs, old)
         everyone = [*old, *([new_rs] if new_rs is not None else [])]
         updated = [
-            await self._scale_rs(key, d, rs, targets[name_of(rs)]) if name_of(rs) in targets
+            await self.writes.scale_rs(key, d, rs, targets[name_of(rs)]) if name_of(rs) in targets
             else rs
             for rs in everyone
         ]  # fmt: skip
         new_after = next((rs for rs in updated if new_rs is not None
                           and name_of(rs) == name_of(new_rs)), None)  # fmt: skip
-        await self._write_status(d, updated, new_after)
+        await self.writes.write_status(d, updated, new_after)
 
-    # ------------------------------------------------------------------ writes
 
-    async def _create_new(self, key: str, d: Obj, old: list[Obj], replicas: int) -> None:
+class DeploymentWrites:
+    """What the Deployment controller writes: ReplicaSets created, scaled, renumbered and
+    cleaned up, the Deployment's revision annotation and status, and the Events for them.
+    ``note_write`` tells the controller which ReplicaSet sizes its cache must show next."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        recorder: EventRecorder,
+        note_write: Callable[[str, str, int], None],
+    ) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.note_write = note_write
+
+    async def create_new(self, key: str, d: Obj, old: list[Obj], replicas: int) -> None:
         status = d.get("status") or {}
         collisions = status.get("collisionCount") or 0
         body = du.new_replica_set(d, old, collisions)
@@ -255,7 +278,7 @@ class DeploymentController(Controller):
                 namespace=namespace_of(d),
             )
             raise
-        self._note_write(key, rs_name, replicas)
+        self.note_write(key, rs_name, replicas)
         self.recorder.event(
             d, NORMAL, "ScalingReplicaSet", f"Scaled up replica set {rs_name} from 0 to {replicas}"
         )
@@ -267,10 +290,10 @@ class DeploymentController(Controller):
                 du.NEW_RS_CREATED, f'Created new replica set "{rs_name}"', now
             ),
         )
-        await self._patch_status(d, status)
-        await self._set_revision(d, du.revision(created))
+        await self.patch_status(d, status)
+        await self.set_revision(d, du.revision(created))
 
-    async def _sync_revision(self, d: Obj, new_rs: Obj, old: list[Obj]) -> Obj:
+    async def sync_revision(self, d: Obj, new_rs: Obj, old: list[Obj]) -> Obj:
         """The new ReplicaSet carries the highest revision (a rollback renumbers it), and the
         Deployment's revision annotation follows it."""
         top = du.max_revision(old)
@@ -287,10 +310,10 @@ class DeploymentController(Controller):
                 {"metadata": {"annotations": notes}},
                 namespace=namespace_of(new_rs),
             )
-        await self._set_revision(d, du.revision(new_rs))
+        await self.set_revision(d, du.revision(new_rs))
         return new_rs
 
-    async def _set_revision(self, d: Obj, revision: int) -> None:
+    async def set_revision(self, d: Obj, revision: int) -> None:
         if revision and du.annotations_of(d).get(du.REVISION) != str(revision):
             await self.client.patch(
                 "Deployment",
@@ -299,7 +322,7 @@ class DeploymentController(Controller):
                 namespace=namespace_of(d),
             )
 
-    async def _scale_rs(self, key: str, d: Obj, rs: Obj, replicas: int) -> Obj:
+    async def scale_rs(self, key: str, d: Obj, rs: Obj, replicas: int) -> Obj:
         before = du.replicas(rs)
         notes = du.replica_annotations(d)
         if before == replicas and all(du.annotations_of(rs).get(k) == v for k, v in notes.items()):
@@ -310,7 +333,7 @@ class DeploymentController(Controller):
             {"metadata": {"annotations": notes}, "spec": {"replicas": replicas}},
             namespace=namespace_of(rs),
         )
-        self._note_write(key, name_of(rs), replicas)
+        self.note_write(key, name_of(rs), replicas)
         if before != replicas:
             direction = "up" if replicas > before else "down"
             self.recorder.event(
@@ -321,7 +344,7 @@ class DeploymentController(Controller):
             )
         return out
 
-    async def _clean_up(self, d: Obj, old: list[Obj]) -> None:
+    async def clean_up(self, d: Obj, old: list[Obj]) -> None:
         for rs in du.to_clean_up(d, old):
             try:
                 await self.client.delete("ReplicaSet", name_of(rs), namespace_of(rs))
@@ -329,11 +352,11 @@ class DeploymentController(Controller):
                 if not is_not_found(e):
                     raise
 
-    async def _write_status(self, d: Obj, everyone: list[Obj], new_rs: Obj | None) -> None:
+    async def write_status(self, d: Obj, everyone: list[Obj], new_rs: Obj | None) -> None:
         status = du.rollout_status(d, everyone, new_rs, datetime.now(UTC))
-        await self._patch_status(d, status)
+        await self.patch_status(d, status)
 
-    async def _patch_status(self, d: Obj, status: Obj) -> None:
+    async def patch_status(self, d: Obj, status: Obj) -> None:
         current = copy.deepcopy(d.get("status") or {})
         if all(current.get(k) == v for k, v in status.items()):
             return
