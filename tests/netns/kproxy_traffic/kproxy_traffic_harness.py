@@ -31,6 +31,7 @@ from pyroute2 import IPRoute
 
 from knet import kubeconfig
 from knet.netlink import netns as netns_mod
+from knet.netlink import nftables
 from kubelet_lite.network.conf import NetConf, SandboxSpec
 from kubelet_lite.network.pod_network import PodNetwork
 
@@ -270,6 +271,19 @@ class Node:
     def iptables_save(self, variant: str) -> str:
         return self.run(netns_argv(self.netns, f"iptables-{variant}-save"))
 
+    def nft_chains(self, table: str = "knet-proxy") -> set[str]:
+        """Chain names of ``table ip <table>`` in the node namespace (empty: no such table)."""
+        sock = nftables.open_socket(self.netns)
+        try:
+            chains = sock.dump(nftables.NFPROTO_IPV4, nftables.NFT_MSG_GETCHAIN)
+        finally:
+            sock.close()
+        return {
+            str(c.get_attr("NFTA_CHAIN_NAME"))
+            for c in chains
+            if c.get_attr("NFTA_CHAIN_TABLE") == table
+        }
+
     def close(self) -> None:
         errors = []
         for proc in self.processes:
@@ -299,7 +313,7 @@ def _kill(proc: subprocess.Popen[str]) -> None:
 # kproxy
 
 
-_SYNCED = re.compile(r"synced iptables rules \(full")
+_SYNCED = re.compile(r"synced (iptables|nftables) rules \(full")
 
 
 class KProxy:
