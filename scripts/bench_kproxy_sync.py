@@ -16,7 +16,17 @@ under a hard timeout; on timeout the whole group (with any iptables-restore in i
 its recorded id, and the namespaces are removed in any case. --nft-services sets a different
 size for the nft variant (see docs/kproxy-nft-scaling.md for why it used to be needed).
 
+With ``--mode nftables`` it measures nftables mode instead (its netlink client, no backend):
+  full     the first full sync, events queued (render + one transaction replacing the table);
+  alone    the client alone writing the same fragments into an empty namespace (no events, no
+           render): the floor for "full sync <= 1.2 x loading the same ruleset" until an
+           ``nft -f`` of the same ruleset can be timed (the ``nft`` program is not installed);
+  partial  one endpoint of one Service replaced (count unchanged), from the informer event to
+           the kernel's ACK of the commit, p50 of --repeat (default 20 in this mode);
+  add      one new Service (with its endpoints) from the event to the commit.
+
 Run as root:  .venv/bin/python scripts/bench_kproxy_sync.py [--services 10000] [--endpoints 10]
+              .venv/bin/python scripts/bench_kproxy_sync.py --mode nftables --services 1000
 """
 
 from __future__ import annotations
@@ -45,6 +55,9 @@ from kproxy.backend.restore import RestoreBackend, nft_restore_input  # noqa: E4
 from kproxy.config import ProxyConfig  # noqa: E402
 from kproxy.iptables.proxier import IptablesProxier  # noqa: E402
 from kproxy.lab.backends import TimedBackend  # noqa: E402
+from kproxy.nftables.client import NftClient  # noqa: E402
+from kproxy.nftables.layout import TABLE  # noqa: E402
+from kproxy.nftables.proxier import NftablesProxier  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # The measurement (runs inside the scratch namespace)
@@ -171,6 +184,88 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def measure_nft(args: argparse.Namespace) -> dict[str, Any]:
+    config = ProxyConfig("node1", cluster_cidr="10.244.0.0/14", min_sync_period=0.0)
+    proxier = NftablesProxier(config, NftClient(None, TABLE), offload=False)
+    for i in range(args.services):
+        proxier.on_service_add(service_obj(i))
+        proxier.on_endpoint_slice_add(slice_obj(i, args.endpoints))
+    proxier.on_services_synced()
+    proxier.on_endpoint_slices_synced()
+    t0 = time.perf_counter()
+    await proxier.sync_proxy_rules()
+    full = time.perf_counter() - t0
+    assert proxier.last_sync_full, "full sync failed"
+    messages = proxier.last_messages
+    alone = []
+    for ns in args.baseline_netns:
+        client = NftClient(ns, TABLE)
+        t0 = time.perf_counter()
+        client.full_sync(dict(proxier.fragments))
+        alone.append(time.perf_counter() - t0)
+        client.close()
+    partial: list[float] = []
+    for k in range(args.repeat):
+        i = (k * 7919) % args.services
+        old, new = slice_obj(i, args.endpoints), slice_obj(i, args.endpoints)
+        new["endpoints"][0]["addresses"] = [_ip(0x0AF80000, k)]  # 10.248.x.x
+        t0 = time.perf_counter()  # from the informer event to the kernel's ACK
+        proxier.on_endpoint_slice_update(old, new)
+        await proxier.sync_proxy_rules()
+        partial.append(time.perf_counter() - t0)
+        assert proxier.last_sync_full is False and proxier.sync_failures == 0, "partial failed"
+        proxier.on_endpoint_slice_update(new, old)
+        await proxier.sync_proxy_rules()
+    added: list[float] = []
+    for k in range(min(args.repeat, 5)):
+        i = args.services + k
+        t0 = time.perf_counter()
+        proxier.on_service_add(service_obj(i))
+        proxier.on_endpoint_slice_add(slice_obj(i, args.endpoints))
+        await proxier.sync_proxy_rules()
+        added.append(time.perf_counter() - t0)
+    assert proxier.sync_failures == 0, "a sync failed"
+    return {
+        "backend": "nftables (netlink client)",
+        "services": args.services,
+        "endpoints": args.endpoints,
+        "messages": messages,
+        "full_seconds": full,
+        "alone_seconds": alone,
+        "partial_seconds": partial,
+        "partial_messages": proxier.last_messages,
+        "add_seconds": added,
+    }
+
+
+def report_nft(label: str, r: dict[str, Any]) -> None:
+    print(f"\n== {label}")
+    if "error" in r:
+        print(f"   not measured: {r['error']}")
+        return
+    print(f"   {r['services']:,} services x {r['endpoints']} endpoints: {r['messages']:,} messages")
+    full, alone = r["full_seconds"], statistics.mean(r["alone_seconds"])
+    print(f"   full sync end to end     {_ms(full):>10}")
+    print(f"   client alone, same table {_ms(alone):>10}   (no events, no render; empty netns)")
+    verdict = "OK" if full <= 1.2 * alone else "MISSED"
+    print(f"   ratio full / alone       {full / alone:10.2f}x  (floor <= 1.2x: {verdict})")
+    p = r["partial_seconds"]
+    med = statistics.median(p)
+    verdict = "OK" if med <= 0.1 else "MISSED"
+    goal = "met" if med <= 0.02 else "not met"
+    print(
+        f"   1 endpoint, event->ACK   {_ms_fine(med):>10}   p50 of {len(p)}"
+        f" (min {_ms_fine(min(p))}, max {_ms_fine(max(p))};"
+        f" floor <= 100 ms: {verdict}; goal 20 ms {goal})"
+    )
+    a = r["add_seconds"]
+    print(f"   add 1 Service, event->ACK {_ms_fine(statistics.median(a)):>9}   p50 of {len(a)}")
+
+
+def _ms_fine(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
 # ---------------------------------------------------------------------------------------------
 # The driver (root namespace): namespaces, child process, timeouts, report
 
@@ -188,7 +283,7 @@ def run_case(args: argparse.Namespace, backend: str, variant: str, services: int
         argv += ["--inner", "--backend", backend, "--variant", variant]
         argv += ["--services", str(services), "--endpoints", str(args.endpoints)]
         argv += ["--repeat", str(args.repeat), "--timeout", str(args.timeout)]
-        argv += ["--baseline-variant", variant]
+        argv += ["--baseline-variant", variant, "--mode", args.mode]
         for ns in base_ns:
             argv += ["--baseline-netns", ns]
         proc = subprocess.Popen(
@@ -258,7 +353,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--endpoints", type=int, default=10)
     p.add_argument("--nft-services", type=int, default=None, help="N for the nft variant")
     p.add_argument("--iptc-services", type=int, default=None, help="N for python-iptables")
-    p.add_argument("--repeat", type=int, default=5, help="partial syncs to time")
+    p.add_argument("--mode", choices=("iptables", "nftables"), default="iptables")
+    p.add_argument("--repeat", type=int, default=None, help="partial syncs (5; nftables 20)")
     p.add_argument("--timeout", type=float, default=300.0, help="per restore call")
     p.add_argument("--case-timeout", type=float, default=900.0, help="per backend")
     p.add_argument("--skip", action="append", default=[], help="restore|python-iptables|nft")
@@ -269,6 +365,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline-netns", action="append", default=[], help=argparse.SUPPRESS)
     p.add_argument("--baseline-variant", default="legacy", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.repeat is None:
+        args.repeat = 20 if args.mode == "nftables" else 5
     if args.services < 1 or args.endpoints < 1:
         p.error("--services and --endpoints must be at least 1")
     return args
@@ -277,7 +375,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.inner:
-        print(json.dumps(asyncio.run(measure(args))))
+        fn = measure_nft if args.mode == "nftables" else measure
+        print(json.dumps(asyncio.run(fn(args))))
         return 0
     if os.geteuid() != 0:
         print("needs root (network namespaces, iptables)", file=sys.stderr)
@@ -287,6 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("python-iptables", "legacy", args.iptc_services or args.services, "python-iptables"),
         ("restore", "nft", args.nft_services or args.services, "iptables-restore (nft)"),
     ]
+    if args.mode == "nftables":
+        t0 = time.perf_counter()
+        result = run_case(args, "nftables", "nft", args.services)
+        report_nft(f"nftables mode, {time.perf_counter() - t0:.0f} s for the case", result)
+        return 0
     skip = set(args.skip)
     for backend, variant, n, label in cases:
         if backend in skip or variant in skip:

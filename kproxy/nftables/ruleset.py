@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from knet.netlink.nftables import Chain, Element, NftSet, Op, Rule, Table, Verdict
 
 ElemKey = tuple[str, bytes]  # (set name, key)
+# Elements per message: a netlink attribute holds at most 64 KiB (a verdict element ~60 bytes).
+ELEMENTS_PER_MESSAGE = 512
 ElemValue = bytes | Verdict | None
 
 
@@ -50,20 +52,24 @@ class Plan:
         out = [Op("add", s) for s in self.add_sets]
         out += [Op("add", c) for c in self.add_chains]
         # A delete names keys only: the kernel matches elements by key.
-        out += [
-            Op("delete", (name, tuple(Element(x.set, x.key) for x in e)))
-            for name, e in self.del_elems.items()
-            if e
-        ]
+        for name, elems in self.del_elems.items():
+            keys = [Element(x.set, x.key) for x in elems]
+            out += [Op("delete", (name, chunk)) for chunk in _chunks(keys)]
         out += [Op("flush", c) for c in self.flush_chains]
         out += [Op("add", r) for r in self.add_rules]
-        out += [Op("add", (name, tuple(e))) for name, e in self.add_elems.items() if e]
+        for name, elems in self.add_elems.items():
+            out += [Op("add", (name, chunk)) for chunk in _chunks(elems)]
         out += [Op("delete", c) for c in self.del_chains]
         out += [Op("delete", s) for s in self.del_sets]
         return out
 
     def __len__(self) -> int:
         return len(self.ops())
+
+
+def _chunks(elems: list[Element]) -> list[tuple[Element, ...]]:
+    n = ELEMENTS_PER_MESSAGE
+    return [tuple(elems[i : i + n]) for i in range(0, len(elems), n)]
 
 
 class View:
