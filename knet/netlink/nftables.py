@@ -221,6 +221,27 @@ def dynset(set_name: str, op: int, key_reg: int, timeout_ms: int = 0) -> Expr:
     return Expr("dynset", tuple(attrs))
 
 
+FIB_F_SADDR, FIB_RESULT_ADDRTYPE, RTN_LOCAL = 1, 3, 2
+
+
+def fib_saddr_type(dreg: int = REG_1) -> Expr:
+    """fib saddr type: the route type of the source address (RTN_LOCAL for our own)."""
+    return Expr("fib", (("DREG", dreg), ("RESULT", FIB_RESULT_ADDRTYPE), ("FLAGS", FIB_F_SADDR)))
+
+
+def dynset_map(set_name: str, op: int, key_reg: int, data_reg: int, timeout_ms: int = 0) -> Expr:
+    """add/update ``@set_name { key : data }`` from registers (a dynamic map)."""
+    attrs: list[tuple[str, Any]] = [
+        ("SET_NAME", set_name),
+        ("OP", op),
+        ("SREG_KEY", key_reg),
+        ("SREG_DATA", data_reg),
+    ]
+    if timeout_ms:
+        attrs.append(("TIMEOUT", timeout_ms))
+    return Expr("dynset", tuple(attrs))
+
+
 def u32_host(value: int) -> bytes:
     """A register value in host order (numgen results, marks)."""
     return struct.pack("=I", value)
@@ -267,6 +288,9 @@ def _expr_dict(expr: Expr) -> dict[str, Any]:
     for key, value in expr.attrs:
         if key == "FLAGS" and expr.name in _FLAG_NAMES:
             value = _flag_names(value, _FLAG_NAMES[expr.name])
+        elif key == "RESULT" and expr.name == "fib":
+            # pyroute2 models the result (an enum) as flags: name the bits of the number.
+            value = _flag_names(value, nfts.nft_contains_expr.nft_expr.nft_fib.fib_result.ops)
         elif isinstance(value, (bytes, Verdict)):
             value = _data_attr(value)
         elif isinstance(value, Expr):

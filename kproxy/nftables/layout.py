@@ -13,15 +13,17 @@ filter hooks through ``no-endpoint-services`` / ``no-endpoint-nodeports``.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from knet.netlink import nftables as nl
 from knet.netlink.nftables import Chain, Element, Expr, NftSet, Rule, Verdict
 from kproxy.config import ProxyConfig
-from kproxy.iptables.categorize import categorize_endpoints
+from kproxy.iptables.categorize import Categorized, categorize_endpoints
 from kproxy.nftables.ruleset import Fragment
 from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
@@ -98,12 +100,13 @@ def mark_for_masquerade(bit: int) -> tuple[Expr, ...]:
     )
 
 
-def _source_not_in(cidr: str) -> tuple[Expr, ...]:
+def _source_matches(cidr: str, op: int) -> tuple[Expr, ...]:
+    """ip saddr (op) cidr, with op CMP_EQ or CMP_NEQ."""
     net = ipaddress.IPv4Network(cidr, strict=False)
     return (
         nl.payload(nl.NETWORK_HEADER, 12, 4),
         nl.bitwise(net.netmask.packed, b"\0\0\0\0"),
-        nl.cmp(nl.CMP_NEQ, net.network_address.packed),
+        nl.cmp(op, net.network_address.packed),
     )
 
 
@@ -184,48 +187,165 @@ def base_fragment(config: ProxyConfig) -> Fragment:
     return Fragment(tuple(chains), sets, elements)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one service port needs, decided as iptables mode's renderer (upstream) does."""
+
+    cat: Categorized
+    internal: str | None  # the chain internal traffic goes to (svc- or svl-), None: none
+    external: str | None  # the chain the EXT chain ends in, None: no endpoints for it
+    has_endpoints: bool
+    uses_ext: bool
+    uses_fw: bool
+
+
+def _plan(info: ServicePortInfo, cat: Categorized, pid: str) -> _Plan:
+    cluster = f"svc-{pid}" if cat.cluster and info.uses_cluster_endpoints else None
+    local = f"svl-{pid}" if cat.local and info.uses_local_endpoints else None
+    has_any = cat.has_any
+    internal = (local if info.internal_traffic_policy_local else cluster) if has_any else None
+    external = (local if info.external_policy_local else cluster) if has_any else None
+    uses_fw = bool(has_any and info.load_balancer_ips and info.load_balancer_source_ranges)
+    return _Plan(cat, internal, external, has_any, has_any and info.externally_accessible, uses_fw)
+
+
+def _entries(info: ServicePortInfo, plan: _Plan, pid: str) -> list[Element]:
+    """The service port's elements in the dispatch maps and the no-endpoint maps."""
+    proto, port = info.protocol, info.port
+    miss = Verdict(nl.GOTO, REJECT_CHAIN) if not plan.has_endpoints else Verdict(nl.DROP)
+    ext = Verdict(nl.GOTO, f"ext-{pid}")
+    out: list[Element] = []
+    if plan.internal:
+        out.append(
+            Element(
+                SERVICE_IPS,
+                service_key(info.cluster_ip, proto, port),
+                Verdict(nl.GOTO, plan.internal),
+            )
+        )
+    else:
+        out.append(Element(NO_EP_SERVICES, service_key(info.cluster_ip, proto, port), miss))
+    lb = Verdict(nl.GOTO, f"fw-{pid}") if plan.uses_fw else ext
+    for ips, verdict in ((info.external_ips, ext), (info.load_balancer_ips, lb)):
+        for ip in ips:
+            if plan.uses_ext:
+                out.append(Element(SERVICE_IPS, service_key(ip, proto, port), verdict))
+            if not plan.external or (plan.uses_fw and verdict is lb):
+                # Not DNATed (no endpoint for external traffic, or a source the firewall
+                # chain did not let through): the filter hooks drop or reject it.
+                out.append(Element(NO_EP_SERVICES, service_key(ip, proto, port), miss))
+    if info.node_port:
+        key = nodeport_key(proto, info.node_port)
+        if plan.uses_ext:
+            out.append(Element(SERVICE_NODEPORTS, key, ext))
+        if not plan.external:
+            out.append(Element(NO_EP_NODEPORTS, key, miss))
+    return out
+
+
+def _affinity_map(pid: str, timeout: int, eps: Sequence[EndpointInfo]) -> str:
+    """Named after the endpoints and timeout: any change starts affinity afresh (a new map)."""
+    digest = hashlib.sha256(repr((timeout, [e.endpoint for e in eps])).encode()).hexdigest()
+    return f"aff-{digest[:12]}-{pid}"
+
+
+def _policy_chain(
+    name: str, info: ServicePortInfo, eps: Sequence[EndpointInfo], mark: tuple[Expr, ...]
+) -> Fragment:
+    """svc-/svl-: [masquerade mark], [affinity], a random endpoint from the chain's map."""
+    emap = ("eps" if name.startswith("svc") else "epl") + name[3:]
+    rules = [Rule(name, mark)] if mark else []
+    sets = [NftSet(emap, nl.TYPE_INTEGER, 4, IP_PORT, 8)]
+    pick = (nl.numgen_random(len(eps)), nl.lookup(emap, nl.REG_1, nl.REG32_00))
+    timeout = info.session_affinity_timeout
+    if timeout is None:
+        rules.append(Rule(name, (*pick, nl.dnat(nl.REG32_00, nl.REG32_01))))
+    else:
+        aff, ms = _affinity_map(name[4:], timeout, eps), timeout * 1000
+        sets.append(NftSet(aff, nl.TYPE_IPADDR, 4, IP_PORT, 8, nl.SET_EVAL, ms))
+        known = (
+            nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_00),
+            nl.lookup(aff, nl.REG32_00, nl.REG32_01),
+            nl.dynset_map(aff, nl.DYNSET_UPDATE, nl.REG32_00, nl.REG32_01, ms),
+            nl.dnat(nl.REG32_01, nl.REG32_02),
+        )
+        new = (
+            *pick,
+            nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_02),
+            nl.dynset_map(aff, nl.DYNSET_ADD, nl.REG32_02, nl.REG32_00, ms),
+            nl.dnat(nl.REG32_00, nl.REG32_01),
+        )
+        rules += [Rule(name, known), Rule(name, new)]
+    elements = [Element(emap, nl.u32_host(i), endpoint_value(ep)) for i, ep in enumerate(eps)]
+    elements += [Element(HAIRPIN, ip_bytes(ep.ip) * 2) for ep in eps]
+    return Fragment(((Chain(name), tuple(rules)),), tuple(sets), tuple(elements))
+
+
+def _internal_mark(config: ProxyConfig) -> tuple[Expr, ...]:
+    # Off-cluster traffic to a ClusterIP is masqueraded; pod traffic keeps its source.
+    if config.masquerade_all:
+        return mark_for_masquerade(config.masquerade_bit)
+    if config.cluster_cidr:
+        return (
+            *_source_matches(config.cluster_cidr, nl.CMP_NEQ),
+            *mark_for_masquerade(config.masquerade_bit),
+        )
+    return ()
+
+
+def _ext_chain(
+    config: ProxyConfig, info: ServicePortInfo, plan: _Plan, pid: str
+) -> tuple[Rule, ...]:
+    name, cluster = f"ext-{pid}", f"svc-{pid}" if plan.cat.cluster else None
+    mark = mark_for_masquerade(config.masquerade_bit)
+    rules: list[Rule] = []
+    if not info.external_policy_local:
+        rules.append(Rule(name, mark))  # endpoints may be elsewhere: replies must come back
+    elif cluster:
+        if config.cluster_cidr:  # pods reaching an external address: Cluster policy
+            pod = _source_matches(config.cluster_cidr, nl.CMP_EQ)
+            rules.append(Rule(name, (*pod, nl.verdict(nl.GOTO, cluster))))
+        local = (nl.fib_saddr_type(), nl.cmp(nl.CMP_EQ, nl.u32_host(nl.RTN_LOCAL)))
+        rules.append(Rule(name, (*local, *mark, nl.verdict(nl.GOTO, cluster))))
+    if plan.external:
+        rules.append(Rule(name, (nl.verdict(nl.GOTO, plan.external),)))
+    return tuple(rules)
+
+
+def _fw_chain(config: ProxyConfig, info: ServicePortInfo, pid: str) -> tuple[Rule, ...]:
+    """Sources allowed to a LoadBalancer IP; others fall through, undNATed, to the filter's
+    drop. CIDRs of the other family are ignored, as upstream does."""
+    name, ext = f"fw-{pid}", nl.verdict(nl.GOTO, f"ext-{pid}")
+    nets = [ipaddress.ip_network(c.strip(), strict=False) for c in info.load_balancer_source_ranges]
+    v4 = [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
+    if any(ipaddress.IPv4Address(ip) in n for n in v4 for ip in config.node_ips):
+        v4 += [ipaddress.IPv4Network(ip) for ip in info.load_balancer_ips]
+    return tuple(Rule(name, (*_source_matches(str(n), nl.CMP_EQ), ext)) for n in v4)
+
+
 def service_fragment(
     config: ProxyConfig,
     spn: ServicePortName,
     info: ServicePortInfo,
     endpoints: Sequence[EndpointInfo],
 ) -> Fragment:
-    """One service port: its chains and endpoint map, and its entries in the shared maps."""
+    """One service port: its chains and maps, and its entries in the shared maps."""
     pid = port_id(spn, info)
-    cat = categorize_endpoints(info, endpoints)
-    eps = cat.cluster
-    key = service_key(info.cluster_ip, info.protocol, info.port)
-    if not eps:
-        reject = Verdict(nl.GOTO, REJECT_CHAIN)
-        elements = [Element(NO_EP_SERVICES, key, reject)]
-        if info.node_port:
-            np_key = nodeport_key(info.protocol, info.node_port)
-            elements.append(Element(NO_EP_NODEPORTS, np_key, reject))
-        return Fragment(elements=tuple(elements))
-    svc, ext, emap = f"svc-{pid}", f"ext-{pid}", f"eps-{pid}"
-    rules: list[Rule] = []
-    if config.masquerade_all:
-        rules.append(Rule(svc, mark_for_masquerade(config.masquerade_bit)))
-    elif config.cluster_cidr:
-        mark = mark_for_masquerade(config.masquerade_bit)
-        rules.append(Rule(svc, (*_source_not_in(config.cluster_cidr), *mark)))
-    pick = (
-        nl.numgen_random(len(eps)),
-        nl.lookup(emap, nl.REG_1, nl.REG_1),
-        nl.dnat(nl.REG32_00, nl.REG32_01),
-    )
-    rules.append(Rule(svc, pick))
-    chains = [(Chain(svc), tuple(rules))]
-    elements = [Element(SERVICE_IPS, key, Verdict(nl.GOTO, svc))]
-    elements += [Element(emap, nl.u32_host(i), endpoint_value(ep)) for i, ep in enumerate(eps)]
-    elements += [Element(HAIRPIN, ip_bytes(ep.ip) * 2) for ep in eps]
-    if info.node_port:
-        ext_rules = (
-            Rule(ext, mark_for_masquerade(config.masquerade_bit)),
-            Rule(ext, (nl.verdict(nl.GOTO, svc),)),
-        )
-        chains.append((Chain(ext), ext_rules))
-        np_key = nodeport_key(info.protocol, info.node_port)
-        elements.append(Element(SERVICE_NODEPORTS, np_key, Verdict(nl.GOTO, ext)))
-    sets = (NftSet(emap, nl.TYPE_INTEGER, 4, IP_PORT, 8),)
-    return Fragment(tuple(chains), sets, tuple(elements))
+    plan = _plan(info, categorize_endpoints(info, endpoints), pid)
+    chains: list[tuple[Chain, tuple[Rule, ...]]] = []
+    sets: list[NftSet] = []
+    elements = _entries(info, plan, pid)
+    for name, eps in ((f"svc-{pid}", plan.cat.cluster), (f"svl-{pid}", plan.cat.local)):
+        if name in (plan.internal, plan.external) or (
+            name.startswith("svc") and plan.uses_ext and eps
+        ):
+            mark = _internal_mark(config) if name == plan.internal else ()
+            part = _policy_chain(name, info, eps, mark)
+            chains += part.chains
+            sets += part.sets
+            elements += part.elements
+    if plan.uses_ext:
+        chains.append((Chain(f"ext-{pid}"), _ext_chain(config, info, plan, pid)))
+    if plan.uses_fw:
+        chains.append((Chain(f"fw-{pid}"), _fw_chain(config, info, pid)))
+    return Fragment(tuple(chains), tuple(sets), tuple(elements))

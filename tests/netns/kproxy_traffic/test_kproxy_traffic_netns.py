@@ -166,7 +166,6 @@ def test_service_without_endpoints_refuses_connections(
 def test_session_affinity_sticks_switches_and_expires(
     cluster: Cluster, services: list[str]
 ) -> None:
-    not_built_in_nftables(cluster, "session affinity (dynamic affinity sets)")
     vip, timeout = "10.96.10.5", 2
     make_service(cluster, services, "sticky", vip, SERVERS, affinity_seconds=timeout)
     wait_until(lambda: ok(cluster.node.http(cluster.client, vip, HTTP, 1)), 20, "service up")
