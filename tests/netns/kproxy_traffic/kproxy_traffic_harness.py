@@ -100,6 +100,7 @@ class Api:
         *,
         node_port: int | None = None,
         affinity_seconds: int | None = None,
+        extra_spec: dict[str, Any] | None = None,
     ) -> None:
         ports: list[dict[str, Any]] = [
             {"name": "http", "protocol": "TCP", "port": 80, "targetPort": HTTP_PORT},
@@ -113,7 +114,19 @@ class Api:
         if affinity_seconds is not None:
             spec["sessionAffinity"] = "ClientIP"
             spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": affinity_seconds}}
+        spec.update(extra_spec or {})
         self._call("POST", self._svc_path(), {"metadata": {"name": name}, "spec": spec})
+
+    def update_spec(self, name: str, **fields: Any) -> None:
+        svc = self._call("GET", self._svc_path(name))
+        svc["spec"].update(fields)
+        self._call("PUT", self._svc_path(name), svc)
+
+    def set_lb_ingress(self, name: str, ips: Sequence[str]) -> None:
+        """What a load-balancer controller would write: status.loadBalancer.ingress."""
+        svc = self._call("GET", self._svc_path(name))
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
+        self._call("PUT", self._svc_path(name) + "/status", svc)
 
     def set_affinity(self, name: str, seconds: int | None) -> None:
         svc = self._call("GET", self._svc_path(name))

@@ -219,6 +219,39 @@ def test_services_up_and_down(cluster: Cluster, services: list[str]) -> None:
     assert reaches_all(cluster, cluster.client, "10.96.10.7", HTTP) == {"p3"}
 
 
+def test_external_ips_and_load_balancer_source_ranges(
+    cluster: Cluster, services: list[str]
+) -> None:
+    """An external IP and a LoadBalancer ingress IP reach the endpoints from a pod; the LB IP
+    only from sources in loadBalancerSourceRanges (others are dropped: no answer)."""
+    vip, ext_ip, lb_ip = "10.96.10.17", "192.0.2.50", "192.0.2.60"
+    client_ip = cluster.node.pods["client"].ip
+    services.append("lb")
+    cluster.api.create_service(
+        "lb",
+        vip,
+        extra_spec={
+            "type": "LoadBalancer",
+            "externalIPs": [ext_ip],
+            "loadBalancerSourceRanges": [f"{client_ip}/32"],
+        },
+    )
+    cluster.api.set_endpoints("lb", cluster.pod_ips("p1", "p2"))
+    cluster.api.set_lb_ingress("lb", [lb_ip])
+    serving(cluster, ext_ip, HTTP, {"p1", "p2"})
+    serving(cluster, lb_ip, HTTP, {"p1", "p2"})
+    if cluster.kproxy.mode == "userspace":
+        pytest.skip("userspace mode: loadBalancerSourceRanges are not implemented")
+    cluster.api.update_spec("lb", loadBalancerSourceRanges=["198.51.100.0/24"])
+    wait_until(
+        lambda: cluster.node.connect(cluster.client, lb_ip, HTTP) == "timeout",
+        30,
+        "the LB IP to drop a source outside its ranges",
+    )
+    assert reaches_all(cluster, cluster.client, ext_ip, HTTP) == {"p1", "p2"}
+    assert reaches_all(cluster, cluster.client, vip, HTTP) == {"p1", "p2"}
+
+
 @dataclass
 class LoopResult:
     answers: Counter[str]
