@@ -261,19 +261,30 @@ def _policy_chain(
     if timeout is None:
         rules.append(Rule(name, (*pick, nl.dnat(nl.REG32_00, nl.REG32_01))))
     else:
+        # The affinity map remembers the endpoint's index for a client address; the dnat
+        # goes through the endpoint map as for a new client (and ``nft list`` can read it).
         aff, ms = _affinity_map(name[4:], timeout, eps), timeout * 1000
-        sets.append(NftSet(aff, nl.TYPE_IPADDR, 4, IP_PORT, 8, nl.SET_EVAL, ms))
+        sets.append(NftSet(aff, nl.TYPE_IPADDR, 4, nl.TYPE_INTEGER, 4, nl.SET_EVAL, ms))
+        saddr = nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_00)
+        # The address is loaded and looked up again after the dynset rather than reusing its
+        # registers: nft's decoder takes each register's value as used up once read.
+        via_map = (
+            nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_04),
+            nl.lookup(aff, nl.REG32_04, nl.REG32_05),
+            nl.lookup(emap, nl.REG32_05, nl.REG32_02),
+            nl.dnat(nl.REG32_02, nl.REG32_03),
+        )
         known = (
-            nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_00),
+            saddr,
             nl.lookup(aff, nl.REG32_00, nl.REG32_01),
             nl.dynset_map(aff, nl.DYNSET_UPDATE, nl.REG32_00, nl.REG32_01, ms),
-            nl.dnat(nl.REG32_01, nl.REG32_02),
+            *via_map,
         )
         new = (
-            *pick,
-            nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_02),
-            nl.dynset_map(aff, nl.DYNSET_ADD, nl.REG32_02, nl.REG32_00, ms),
-            nl.dnat(nl.REG32_00, nl.REG32_01),
+            saddr,
+            nl.numgen_random(len(eps), nl.REG32_01),
+            nl.dynset_map(aff, nl.DYNSET_ADD, nl.REG32_00, nl.REG32_01, ms),
+            *via_map,
         )
         rules += [Rule(name, known), Rule(name, new)]
     elements = [Element(emap, nl.u32_host(i), endpoint_value(ep)) for i, ep in enumerate(eps)]
