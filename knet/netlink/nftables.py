@@ -17,6 +17,7 @@ import errno
 import functools
 import socket
 import struct
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,9 @@ NAT_RANGE_MAP_IPS, NAT_RANGE_PROTO_SPECIFIED = 1, 2
 SET_MAP, SET_TIMEOUT, SET_EVAL = 0x8, 0x10, 0x20
 TYPE_VERDICT = 0xFFFFFF00
 TYPE_INTEGER, TYPE_IPADDR, TYPE_INET_PROTO, TYPE_INET_SERVICE = 4, 7, 12, 13
+# "mark" (32 bits, host order) names an index type nft can print and parse back, which a
+# bare "integer" without its length metadata is not.
+TYPE_MARK = 19
 DYNSET_ADD, DYNSET_UPDATE = 0, 1
 
 
@@ -318,7 +322,7 @@ def _set_attrs(table: str, s: NftSet) -> list[tuple[str, Any]]:
         ("NFTA_SET_FLAGS", _flag_names(flags, nfts.nft_set_msg.set_flags.ops)),
         ("NFTA_SET_KEY_TYPE", s.key_type),
         ("NFTA_SET_KEY_LEN", s.key_len),
-        ("NFTA_SET_ID", abs(hash(s.name)) & 0x7FFFFFFF or 1),
+        ("NFTA_SET_ID", _set_id(s)),
     ]
     if s.data_type is not None:  # the kernel sizes verdict data itself
         attrs += [("NFTA_SET_DATA_TYPE", s.data_type), ("NFTA_SET_DATA_LEN", s.data_len)]
@@ -383,9 +387,37 @@ def _attrs_of(data: bytes, offset: int = 20) -> Iterable[tuple[int, bytes]]:
         offset += (length + 3) & ~3
 
 
+_LOOKUP_ATTRS = {"SET": 1, "SREG": 2, "DREG": 3, "FLAGS": 5}
+
+
+def _fast_expr(expr: Expr) -> bytes | None:
+    """The expressions that are unique per Service (lookups of its maps, jumps to its
+    chains) packed with struct, as pyroute2 packs them; None for the others."""
+    data = b""
+    if expr.name == "lookup":
+        for key, value in expr.attrs:
+            raw = _z(value) if isinstance(value, str) else _be32(value)
+            data += _nla(_LOOKUP_ATTRS[key], raw)
+    elif expr.name == "immediate" and isinstance(dict(expr.attrs).get("DATA"), Verdict):
+        v = dict(expr.attrs)["DATA"]
+        data = _nla(1, _be32(REG_VERDICT)) + _nla(2, _data_bytes(v))
+    else:
+        return None
+    return _nla(1, _nla(1, _z(expr.name)) + _nla(2, data))
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def expr_bytes(expr: Expr) -> bytes:
-    """One expression as a list element of NFTA_RULE_EXPRESSIONS, encoded by pyroute2."""
+    """One expression as a list element of NFTA_RULE_EXPRESSIONS: packed by ``_fast_expr``
+    or encoded by pyroute2 (once per distinct expression)."""
+    fast = _fast_expr(expr)
+    if fast is not None:
+        return fast
+    return pyroute2_expr_bytes(expr)
+
+
+def pyroute2_expr_bytes(expr: Expr) -> bytes:
+    """pyroute2's encoding of one expression (the reference for ``_fast_expr``)."""
     msg = _msg(nfts.nft_rule_msg, 0, 0, [("NFTA_RULE_EXPRESSIONS", [_expr_dict(expr)])], 0)
     msg.encode()
     for atype, payload in _attrs_of(bytes(msg.data)):
@@ -414,6 +446,83 @@ def element_bytes(e: Element) -> bytes:
     if e.value is not None:
         body += _nla(2, _data_bytes(e.value))  # NFTA_SET_ELEM_DATA
     return _nla(1, body)
+
+
+def _z(text: str) -> bytes:
+    return text.encode() + b"\0"
+
+
+def _be32(value: int) -> bytes:
+    return struct.pack("!I", value & 0xFFFFFFFF)
+
+
+def _message(mtype: int, family: int, flags: int, body: bytes) -> bytearray:
+    """nlmsghdr (sequence number 0, patched in later) + nfgenmsg + attributes."""
+    head = struct.pack(
+        "=IHHIIBBH",
+        24 + len(body) - 4,
+        (NFNL_SUBSYS_NFTABLES << 8) | mtype,
+        NLM_F_REQUEST | flags,
+        0,
+        0,
+        family,
+        0,
+        0,
+    )
+    return bytearray(head + body)
+
+
+def _set_body(table: str, s: NftSet) -> bytes:
+    flags = s.flags | (SET_MAP if s.data_type is not None else 0)
+    flags |= SET_TIMEOUT if s.timeout_ms else 0
+    body = _nla(1, _z(table)) + _nla(2, _z(s.name)) + _nla(3, _be32(flags))
+    body += _nla(4, _be32(s.key_type)) + _nla(5, _be32(s.key_len)) + _nla(10, _be32(_set_id(s)))
+    if s.data_type is not None:
+        body += _nla(6, _be32(s.data_type)) + _nla(7, _be32(s.data_len))
+    if s.timeout_ms:
+        body += _nla(11, struct.pack("!Q", s.timeout_ms))
+    return body
+
+
+def fast_bytes(table: Table, op: Op) -> bytearray | None:
+    """The bulk of a full sync (rules, chains, sets, elements) packed with struct, exactly as
+    pyroute2 encodes them (tests compare the two); None for what only pyroute2 encodes."""
+    f, t, o = table.family, _z(table.name), op.obj
+    add = op.verb == "add"
+    if isinstance(o, Rule) and add:
+        exprs = b"".join(expr_bytes(e) for e in o.exprs)
+        body = _nla(1, t) + _nla(2, _z(o.chain)) + _nla(4, exprs)
+        return _message(nfts.NFT_MSG_NEWRULE, f, NLM_F_CREATE | NLM_F_APPEND, body)
+    if isinstance(o, tuple):
+        body = _nla(1, t) + _nla(2, _z(o[0])) + _nla(3, b"".join(element_bytes(e) for e in o[1]))
+        if add:
+            return _message(nfts.NFT_MSG_NEWSETELEM, f, NLM_F_CREATE, body)
+        return _message(nfts.NFT_MSG_DELSETELEM, f, 0, body)
+    if isinstance(o, Chain) and o.hook is None and op.verb != "flush":
+        body = _nla(1, t) + _nla(3, _z(o.name))
+        if add:
+            return _message(nfts.NFT_MSG_NEWCHAIN, f, NLM_F_CREATE, body)
+        return _message(nfts.NFT_MSG_DELCHAIN, f, 0, body)
+    if isinstance(o, NftSet) and add:
+        return _message(nfts.NFT_MSG_NEWSET, f, NLM_F_CREATE, _set_body(table.name, o))
+    return None
+
+
+def _set_id(s: NftSet) -> int:
+    """A transaction-local id for the set (the kernel wants one on NEWSET)."""
+    return zlib.crc32(s.name.encode()) & 0x7FFFFFFF or 1
+
+
+def op_bytes(table: Table, op: Op, seq: int, ack: bool) -> bytes:
+    """The wire bytes of one operation, with its sequence number."""
+    data = fast_bytes(table, op)
+    if data is None:
+        msg = encode_op(table, op)
+        msg.encode()
+        data = bytearray(msg.data)
+    flags = struct.unpack_from("=H", data, 6)[0] | (NLM_F_ACK if ack else 0)
+    struct.pack_into("=HI", data, 6, flags, seq)
+    return bytes(data)
 
 
 def encode_op(table: Table, op: Op) -> Any:
@@ -526,14 +635,10 @@ class NftSocket:
             return
         chunks = [_batch_marker(NFNL_MSG_BATCH_BEGIN, self._next())]
         names: dict[int, Op] = {}
+        last = len(ops) - 1
         for i, op in enumerate(ops):
-            msg = encode_op(table, op)
             seq = self._next()
-            msg["header"]["sequence_number"] = seq
-            if i == len(ops) - 1:
-                msg["header"]["flags"] |= NLM_F_ACK
-            msg.encode()
-            chunks.append(bytes(msg.data))
+            chunks.append(op_bytes(table, op, seq, ack=i == last))
             names[seq] = op
         chunks.append(_batch_marker(NFNL_MSG_BATCH_END, self._next()))
         try:

@@ -163,7 +163,12 @@ def base_fragment(config: ProxyConfig) -> Fragment:
         )
     )
     masq = config.masquerade_random_fully
-    hairpin = (nl.payload(nl.NETWORK_HEADER, 12, 8), nl.lookup(HAIRPIN), nl.masquerade(masq))
+    hairpin = (
+        nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_00),
+        nl.payload(nl.NETWORK_HEADER, 16, 4, nl.REG32_01),
+        nl.lookup(HAIRPIN, nl.REG32_00),
+        nl.masquerade(masq),
+    )
     chains.append(
         (
             Chain(MASQ_CHAIN),
@@ -255,8 +260,14 @@ def _policy_chain(
     """svc-/svl-: [masquerade mark], [affinity], a random endpoint from the chain's map."""
     emap = ("eps" if name.startswith("svc") else "epl") + name[3:]
     rules = [Rule(name, mark)] if mark else []
-    sets = [NftSet(emap, nl.TYPE_INTEGER, 4, IP_PORT, 8)]
-    pick = (nl.numgen_random(len(eps)), nl.lookup(emap, nl.REG_1, nl.REG32_00))
+    sets = [NftSet(emap, nl.TYPE_MARK, 4, IP_PORT, 8)]
+    # The protocol is known from the dispatch; matched again so nft can print the rules as
+    # input it accepts ("dnat ... to ip . port" must follow a transport protocol match).
+    proto = (
+        nl.meta_load(nl.META_L4PROTO),
+        nl.cmp(nl.CMP_EQ, bytes([PROTO_NUMBERS[info.protocol]])),
+    )
+    pick = (*proto, nl.numgen_random(len(eps)), nl.lookup(emap, nl.REG_1, nl.REG32_00))
     timeout = info.session_affinity_timeout
     if timeout is None:
         rules.append(Rule(name, (*pick, nl.dnat(nl.REG32_00, nl.REG32_01))))
@@ -264,7 +275,7 @@ def _policy_chain(
         # The affinity map remembers the endpoint's index for a client address; the dnat
         # goes through the endpoint map as for a new client (and ``nft list`` can read it).
         aff, ms = _affinity_map(name[4:], timeout, eps), timeout * 1000
-        sets.append(NftSet(aff, nl.TYPE_IPADDR, 4, nl.TYPE_INTEGER, 4, nl.SET_EVAL, ms))
+        sets.append(NftSet(aff, nl.TYPE_IPADDR, 4, nl.TYPE_MARK, 4, nl.SET_EVAL, ms))
         saddr = nl.payload(nl.NETWORK_HEADER, 12, 4, nl.REG32_00)
         # The address is loaded and looked up again after the dynset rather than reusing its
         # registers: nft's decoder takes each register's value as used up once read.
@@ -275,12 +286,14 @@ def _policy_chain(
             nl.dnat(nl.REG32_02, nl.REG32_03),
         )
         known = (
+            *proto,
             saddr,
             nl.lookup(aff, nl.REG32_00, nl.REG32_01),
             nl.dynset_map(aff, nl.DYNSET_UPDATE, nl.REG32_00, nl.REG32_01, ms),
             *via_map,
         )
         new = (
+            *proto,
             saddr,
             nl.numgen_random(len(eps), nl.REG32_01),
             nl.dynset_map(aff, nl.DYNSET_ADD, nl.REG32_00, nl.REG32_01, ms),

@@ -50,3 +50,52 @@ def test_a_rule_with_spliced_expressions_equals_pyroute2s_message() -> None:
     slow = nl._msg(nl.nfts.nft_rule_msg, nl.nfts.NFT_MSG_NEWRULE, nl.NFPROTO_IPV4, attrs, flags)
     slow.encode()
     assert bytes(fast.data) == bytes(slow.data)
+
+
+TABLE = nl.Table(nl.NFPROTO_IPV4, "knet-proxy")
+FAST_OPS = [
+    nl.Op("add", nl.Rule("svc-a", (nl.counter(), nl.verdict(nl.GOTO, "x")))),
+    nl.Op("add", ("eps-a", (ELEMENTS[1], ELEMENTS[1]))),
+    nl.Op("delete", ("eps-a", (nl.Element("eps-a", nl.u32_host(0)),))),
+    nl.Op("add", nl.Chain("svc-a")),
+    nl.Op("delete", nl.Chain("svc-a")),
+    nl.Op("add", nl.NftSet("eps-a", nl.TYPE_MARK, 4, nl.concat_type(7, 13), 8)),
+    nl.Op("add", nl.NftSet("aff", nl.TYPE_IPADDR, 4, nl.TYPE_MARK, 4, nl.SET_EVAL, 30_000)),
+    nl.Op("add", nl.NftSet("service-ips", nl.concat_type(7, 12, 13), 12, nl.TYPE_VERDICT)),
+    nl.Op("add", nl.NftSet("hairpin", nl.concat_type(7, 7), 8)),
+]
+
+
+@pytest.mark.parametrize("op", FAST_OPS, ids=lambda op: f"{op.verb}-{type(op.obj).__name__}")
+def test_struct_packed_messages_equal_pyroute2s(op: nl.Op) -> None:
+    fast = nl.fast_bytes(TABLE, op)
+    assert fast is not None
+    reference = nl.encode_op(TABLE, op)
+    reference.encode()
+    assert bytes(fast) == bytes(reference.data)
+
+
+def test_op_bytes_sets_the_sequence_number_and_the_ack_flag() -> None:
+    data = nl.op_bytes(TABLE, FAST_OPS[0], seq=77, ack=True)
+    _, _, flags, seq = nl.struct.unpack_from("=IHHI", data)
+    assert seq == 77 and flags & nl.NLM_F_ACK
+    base = nl.op_bytes(TABLE, nl.Op("add", TABLE), seq=5, ack=False)  # pyroute2's path
+    _, _, flags, seq = nl.struct.unpack_from("=IHHI", base)
+    assert seq == 5 and not flags & nl.NLM_F_ACK
+
+
+FAST_EXPRS = [
+    nl.lookup("eps-ns/web/tcp/80", nl.REG_1, nl.REG32_00),
+    nl.lookup("nodeport-ips"),
+    nl.lookup("service-ips", nl.REG32_00, nl.REG_VERDICT),
+    nl.lookup("hairpin", inv=True),
+    nl.verdict(nl.GOTO, "svc-ns/web/tcp/80"),
+    nl.verdict(nl.JUMP, "services"),
+    nl.verdict(nl.DROP),
+]
+
+
+@pytest.mark.parametrize("expr", FAST_EXPRS, ids=repr)
+def test_struct_packed_expressions_equal_pyroute2s(expr: nl.Expr) -> None:
+    assert nl._fast_expr(expr) == nl.pyroute2_expr_bytes(expr)
+    assert nl._fast_expr(nl.counter()) is None  # the rest is pyroute2's
