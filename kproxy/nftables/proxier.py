@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from knet.client.clock import Clock, RealClock
@@ -150,15 +150,20 @@ class NftablesProxier(ChangeHandlers):
         async with self._io_lock:
             await self._sync_locked()
 
-    def _render(self, services: set[ServiceKey]) -> dict[Hashable, Fragment | None]:
-        """Re-render the fragments of ``services``; returns the changed keys (None: gone)."""
+    def _render(
+        self, services: set[ServiceKey], new_ports: Iterable[ServicePortName] = ()
+    ) -> dict[Hashable, Fragment | None]:
+        """Re-render the fragments of ``services`` (their ports as rendered before, plus
+        ``new_ports``); returns the changed keys (None: gone). O(changed), not O(Services)."""
         changed: dict[Hashable, Fragment | None] = {}
+        ports: set[ServicePortName] = set(new_ports)
         for key in services:
-            for spn in self.ports_of.pop(key, set()):
-                changed[spn] = None
+            ports |= self.ports_of.pop(key, set())
+        for spn in ports:
+            info = self.services.get(spn)
+            if info is None:
                 self.fragments.pop(spn, None)
-        for spn, info in self.services.items():
-            if (spn.namespace, spn.name) not in services:
+                changed[spn] = None
                 continue
             frag = service_fragment(self.config, spn, info, self.endpoints.get(spn, ()))
             self.fragments[spn] = frag
@@ -169,7 +174,7 @@ class NftablesProxier(ChangeHandlers):
     def _render_all(self) -> None:
         self.fragments = {BASE: base_fragment(self.config)}
         self.ports_of = {}
-        self._render({(s.namespace, s.name) for s in self.services})
+        self._render(set(), self.services)
 
     async def _sync_locked(self) -> None:
         started = time.perf_counter()
@@ -197,7 +202,8 @@ class NftablesProxier(ChangeHandlers):
                 self._render_all()
                 sent = await self._offload(self.client.full_sync, dict(self.fragments))
             else:
-                changed = self._render(changed_services)
+                new_ports = [p for c in svc_changes.values() for p in c.current]
+                changed = self._render(changed_services, new_ports)
                 sent = await self._offload(self.client.partial_sync, changed)
         except Exception as e:
             self._sync_failed(e)

@@ -32,6 +32,13 @@ class Fragment:
     elements: tuple[Element, ...] = ()
 
 
+class _Gone:
+    """Marks an element value the plan removes."""
+
+
+GONE = _Gone()
+
+
 @dataclass
 class Plan:
     """Operations by phase; ``ops()`` flattens them in the order the kernel needs."""
@@ -44,9 +51,9 @@ class Plan:
     add_elems: dict[str, list[Element]] = field(default_factory=dict)
     del_chains: list[Chain] = field(default_factory=list)
     del_sets: list[NftSet] = field(default_factory=list)
-    # The element reference counts and values once the plan is committed.
-    refs: Counter[ElemKey] = field(default_factory=Counter)
-    values: dict[ElemKey, ElemValue] = field(default_factory=dict)
+    # The element reference counts and values this plan changes (applied on commit).
+    refs: dict[ElemKey, int] = field(default_factory=dict)
+    values: dict[ElemKey, ElemValue | _Gone] = field(default_factory=dict)
 
     def ops(self) -> list[Op]:
         out = [Op("add", s) for s in self.add_sets]
@@ -97,11 +104,11 @@ def full_ops(table: Table, plan: Plan) -> list[Op]:
 def plan_changes(view: View, changed: Mapping[Hashable, Fragment | None]) -> Plan:
     """Operations taking ``view`` to the new fragments of ``changed`` (None: removed).
     ``view`` is not modified; ``apply_to_view`` does that once the kernel said yes."""
-    plan = Plan(refs=Counter(view.refs), values=dict(view.values))
+    plan = Plan()
     for key, new in changed.items():
         old = view.fragments.get(key)
         _plan_structure(plan, old, new)
-        _plan_elements(plan, plan.refs, plan.values, old, new)
+        _plan_elements(plan, view, old, new)
     return plan
 
 
@@ -132,13 +139,16 @@ def _elements(frag: Fragment | None) -> dict[ElemKey, Element]:
     return {(e.set, e.key): e for e in (frag.elements if frag else ())}
 
 
-def _plan_elements(
-    plan: Plan,
-    refs: Counter[ElemKey],
-    values: dict[ElemKey, ElemValue],
-    old: Fragment | None,
-    new: Fragment | None,
-) -> None:
+def _plan_elements(plan: Plan, view: View, old: Fragment | None, new: Fragment | None) -> None:
+    """Element operations for one fragment; counts and values are read through the plan's
+    own changes over the view, so a partial sync never copies the view (O(changed))."""
+
+    def count(key: ElemKey) -> int:
+        return plan.refs.get(key, view.refs.get(key, 0))
+
+    def value(key: ElemKey) -> ElemValue | _Gone:
+        return plan.values.get(key, view.values.get(key, GONE))
+
     before, after = _elements(old), _elements(new)
     dying_sets = {s.name for s in (old.sets if old else ())} - {
         s.name for s in (new.sets if new else ())
@@ -146,21 +156,20 @@ def _plan_elements(
     for key, elem in before.items():
         if key in after:
             continue
-        refs[key] -= 1
-        if refs[key] <= 0:
-            del refs[key]
-            values.pop(key, None)
+        plan.refs[key] = count(key) - 1
+        if plan.refs[key] <= 0:
+            plan.values[key] = GONE
             if elem.set not in dying_sets:  # deleting the set takes its elements
                 plan.del_elems.setdefault(elem.set, []).append(elem)
     for key, elem in after.items():
         if key not in before:
-            refs[key] += 1
-            if refs[key] == 1:
-                values[key] = elem.value
+            plan.refs[key] = count(key) + 1
+            if plan.refs[key] == 1:
+                plan.values[key] = elem.value
                 plan.add_elems.setdefault(elem.set, []).append(elem)
                 continue
-        if values.get(key) != elem.value:  # a new value: replace the element
-            values[key] = elem.value
+        if value(key) != elem.value:  # a new value: replace the element
+            plan.values[key] = elem.value
             plan.del_elems.setdefault(elem.set, []).append(elem)
             plan.add_elems.setdefault(elem.set, []).append(elem)
 
@@ -172,7 +181,16 @@ def apply_to_view(view: View, changed: Mapping[Hashable, Fragment | None], plan:
             view.fragments.pop(key, None)
         else:
             view.fragments[key] = new
-    view.refs, view.values = plan.refs, plan.values
+    for ekey, n in plan.refs.items():
+        if n <= 0:
+            view.refs.pop(ekey, None)
+        else:
+            view.refs[ekey] = n
+    for ekey, v in plan.values.items():
+        if isinstance(v, _Gone):
+            view.values.pop(ekey, None)
+        else:
+            view.values[ekey] = v
 
 
 def changed_fragments(
