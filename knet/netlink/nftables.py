@@ -19,7 +19,7 @@ import socket
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pyroute2.netlink import (
@@ -149,7 +149,6 @@ class Op:
 
     verb: str
     obj: Table | Chain | Rule | NftSet | Element | tuple[str, tuple[Element, ...]]
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 # --- expression constructors (pure) --------------------------------------------------------
@@ -633,20 +632,25 @@ class NftSocket:
         """Apply ``ops`` as one transaction; raise BatchError (nothing applied) on refusal."""
         if not ops:
             return
-        chunks = [_batch_marker(NFNL_MSG_BATCH_BEGIN, self._next())]
-        names: dict[int, Op] = {}
-        last = len(ops) - 1
+        begin = self._next()
+        chunks = [_batch_marker(NFNL_MSG_BATCH_BEGIN, begin)]
+        # A refused batch marker is answered on the marker's own sequence number, and then
+        # nothing else is: it ends the wait like the last message's ACK.
+        names: dict[int, Op] = {begin: Op("begin", table)}
+        seq = begin
         for i, op in enumerate(ops):
             seq = self._next()
-            chunks.append(op_bytes(table, op, seq, ack=i == last))
+            chunks.append(op_bytes(table, op, seq, ack=i == len(ops) - 1))
             names[seq] = op
-        chunks.append(_batch_marker(NFNL_MSG_BATCH_END, self._next()))
+        end = self._next()
+        chunks.append(_batch_marker(NFNL_MSG_BATCH_END, end))
+        names[end] = Op("end", table)
         try:
             self.sock.send(b"".join(chunks))
         except OSError as exc:
             reason, code = describe(exc)
             raise NetlinkError("send nf_tables batch", self.where, reason, code) from exc
-        self._collect(names, last=max(names))
+        self._collect(names, last=seq)
 
     def _collect(self, names: dict[int, Op], last: int) -> None:
         failed: list[tuple[Op, int, str]] = []
@@ -657,7 +661,7 @@ class NftSocket:
                 code, text = decode_error(data, at, mtype, flags)
                 if code:
                     failed.append((names[mseq], code, text))
-                if mseq == last:
+                if mseq == last or (code and names[mseq].verb in ("begin", "end")):
                     if failed:
                         self._raise(failed)
                     return
@@ -685,7 +689,7 @@ class NftSocket:
             yield seq, mtype, data, offset, flags
             offset += (length + 3) & ~3
 
-    def dump(self, family: int, mtype: int, attrs: list[tuple[str, Any]] = ()) -> list[Any]:  # type: ignore[assignment]
+    def dump(self, family: int, mtype: int, attrs: Sequence[tuple[str, Any]] = ()) -> list[Any]:
         """A GET dump (``nfts.NFT_MSG_GET*``), decoded with pyroute2's classes."""
         cls = _REPLY_CLASSES[(NFNL_SUBSYS_NFTABLES << 8) | (mtype - 1)]
         msg = _msg(cls, mtype, family, list(attrs), NLM_F_DUMP)
