@@ -3,7 +3,8 @@
 Callers describe objects with the small frozen vocabulary below (``Table``, ``Chain``, ``Rule``
 made of ``Expr``, ``NftSet``, ``Element``), which is hashable so a client can diff what it wrote
 against what it wants; this module turns them into pyroute2's nf_tables messages (nftsocket's
-classes) and sends a list of operations as one batch: one transaction, all or nothing.
+classes, or struct where they are the bulk of a sync; tests compare the bytes). The socket
+that sends them as one batch (one transaction, all or nothing) is ``knet.netlink.nftsocket``.
 
 Why not pyroute2's NFTSocket: it runs its own event loop per request and has no batch API with
 per-message errors. Ours is one NETLINK_NETFILTER socket, opened in the target namespace by a
@@ -13,9 +14,7 @@ the last message only: the kernel reports every failing message anyway, so one r
 
 from __future__ import annotations
 
-import errno
 import functools
-import socket
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
@@ -26,29 +25,13 @@ from pyroute2.netlink import (
     NLM_F_ACK,
     NLM_F_APPEND,
     NLM_F_CREATE,
-    NLM_F_DUMP,
     NLM_F_REQUEST,
-    NLMSG_DONE,
-    NLMSG_ERROR,
 )
 from pyroute2.netlink.nfnetlink import NFNL_SUBSYS_NFTABLES, nfgen_msg
 from pyroute2.netlink.nfnetlink import nftsocket as nfts
 
-from knet.netlink import netns as netns_mod
-from knet.netlink.errors import NetlinkError, describe
-from knet.netlink.nsthread import call_in_netns
-from knet.netlink.rtnl import KernelError, decode_error
-
-NETLINK_NETFILTER = 12
-NFNL_MSG_BATCH_BEGIN = 0x10
-NFNL_MSG_BATCH_END = 0x11
 NFPROTO_IPV4 = 2
 NFPROTO_IPV6 = 10
-SO_SNDBUFFORCE = 32
-SO_RCVBUFFORCE = 33
-SOCKET_BUFFER = 1 << 26  # large batches (a full sync at 10k Services) are one datagram
-RECV_BUFFER = 1 << 17
-REPLY_TIMEOUT = 60.0
 
 NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN = nfts.NFT_MSG_GETTABLE, nfts.NFT_MSG_GETCHAIN
 NFT_MSG_GETRULE, NFT_MSG_GETSET = nfts.NFT_MSG_GETRULE, nfts.NFT_MSG_GETSET
@@ -303,7 +286,10 @@ def _expr_dict(expr: Expr) -> dict[str, Any]:
     return {"attrs": [("NFTA_EXPR_NAME", expr.name), ("NFTA_EXPR_DATA", {"attrs": data})]}
 
 
-def _msg(cls: Any, mtype: int, family: int, attrs: list[tuple[str, Any]], flags: int) -> Any:
+def pyroute2_message(
+    cls: Any, mtype: int, family: int, attrs: list[tuple[str, Any]], flags: int
+) -> Any:
+    """A pyroute2 nf_tables message of class ``cls`` (header flags: request + ``flags``)."""
     msg = cls()
     msg["nfgen_family"] = family
     msg["attrs"] = attrs
@@ -417,7 +403,9 @@ def expr_bytes(expr: Expr) -> bytes:
 
 def pyroute2_expr_bytes(expr: Expr) -> bytes:
     """pyroute2's encoding of one expression (the reference for ``_fast_expr``)."""
-    msg = _msg(nfts.nft_rule_msg, 0, 0, [("NFTA_RULE_EXPRESSIONS", [_expr_dict(expr)])], 0)
+    msg = pyroute2_message(
+        nfts.nft_rule_msg, 0, 0, [("NFTA_RULE_EXPRESSIONS", [_expr_dict(expr)])], 0
+    )
     msg.encode()
     for atype, payload in _attrs_of(bytes(msg.data)):
         if atype == 4:  # NFTA_RULE_EXPRESSIONS
@@ -531,7 +519,7 @@ def encode_op(table: Table, op: Op) -> Any:
     if isinstance(o, Table):
         attrs: list[tuple[str, Any]] = [("NFTA_TABLE_NAME", o.name)]
         mtype = {"add": nfts.NFT_MSG_NEWTABLE, "delete": nfts.NFT_MSG_DELTABLE}[op.verb]
-        return _msg(nfts.nft_table_msg, mtype, f, attrs, NLM_F_CREATE if add else 0)
+        return pyroute2_message(nfts.nft_table_msg, mtype, f, attrs, NLM_F_CREATE if add else 0)
     if isinstance(o, Chain):
         attrs = [("NFTA_CHAIN_TABLE", t), ("NFTA_CHAIN_NAME", o.name)]
         if o.hook is not None and add:
@@ -539,7 +527,7 @@ def encode_op(table: Table, op: Op) -> Any:
             attrs += [("NFTA_CHAIN_HOOK", {"attrs": hook}), ("NFTA_CHAIN_TYPE", o.type)]
             attrs.append(("NFTA_CHAIN_POLICY", ACCEPT))
         if op.verb == "flush":  # a rule delete naming only the chain empties it
-            return _msg(
+            return pyroute2_message(
                 nfts.nft_rule_msg,
                 nfts.NFT_MSG_DELRULE,
                 f,
@@ -547,7 +535,7 @@ def encode_op(table: Table, op: Op) -> Any:
                 0,
             )
         mtype = nfts.NFT_MSG_NEWCHAIN if add else nfts.NFT_MSG_DELCHAIN
-        return _msg(nfts.nft_chain_msg, mtype, f, attrs, NLM_F_CREATE if add else 0)
+        return pyroute2_message(nfts.nft_chain_msg, mtype, f, attrs, NLM_F_CREATE if add else 0)
     if isinstance(o, Rule):
         exprs = b"".join(expr_bytes(e) for e in o.exprs)
         attrs = [
@@ -555,15 +543,19 @@ def encode_op(table: Table, op: Op) -> Any:
             ("NFTA_RULE_CHAIN", o.chain),
             ("NFTA_RULE_EXPRESSIONS", exprs),
         ]
-        return _msg(_RawRuleMsg, nfts.NFT_MSG_NEWRULE, f, attrs, create)
+        return pyroute2_message(_RawRuleMsg, nfts.NFT_MSG_NEWRULE, f, attrs, create)
     if isinstance(o, NftSet):
         if op.verb == "flush":
             attrs = [("NFTA_SET_ELEM_LIST_TABLE", t), ("NFTA_SET_ELEM_LIST_SET", o.name)]
-            return _msg(nfts.nft_set_elem_list_msg, nfts.NFT_MSG_DELSETELEM, f, attrs, 0)
+            return pyroute2_message(
+                nfts.nft_set_elem_list_msg, nfts.NFT_MSG_DELSETELEM, f, attrs, 0
+            )
         if add:
-            return _msg(nfts.nft_set_msg, nfts.NFT_MSG_NEWSET, f, _set_attrs(t, o), NLM_F_CREATE)
+            return pyroute2_message(
+                nfts.nft_set_msg, nfts.NFT_MSG_NEWSET, f, _set_attrs(t, o), NLM_F_CREATE
+            )
         attrs = [("NFTA_SET_TABLE", t), ("NFTA_SET_NAME", o.name)]
-        return _msg(nfts.nft_set_msg, nfts.NFT_MSG_DELSET, f, attrs, 0)
+        return pyroute2_message(nfts.nft_set_msg, nfts.NFT_MSG_DELSET, f, attrs, 0)
     if isinstance(o, tuple):  # (set name, elements)
         attrs = [
             ("NFTA_SET_ELEM_LIST_TABLE", t),
@@ -571,171 +563,5 @@ def encode_op(table: Table, op: Op) -> Any:
             ("NFTA_SET_ELEM_LIST_ELEMENTS", b"".join(element_bytes(e) for e in o[1])),
         ]
         mtype = nfts.NFT_MSG_NEWSETELEM if add else nfts.NFT_MSG_DELSETELEM
-        return _msg(_RawElemMsg, mtype, f, attrs, NLM_F_CREATE if add else 0)
+        return pyroute2_message(_RawElemMsg, mtype, f, attrs, NLM_F_CREATE if add else 0)
     raise TypeError(f"cannot encode {op!r}")
-
-
-def _batch_marker(mtype: int, seq: int) -> bytes:
-    msg = nfgen_msg()
-    msg["res_id"] = NFNL_SUBSYS_NFTABLES
-    msg["header"]["type"] = mtype
-    msg["header"]["flags"] = NLM_F_REQUEST
-    msg["header"]["sequence_number"] = seq
-    msg.encode()
-    return bytes(msg.data)
-
-
-# Reply classes for dumps, by full message type.
-_REPLY_CLASSES: dict[int, Any] = {
-    (NFNL_SUBSYS_NFTABLES << 8) | t: c
-    for t, c in (
-        (nfts.NFT_MSG_NEWTABLE, nfts.nft_table_msg),
-        (nfts.NFT_MSG_NEWCHAIN, nfts.nft_chain_msg),
-        (nfts.NFT_MSG_NEWRULE, nfts.nft_rule_msg),
-        (nfts.NFT_MSG_NEWSET, nfts.nft_set_msg),
-        (nfts.NFT_MSG_NEWSETELEM, nfts.nft_set_elem_list_msg),
-    )
-}
-
-
-class BatchError(NetlinkError):
-    """A batch the kernel refused (nothing of it applied); ``failed`` names the messages."""
-
-    def __init__(self, where: str, reason: str, code: int | None, failed: list[str]) -> None:
-        super().__init__("nf_tables transaction", where, reason, code)
-        self.failed = failed
-
-
-class NftSocket:
-    """One NETLINK_NETFILTER socket in a namespace; one batch (or dump) at a time."""
-
-    def __init__(self, sock: socket.socket, where: str) -> None:
-        self.sock = sock
-        self.where = where
-        self._seq = 0
-        self._buf = bytearray(RECV_BUFFER)
-        for opt in (SO_SNDBUFFORCE, SO_RCVBUFFORCE):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-            except OSError:  # not CAP_NET_ADMIN: the ordinary limit (smaller batches only)
-                sock.setsockopt(socket.SOL_SOCKET, opt - 25, SOCKET_BUFFER)
-        sock.settimeout(REPLY_TIMEOUT)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def _next(self) -> int:
-        self._seq = (self._seq + 1) & 0xFFFFFFFF or 1
-        return self._seq
-
-    def transact(self, table: Table, ops: Sequence[Op]) -> None:
-        """Apply ``ops`` as one transaction; raise BatchError (nothing applied) on refusal."""
-        if not ops:
-            return
-        begin = self._next()
-        chunks = [_batch_marker(NFNL_MSG_BATCH_BEGIN, begin)]
-        # A refused batch marker is answered on the marker's own sequence number, and then
-        # nothing else is: it ends the wait like the last message's ACK.
-        names: dict[int, Op] = {begin: Op("begin", table)}
-        seq = begin
-        for i, op in enumerate(ops):
-            seq = self._next()
-            chunks.append(op_bytes(table, op, seq, ack=i == len(ops) - 1))
-            names[seq] = op
-        end = self._next()
-        chunks.append(_batch_marker(NFNL_MSG_BATCH_END, end))
-        names[end] = Op("end", table)
-        try:
-            self.sock.send(b"".join(chunks))
-        except OSError as exc:
-            reason, code = describe(exc)
-            raise NetlinkError("send nf_tables batch", self.where, reason, code) from exc
-        self._collect(names, last=seq)
-
-    def _collect(self, names: dict[int, Op], last: int) -> None:
-        failed: list[tuple[Op, int, str]] = []
-        while True:
-            for mseq, mtype, data, at, flags in self._datagram():
-                if mtype != NLMSG_ERROR or mseq not in names:
-                    continue
-                code, text = decode_error(data, at, mtype, flags)
-                if code:
-                    failed.append((names[mseq], code, text))
-                if mseq == last or (code and names[mseq].verb in ("begin", "end")):
-                    if failed:
-                        self._raise(failed)
-                    return
-
-    def _raise(self, failed: list[tuple[Op, int, str]]) -> None:
-        _, code, text = failed[0]
-        what = [f"{o.verb} {describe_obj(o.obj)}" for o, _, _ in failed]
-        reason, _ = describe(KernelError(code, text))
-        raise BatchError(self.where, f"{what[0]}: {reason}", code, what)
-
-    def _datagram(self) -> Iterable[tuple[int, int, bytes, int, int]]:
-        try:
-            n = self.sock.recv_into(self._buf)
-        except OSError as exc:  # a timeout too: the kernel never answered
-            reason, code = describe(exc)
-            raise NetlinkError("read nf_tables reply", self.where, reason, code) from exc
-        data = bytes(memoryview(self._buf)[:n])
-        offset = 0
-        while offset + 16 <= n:
-            length, mtype, flags, seq = struct.unpack_from("=IHHI", data, offset)
-            if length < 16:
-                raise NetlinkError(
-                    "read nf_tables reply", self.where, "malformed message", errno.EBADMSG
-                )
-            yield seq, mtype, data, offset, flags
-            offset += (length + 3) & ~3
-
-    def dump(self, family: int, mtype: int, attrs: Sequence[tuple[str, Any]] = ()) -> list[Any]:
-        """A GET dump (``nfts.NFT_MSG_GET*``), decoded with pyroute2's classes."""
-        cls = _REPLY_CLASSES[(NFNL_SUBSYS_NFTABLES << 8) | (mtype - 1)]
-        msg = _msg(cls, mtype, family, list(attrs), NLM_F_DUMP)
-        seq = self._next()
-        msg["header"]["sequence_number"] = seq
-        msg.encode()
-        self.sock.send(msg.data)
-        out: list[Any] = []
-        while True:
-            for mseq, rtype, data, at, flags in self._datagram():
-                if mseq != seq:
-                    continue
-                if rtype in (NLMSG_DONE, NLMSG_ERROR):
-                    code, text = decode_error(data, at, rtype, flags)
-                    if code:
-                        reason, _ = describe(KernelError(code, text))
-                        raise NetlinkError("nf_tables dump", self.where, reason, code)
-                    return out
-                rcls = _REPLY_CLASSES.get(rtype)
-                if rcls is not None:
-                    reply = rcls(data, offset=at)
-                    reply.decode()
-                    out.append(reply)
-
-
-def describe_obj(obj: object) -> str:
-    if isinstance(obj, tuple):
-        return f"elements of set {obj[0]} ({len(obj[1])})"
-    if isinstance(obj, Rule):
-        return f"rule in chain {obj.chain}"
-    kind = type(obj).__name__.lower().replace("nftset", "set")
-    return f"{kind} {getattr(obj, 'name', '')}"
-
-
-def open_socket(netns: str | None) -> NftSocket:
-    """A NETLINK_NETFILTER socket in the named namespace (None: the caller's own)."""
-    where = f"netns {netns}" if netns is not None else "the current netns"
-
-    def make() -> socket.socket:
-        return socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
-        )
-
-    try:
-        sock = make() if netns is None else call_in_netns(netns_mod.path(netns), make)
-    except OSError as exc:
-        reason, code = describe(exc)
-        raise NetlinkError("open nf_tables socket", where, reason, code) from exc
-    return NftSocket(sock, where)

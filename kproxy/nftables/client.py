@@ -12,6 +12,7 @@ import logging
 from collections.abc import Hashable, Mapping
 
 from knet.netlink import nftables as nl
+from knet.netlink import nftsocket
 from knet.netlink.errors import NetlinkError
 from kproxy.nftables.ruleset import Fragment, View, apply_to_view, full_ops, plan_changes
 
@@ -24,13 +25,13 @@ class NftClient:
     def __init__(self, netns: str | None, name: str, family: int = nl.NFPROTO_IPV4) -> None:
         self.netns = netns
         self.table = nl.Table(family, name)
-        self._sock: nl.NftSocket | None = None
+        self._sock: nftsocket.NftSocket | None = None
         self.view: View | None = None  # None: unknown, the next sync is full
         self.messages_sent = 0  # of the last transaction
 
-    def _socket(self) -> nl.NftSocket:
+    def _socket(self) -> nftsocket.NftSocket:
         if self._sock is None:
-            self._sock = nl.open_socket(self.netns)
+            self._sock = nftsocket.open_socket(self.netns)
         return self._sock
 
     def close(self) -> None:
@@ -66,7 +67,7 @@ class NftClient:
         try:
             self._socket().transact(self.table, ops)
         except NetlinkError as e:
-            if not isinstance(e, nl.BatchError):  # the socket itself may be broken
+            if not isinstance(e, nftsocket.BatchError):  # the socket itself may be broken
                 self.close()
             raise
 
@@ -93,7 +94,7 @@ class NftClient:
         self.view = None
         try:
             self._socket().transact(self.table, [nl.Op("delete", self.table)])
-        except nl.BatchError as e:
+        except nftsocket.BatchError as e:
             if e.errno == errno.ENOENT:
                 return False
             raise

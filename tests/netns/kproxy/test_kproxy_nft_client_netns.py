@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from knet.netlink import nftables as nl
+from knet.netlink import nftsocket
 from kproxy.config import ProxyConfig
 from kproxy.nftables.client import NftClient
 from kproxy.nftables.layout import BASE, SERVICES_CHAIN, base_fragment, service_fragment
@@ -37,7 +38,7 @@ def client(make_netns: Callable[[str], str]) -> Iterator[NftClient]:
 
 
 def chains(c: NftClient) -> set[str]:
-    sock = nl.open_socket(c.netns)
+    sock = nftsocket.open_socket(c.netns)
     try:
         return {
             str(m.get_attr("NFTA_CHAIN_NAME"))
@@ -49,7 +50,7 @@ def chains(c: NftClient) -> set[str]:
 
 
 def elements(c: NftClient, set_name: str) -> int:
-    sock = nl.open_socket(c.netns)
+    sock = nftsocket.open_socket(c.netns)
     attrs = [("NFTA_SET_ELEM_LIST_TABLE", "knet-proxy"), ("NFTA_SET_ELEM_LIST_SET", set_name)]
     try:
         msgs = sock.dump(nl.NFPROTO_IPV4, nl.NFT_MSG_GETSETELEM, attrs)
@@ -97,7 +98,7 @@ def test_a_refused_transaction_changes_nothing_and_forces_a_full_sync(client: Nf
         bad.sets,
         bad.elements,
     )
-    with pytest.raises(nl.BatchError, match="No such file"):
+    with pytest.raises(nftsocket.BatchError, match="No such file"):
         client.partial_sync({SPN: broken})
     assert chains(client) == before and elements(client, "service-ips") == 0
     assert client.view is None
@@ -108,7 +109,7 @@ def test_a_refused_transaction_changes_nothing_and_forces_a_full_sync(client: Nf
 def test_a_flushed_table_is_detected_and_cleanup_removes_it(client: NftClient) -> None:
     client.full_sync({BASE: base_fragment(CONFIG)})
     assert client.intact(SERVICES_CHAIN)
-    sock = nl.open_socket(client.netns)
+    sock = nftsocket.open_socket(client.netns)
     try:
         sock.transact(client.table, [nl.Op("flush", nl.Chain(SERVICES_CHAIN))])
     finally:

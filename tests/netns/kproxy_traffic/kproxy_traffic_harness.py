@@ -31,7 +31,7 @@ from pyroute2 import IPRoute
 
 from knet import kubeconfig
 from knet.netlink import netns as netns_mod
-from knet.netlink import nftables
+from knet.netlink import nftables, nftsocket
 from kubelet_lite.network.conf import NetConf, SandboxSpec
 from kubelet_lite.network.pod_network import PodNetwork
 
@@ -286,7 +286,7 @@ class Node:
 
     def nft_chains(self, table: str = "knet-proxy") -> set[str]:
         """Chain names of ``table ip <table>`` in the node namespace (empty: no such table)."""
-        sock = nftables.open_socket(self.netns)
+        sock = nftsocket.open_socket(self.netns)
         try:
             chains = sock.dump(nftables.NFPROTO_IPV4, nftables.NFT_MSG_GETCHAIN)
         finally:

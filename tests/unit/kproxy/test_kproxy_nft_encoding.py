@@ -15,7 +15,7 @@ ELEMENTS = [
 
 
 def pyroute2_elements(elements: list[nl.Element]) -> bytes:
-    msg = nl._msg(
+    msg = nl.pyroute2_message(
         nl.nfts.nft_set_elem_list_msg,
         nl.nfts.NFT_MSG_NEWSETELEM,
         nl.NFPROTO_IPV4,
@@ -47,7 +47,9 @@ def test_a_rule_with_spliced_expressions_equals_pyroute2s_message() -> None:
         ("NFTA_RULE_EXPRESSIONS", [nl._expr_dict(e) for e in exprs]),
     ]
     flags = nl.NLM_F_CREATE | nl.NLM_F_APPEND
-    slow = nl._msg(nl.nfts.nft_rule_msg, nl.nfts.NFT_MSG_NEWRULE, nl.NFPROTO_IPV4, attrs, flags)
+    slow = nl.pyroute2_message(
+        nl.nfts.nft_rule_msg, nl.nfts.NFT_MSG_NEWRULE, nl.NFPROTO_IPV4, attrs, flags
+    )
     slow.encode()
     assert bytes(fast.data) == bytes(slow.data)
 
