@@ -11,7 +11,9 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
@@ -198,3 +200,90 @@ def open_socket(netns: str | None) -> NftSocket:
         reason, code = describe(exc)
         raise NetlinkError("open nf_tables socket", where, reason, code) from exc
     return NftSocket(sock, where)
+
+
+NFNLGRP_NFTRACE = 9
+NETLINK_ADD_MEMBERSHIP = 1
+SOL_NETLINK = 270
+NFT_MSG_TRACE = 17
+_TRACE_TYPES = {1: "policy", 2: "return", 3: "rule"}
+_VERDICTS = {0: "drop", 1: "accept", -1: "continue", -2: "break", -3: "jump", -4: "goto"}
+_VERDICTS[-5] = "return"
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One step of a packet the kernel traced (``meta nftrace set 1``)."""
+
+    trace_id: int
+    table: str
+    chain: str
+    kind: str  # rule / return / policy
+    rule_handle: int | None
+    verdict: str | None
+    target: str | None  # the chain of a jump/goto
+
+
+def _attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    while offset + 4 <= end:
+        length, atype = struct.unpack_from("=HH", data, offset)
+        if length < 4:
+            break
+        out[atype & 0x3FFF] = data[offset + 4 : offset + length]
+        offset += (length + 3) & ~3
+    return out
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.rstrip(b"\0").decode() if raw is not None else None
+
+
+def decode_trace(data: bytes, offset: int, length: int) -> TraceEvent:
+    """An NFT_MSG_TRACE message (nlmsghdr at ``offset``) as a TraceEvent."""
+    a = _attrs(data, offset + 20, offset + length)
+    verdict = target = None
+    if 5 in a:  # NFTA_TRACE_VERDICT
+        v = _attrs(a[5], 0, len(a[5]))
+        code = struct.unpack("!i", v[1])[0] if 1 in v else None
+        verdict = _VERDICTS.get(code, str(code)) if code is not None else None
+        target = _text(v.get(2))
+    handle = struct.unpack("!Q", a[3])[0] if 3 in a else None
+    kind = _TRACE_TYPES.get(struct.unpack("!I", a[4])[0], "?") if 4 in a else "?"
+    trace_id = struct.unpack("!I", a[6])[0] if 6 in a else 0
+    return TraceEvent(
+        trace_id, _text(a.get(1)) or "", _text(a.get(2)) or "", kind, handle, verdict, target
+    )
+
+
+class TraceListener:
+    """A socket in a namespace that receives the kernel's nftrace events."""
+
+    def __init__(self, netns: str | None) -> None:
+        self._sock = open_socket(netns).sock
+        self._sock.bind((0, 0))  # a port id of its own: multicast goes to bound sockets
+        self._sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTRACE)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def collect(self, seconds: float) -> list[TraceEvent]:
+        """Every trace event that arrives within ``seconds``."""
+        out: list[TraceEvent] = []
+        deadline = time.monotonic() + seconds
+        buf = bytearray(RECV_BUFFER)
+        while (left := deadline - time.monotonic()) > 0:
+            self._sock.settimeout(left)
+            try:
+                n = self._sock.recv_into(buf)
+            except TimeoutError:
+                break
+            data, offset = bytes(buf[:n]), 0
+            while offset + 16 <= n:
+                length, mtype = struct.unpack_from("=IH", data, offset)
+                if length < 16:
+                    break
+                if mtype == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_TRACE:
+                    out.append(decode_trace(data, offset, length))
+                offset += (length + 3) & ~3
+        return out

@@ -9,19 +9,23 @@ The table is written by NftClient from layout fragments, as the proxier would.
 
 from __future__ import annotations
 
+import importlib.util
 import selectors
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pyroute2 import IPRoute
 
-from knet.netlink import sysctl
+from knet.netlink import nftables as nl
+from knet.netlink import nftsocket, sysctl
 from kproxy.config import ProxyConfig
 from kproxy.nftables.client import NftClient
 from kproxy.nftables.layout import BASE, TABLE, base_fragment, service_fragment
+from kproxy.nftables.trace import TRACE_TABLE, describe, run_trace
 from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName
 
 pytestmark = pytest.mark.root
@@ -175,3 +179,50 @@ def test_load_balancer_source_ranges_admit_only_listed_sources(topo: Topology) -
     program(topo.node, denied, LOCAL_EP)
     assert topo.connect(topo.outside, LB_IP, 80) == "timeout"
     assert topo.connect(topo.pod, "10.96.0.10", 80) == NODE_POD_SIDE  # hairpin
+
+
+def test_the_kernels_trace_shows_a_node_port_packets_path(topo: Topology) -> None:
+    program(topo.node, ServicePortInfo("10.96.0.10", 80, node_port=30080), LOCAL_EP)
+
+    def probe() -> None:
+        assert topo.connect(topo.outside, NODE_OUT_SIDE, 30080) == NODE_POD_SIDE
+
+    steps = run_trace(topo.node, probe, NODE_OUT_SIDE, "tcp", 30080, wait=1.0)
+    path = [(s.chain, s.verdict, s.target) for s in steps if s.kind == "rule"]
+    ext, svc = "ext-ns1/web/tcp/http", "svc-ns1/web/tcp/http"
+    assert ("nat-prerouting", "jump", "services") in path
+    assert ("services", "goto", ext) in path
+    assert (ext, "goto", svc) in path
+    assert path.index(("services", "goto", ext)) < path.index((ext, "goto", svc))
+    assert "services: rule #" in describe(steps)
+    assert TRACE_TABLE not in tables_of(topo.node)  # the scratch table is gone
+
+
+def tables_of(netns: str) -> set[str]:
+    sock = nftsocket.open_socket(netns)
+    try:
+        msgs = sock.dump(nl.NFPROTO_IPV4, nl.NFT_MSG_GETTABLE)
+        return {str(m.get_attr("NFTA_TABLE_NAME")) for m in msgs}
+    finally:
+        sock.close()
+
+
+def test_trace_packet_script_explains_a_cluster_ip_packet(
+    topo: Topology, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = Path(__file__).resolve().parents[3] / "scripts" / "trace_packet.py"
+    spec = importlib.util.spec_from_file_location("kproxy_trace_packet_nft", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    program(topo.node, ServicePortInfo("10.96.0.10", 80), LOCAL_EP)
+    argv = ["--nft", "--netns", topo.node, "--from-netns", topo.outside]
+    assert module.main([*argv, "--dst", "10.96.0.10", "--dport", "80"]) == 0
+    out = capsys.readouterr().out
+    assert "services: rule #" in out and "goto svc-ns1/web/tcp/http" in out, out
+    # A missing namespace is one readable line and a non-zero exit.
+    assert (
+        module.main(["--nft", "--netns", "kt-no-such-ns", "--dst", "10.96.0.10", "--dport", "80"])
+        == 1
+    )
+    assert "trace_packet:" in capsys.readouterr().err
