@@ -55,9 +55,11 @@ from kproxy.backend.restore import RestoreBackend, nft_restore_input  # noqa: E4
 from kproxy.config import ProxyConfig  # noqa: E402
 from kproxy.iptables.proxier import IptablesProxier  # noqa: E402
 from kproxy.lab.backends import TimedBackend  # noqa: E402
+from kproxy.nftables import kube_layout  # noqa: E402
 from kproxy.nftables.client import NftClient  # noqa: E402
 from kproxy.nftables.layout import TABLE  # noqa: E402
 from kproxy.nftables.proxier import NftablesProxier  # noqa: E402
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo, ServicePortName  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # The measurement (runs inside the scratch namespace)
@@ -230,7 +232,9 @@ async def measure_nft(args: argparse.Namespace) -> dict[str, Any]:
         await proxier.sync_proxy_rules()
         added.append(time.perf_counter() - t0)
     assert proxier.sync_failures == 0, "a sync failed"
+    reference = measure_reference(args) if args.reference else {}
     return {
+        **reference,
         "backend": "nftables (netlink client)",
         "services": args.services,
         "endpoints": args.endpoints,
@@ -246,11 +250,60 @@ async def measure_nft(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _ref_endpoints(i: int, endpoints: int, k: int = 0) -> list[EndpointInfo]:
+    """Service i's endpoints as slice_obj lists them; k > 0 replaces the first one."""
+    eps = [EndpointInfo(_ip(0x0AF40000, i * endpoints + j), 8080) for j in range(endpoints)]
+    if k:
+        eps[0] = EndpointInfo(_ip(0x0AF80000, k), 8080)
+    return eps
+
+
+def measure_reference(args: argparse.Namespace) -> dict[str, Any]:
+    """kube-proxy's layout (kproxy.nftables.kube_layout), same sizes, same client: a full
+    write, one endpoint change (render + diff + commit, p50), and nft -f of its ruleset."""
+    config = ProxyConfig("node1", cluster_cidr="10.244.0.0/14")
+    frags: dict[Any, Any] = {"base": kube_layout.base_fragment(config)}
+    infos = {}
+    for i in range(args.services):
+        spn = ServicePortName("bench", f"svc-{i}", "http")
+        infos[spn] = ServicePortInfo(_ip(0x0A600000, i + 10), 80)
+        eps = _ref_endpoints(i, args.endpoints)
+        frags[spn] = kube_layout.service_fragment(config, spn, infos[spn], eps)
+    client = NftClient(None, kube_layout.TABLE)
+    t0 = time.perf_counter()
+    messages = client.full_sync(frags)
+    full = time.perf_counter() - t0
+    change = []
+    for k in range(args.repeat):
+        i = (k * 7919) % args.services
+        spn = ServicePortName("bench", f"svc-{i}", "http")
+        for eps in (_ref_endpoints(i, args.endpoints, k + 1), _ref_endpoints(i, args.endpoints)):
+            t0 = time.perf_counter()
+            frag = kube_layout.service_fragment(config, spn, infos[spn], eps)
+            client.partial_sync({spn: frag})
+            change.append(time.perf_counter() - t0)
+    listed = subprocess.run(
+        ["nft", "list", "table", "ip", kube_layout.TABLE], capture_output=True, text=True
+    )
+    nft_f = []
+    if listed.returncode == 0:
+        nft_f = [_nft_f(ns, _reloadable(listed.stdout), args.timeout) for ns in args.baseline_netns]
+    client.delete_table()
+    client.close()
+    return {
+        "ref_messages": messages,
+        "ref_full_seconds": full,
+        "ref_change_seconds": change[::2],
+        "ref_nft_f_seconds": nft_f,
+    }
+
+
 def _reloadable(listed: str) -> str:
     """``nft list`` text that ``nft -f`` takes back: nft prints the endpoint maps' index type
     as "mark" but will only map numgen's integer through a map declared with typeof."""
     typed = "type mark : ipv4_addr . inet_service"
-    return listed.replace(typed, "typeof numgen random mod 1 : ip daddr . tcp dport")
+    listed = listed.replace(typed, "typeof numgen random mod 1 : ip daddr . tcp dport")
+    return listed.replace("type mark : verdict", "typeof numgen random mod 1 : verdict")
 
 
 def _nft_f(netns: str, text: str, timeout: float) -> float:
@@ -306,8 +359,22 @@ def report_nft(label: str, r: dict[str, Any]) -> None:
         f" (min {_ms_fine(min(p))}, max {_ms_fine(max(p))};"
         f" floor <= 100 ms: {verdict}; goal 20 ms {goal})"
     )
+    if "ref_full_seconds" in r:
+        _report_reference(r)
     a = r["add_seconds"]
     print(f"   add 1 Service, event->ACK {_ms_fine(statistics.median(a)):>9}   p50 of {len(a)}")
+
+
+def _report_reference(r: dict[str, Any]) -> None:
+    ref = r["ref_change_seconds"]
+    print(f"   -- kube-proxy's layout, same client ({r['ref_messages']:,} messages):")
+    print(f"   full write               {_ms(r['ref_full_seconds']):>10}")
+    if r["ref_nft_f_seconds"]:
+        print(f"   nft -f, same ruleset     {_ms(statistics.mean(r['ref_nft_f_seconds'])):>10}")
+    print(
+        f"   1 endpoint, render+commit {_ms_fine(statistics.median(ref)):>9}   p50 of {len(ref)}"
+        f" (min {_ms_fine(min(ref))}, max {_ms_fine(max(ref))})"
+    )
 
 
 def _ms_fine(seconds: float) -> str:
@@ -332,6 +399,7 @@ def run_case(args: argparse.Namespace, backend: str, variant: str, services: int
         argv += ["--services", str(services), "--endpoints", str(args.endpoints)]
         argv += ["--repeat", str(args.repeat), "--timeout", str(args.timeout)]
         argv += ["--baseline-variant", variant, "--mode", args.mode]
+        argv += ["--reference"] if args.reference else []
         for ns in base_ns:
             argv += ["--baseline-netns", ns]
         proc = subprocess.Popen(
@@ -402,6 +470,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nft-services", type=int, default=None, help="N for the nft variant")
     p.add_argument("--iptc-services", type=int, default=None, help="N for python-iptables")
     p.add_argument("--mode", choices=("iptables", "nftables"), default="iptables")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="nftables: also measure kube-proxy's layout (kproxy.nftables.kube_layout)",
+    )
     p.add_argument("--repeat", type=int, default=None, help="partial syncs (5; nftables 20)")
     p.add_argument("--timeout", type=float, default=300.0, help="per restore call")
     p.add_argument("--case-timeout", type=float, default=900.0, help="per backend")

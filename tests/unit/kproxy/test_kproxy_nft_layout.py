@@ -105,3 +105,16 @@ def test_an_endpoint_swap_changes_only_map_elements() -> None:
     info = ServicePortInfo("10.96.0.10", 80)
     a, b = frag(info, LOCAL, REMOTE), frag(info, LOCAL, EndpointInfo("10.244.2.5", 8080))
     assert a.chains == b.chains and a.sets == b.sets and a.elements != b.elements
+
+
+def test_the_kube_proxy_reference_layout_has_a_chain_per_endpoint() -> None:
+    from kproxy.nftables import kube_layout
+
+    info = ServicePortInfo("10.96.0.10", 80)
+    f = kube_layout.service_fragment(CONFIG, SPN, info, [LOCAL, REMOTE])
+    names = chains(f)
+    assert len(names) == 3 and sum(n.startswith("endpoint-") for n in names) == 2
+    (vmap,) = f.sets
+    assert vmap.data_type == nl.TYPE_VERDICT
+    targets = {e.value for e in f.elements if e.set == vmap.name}
+    assert targets == {nl.Verdict(nl.GOTO, n) for n in names if n.startswith("endpoint-")}
