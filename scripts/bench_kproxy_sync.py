@@ -42,13 +42,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from knet.netlink import addrs, links, routes  # noqa: E402
 from knet.netlink import netns as netns_mod  # noqa: E402
+from knet.netlink.session import open_session  # noqa: E402
 from kproxy.backend.base import RulesBackend  # noqa: E402
 from kproxy.backend.iptc import IptcBackend  # noqa: E402
 from kproxy.backend.restore import RestoreBackend, nft_restore_input  # noqa: E402
@@ -56,6 +59,7 @@ from kproxy.config import ProxyConfig  # noqa: E402
 from kproxy.iptables.proxier import IptablesProxier  # noqa: E402
 from kproxy.lab.backends import TimedBackend  # noqa: E402
 from kproxy.nftables import kube_layout  # noqa: E402
+from kproxy.nftables import layout as nft_layout  # noqa: E402
 from kproxy.nftables.client import NftClient  # noqa: E402
 from kproxy.nftables.layout import TABLE  # noqa: E402
 from kproxy.nftables.proxier import NftablesProxier  # noqa: E402
@@ -421,6 +425,101 @@ def run_case(args: argparse.Namespace, backend: str, variant: str, services: int
             netns_mod.remove(ns)
 
 
+# ---------------------------------------------------------------------------------------------
+# First-packet latency (nftables mode): connect() from the node to a ClusterIP whose endpoint
+# is a pod behind a veth, with N Services in the table. Every connect is a new connection, so
+# each one's SYN goes through the nat rules.
+
+FP_NODE, FP_POD, FP_VIP = "10.252.0.1", "10.252.0.2", "10.96.0.10"
+FP_SERVER = f"""
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("{FP_POD}", 8080))
+s.listen(512)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+"""
+FP_CLIENT = f"""
+import json, socket, statistics, sys, time
+times = []
+for _ in range(int(sys.argv[1])):
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\\x01\\0\\0\\0\\0\\0\\0\\0")
+    t0 = time.perf_counter()
+    c.connect(("{FP_VIP}", 80))
+    times.append(time.perf_counter() - t0)
+    c.close()
+times.sort()
+print(json.dumps([statistics.median(times), times[int(len(times) * 0.99) - 1]]))
+"""
+
+
+def _fp_program(node: str, services: int) -> None:
+    config = ProxyConfig("node1", cluster_cidr="10.244.0.0/14")
+    frags: dict[Any, Any] = {nft_layout.BASE: nft_layout.base_fragment(config)}
+    for i in range(services):
+        spn = ServicePortName("bench", f"svc-{i}", "http")
+        vip = FP_VIP if i == 0 else _ip(0x0A610000, i)  # 10.97.x.x for the others
+        info = ServicePortInfo(vip, 80)
+        eps = [EndpointInfo(FP_POD, 8080)] if i == 0 else _ref_endpoints(i, 10)
+        frags[spn] = nft_layout.service_fragment(config, spn, info, eps)
+    client = NftClient(node, TABLE)
+    try:
+        client.full_sync(frags)
+    finally:
+        client.close()
+
+
+def first_packet(args: argparse.Namespace, sizes: Sequence[int]) -> dict[int, list[float]]:
+    """p50 and p99 connect time at each table size (one pair of namespaces, one run)."""
+    tag = secrets.token_hex(3)
+    node, pod = f"kt-bench-{tag}-fn", f"kt-bench-{tag}-fp"
+    made: list[str] = []
+    server: subprocess.Popen[str] | None = None
+    try:
+        for ns in (node, pod):
+            netns_mod.create(ns)
+            made.append(ns)
+        _fp_wire(node, pod)
+        enter = ["nsenter", f"--net=/run/netns/{pod}", "--", sys.executable, "-c", FP_SERVER]
+        server = subprocess.Popen(enter, stdout=subprocess.PIPE, text=True)
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        out: dict[int, list[float]] = {}
+        for n in sizes:
+            _fp_program(node, n)
+            argv = ["nsenter", f"--net=/run/netns/{node}", "--", sys.executable, "-c", FP_CLIENT]
+            done = subprocess.run(
+                [*argv, str(args.connects)], capture_output=True, text=True, timeout=300
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"first-packet client failed: {done.stderr[-300:]}")
+            out[n] = json.loads(done.stdout)
+        return out
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        for ns in made:
+            netns_mod.remove(ns)
+
+
+def _fp_wire(node: str, pod: str) -> None:
+    with open_session(node) as s:
+        links.add_veth(s, "kt-fpn", "kt-fpp", pod, up=True)
+        addrs.ensure_addr(s, "kt-fpn", IPv4Interface(f"{FP_NODE}/24"))
+        links.set_up(s, "lo")
+        # The VIP is routed somewhere, as on a real node; DNAT then re-routes to the pod.
+        routes.ensure_default_route(s, IPv4Address(FP_POD))
+    with open_session(pod) as s:
+        addrs.ensure_addr(s, "kt-fpp", IPv4Interface(f"{FP_POD}/24"))
+        links.set_up(s, "kt-fpp")
+        links.set_up(s, "lo")
+        routes.ensure_default_route(s, IPv4Address(FP_NODE))
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
@@ -471,6 +570,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iptc-services", type=int, default=None, help="N for python-iptables")
     p.add_argument("--mode", choices=("iptables", "nftables"), default="iptables")
     p.add_argument(
+        "--connects", type=int, default=0, help="nftables: first-packet latency over N connects"
+    )
+    p.add_argument(
         "--reference",
         action="store_true",
         help="nftables: also measure kube-proxy's layout (kproxy.nftables.kube_layout)",
@@ -511,6 +613,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         result = run_case(args, "nftables", "nft", args.services)
         report_nft(f"nftables mode, {time.perf_counter() - t0:.0f} s for the case", result)
+        if args.connects:
+            print(f"\n== first packet: connect() to a ClusterIP, {args.connects} connections")
+            for n, (p50, p99) in first_packet(args, (10, args.services)).items():
+                print(
+                    f"   {n:>6,} services       p50 {p50 * 1e6:7.1f} us   p99 {p99 * 1e6:7.1f} us"
+                )
         return 0
     skip = set(args.skip)
     for backend, variant, n, label in cases:
