@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-PROXY_MODES = ("iptables", "userspace")
+PROXY_MODES = ("iptables", "userspace", "nftables")
 BACKENDS = ("restore", "python-iptables")
 VARIANTS = ("legacy", "nft", "auto")
 DEFAULT_HEALTHZ_PORT = 10256
@@ -129,7 +129,7 @@ def _bit(text: str) -> int:
 class Options:
     kubeconfig: Path | None
     hostname: str
-    proxy_mode: Literal["iptables", "userspace"]
+    proxy_mode: Literal["iptables", "userspace", "nftables"]
     cluster_cidr: str | None
     masquerade_all: bool
     masquerade_bit: int
@@ -153,7 +153,7 @@ class Options:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kproxy",
-        description="kube-proxy for one node: iptables mode or userspace mode.",
+        description="kube-proxy for one node: iptables, nftables or userspace mode.",
     )
     p.add_argument("--kubeconfig", type=Path, help="kubeconfig of the API server to watch")
     p.add_argument(

@@ -17,12 +17,13 @@ from kproxy.cli import Options
 from kproxy.healthz import ProxyHealth
 from kproxy.iptables.mode import IPTABLES_MODE
 from kproxy.metrics import ProxyMetrics
+from kproxy.nftables.mode import NFTABLES_MODE
 from kproxy.provider import ModeContext, ProxyMode, ProxyProvider
 from kproxy.userspace.mode import USERSPACE_MODE
 
 log = logging.getLogger("kproxy")
 
-MODES: Mapping[str, ProxyMode] = {m.name: m for m in (IPTABLES_MODE, USERSPACE_MODE)}
+MODES: Mapping[str, ProxyMode] = {m.name: m for m in (IPTABLES_MODE, USERSPACE_MODE, NFTABLES_MODE)}
 
 
 def get_mode(name: str, modes: Mapping[str, ProxyMode] = MODES) -> ProxyMode:

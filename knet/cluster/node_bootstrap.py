@@ -24,7 +24,7 @@ from knet.netlink import links, names, sysctl
 from knet.netlink.exec import netns_argv
 from knet.netlink.session import open_session
 
-PROXY_MODES = ("iptables", "userspace")
+PROXY_MODES = ("iptables", "userspace", "nftables")
 HOST_SYSCTLS = {sysctl.IP_FORWARD: 1, sysctl.BRIDGE_NF_CALL_IPTABLES: 1}
 
 

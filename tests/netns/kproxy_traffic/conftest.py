@@ -16,9 +16,14 @@ from kproxy_traffic_harness import Api, KProxy, Node
 
 from knet.testing.apiserver import ApiServerProcess, running_apiserver
 
-# (proxy mode, iptables backend): iptables mode with both backends, userspace mode with the
-# restore backend.
-MODES = (("iptables", "restore"), ("iptables", "python-iptables"), ("userspace", "restore"))
+# (proxy mode, iptables backend): iptables mode with both backends, userspace and nftables
+# mode with the restore backend (nftables mode uses it only to remove other modes' rules).
+MODES = (
+    ("iptables", "restore"),
+    ("iptables", "python-iptables"),
+    ("userspace", "restore"),
+    ("nftables", "restore"),
+)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from pyroute2 import IPRoute
 
 from knet import kubeconfig
 from knet.netlink import netns as netns_mod
+from knet.netlink import nftables, nftsocket
 from kubelet_lite.network.conf import NetConf, SandboxSpec
 from kubelet_lite.network.pod_network import PodNetwork
 
@@ -99,6 +100,7 @@ class Api:
         *,
         node_port: int | None = None,
         affinity_seconds: int | None = None,
+        extra_spec: dict[str, Any] | None = None,
     ) -> None:
         ports: list[dict[str, Any]] = [
             {"name": "http", "protocol": "TCP", "port": 80, "targetPort": HTTP_PORT},
@@ -112,7 +114,19 @@ class Api:
         if affinity_seconds is not None:
             spec["sessionAffinity"] = "ClientIP"
             spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": affinity_seconds}}
+        spec.update(extra_spec or {})
         self._call("POST", self._svc_path(), {"metadata": {"name": name}, "spec": spec})
+
+    def update_spec(self, name: str, **fields: Any) -> None:
+        svc = self._call("GET", self._svc_path(name))
+        svc["spec"].update(fields)
+        self._call("PUT", self._svc_path(name), svc)
+
+    def set_lb_ingress(self, name: str, ips: Sequence[str]) -> None:
+        """What a load-balancer controller would write: status.loadBalancer.ingress."""
+        svc = self._call("GET", self._svc_path(name))
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
+        self._call("PUT", self._svc_path(name) + "/status", svc)
 
     def set_affinity(self, name: str, seconds: int | None) -> None:
         svc = self._call("GET", self._svc_path(name))
@@ -270,6 +284,19 @@ class Node:
     def iptables_save(self, variant: str) -> str:
         return self.run(netns_argv(self.netns, f"iptables-{variant}-save"))
 
+    def nft_chains(self, table: str = "knet-proxy") -> set[str]:
+        """Chain names of ``table ip <table>`` in the node namespace (empty: no such table)."""
+        sock = nftsocket.open_socket(self.netns)
+        try:
+            chains = sock.dump(nftables.NFPROTO_IPV4, nftables.NFT_MSG_GETCHAIN)
+        finally:
+            sock.close()
+        return {
+            str(c.get_attr("NFTA_CHAIN_NAME"))
+            for c in chains
+            if c.get_attr("NFTA_CHAIN_TABLE") == table
+        }
+
     def close(self) -> None:
         errors = []
         for proc in self.processes:
@@ -299,7 +326,7 @@ def _kill(proc: subprocess.Popen[str]) -> None:
 # kproxy
 
 
-_SYNCED = re.compile(r"synced iptables rules \(full")
+_SYNCED = re.compile(r"synced (iptables|nftables) rules \(full")
 
 
 class KProxy:

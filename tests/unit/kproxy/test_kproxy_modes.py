@@ -16,6 +16,7 @@ from kproxy.iptables.mode import IPTABLES_RULES
 from kproxy.iptables.proxier import IptablesProxier
 from kproxy.kernelstate import scan_save
 from kproxy.modes import MODES, foreign_rules, get_mode, run_cleanup
+from kproxy.nftables.mode import NFTABLES_RULES
 from kproxy.provider import ModeContext, ProxyMode, ProxyProvider
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
 from kproxy.rules.parse import join_args
@@ -68,8 +69,9 @@ def test_unknown_mode_is_a_readable_error() -> None:
 
 
 def test_each_mode_is_handed_the_other_modes_rules() -> None:
-    assert foreign_rules("iptables") == (USERSPACE_RULES,)
-    assert foreign_rules("userspace") == (IPTABLES_RULES,)
+    assert foreign_rules("iptables") == (USERSPACE_RULES, NFTABLES_RULES)
+    assert foreign_rules("userspace") == (IPTABLES_RULES, NFTABLES_RULES)
+    assert foreign_rules("nftables") == (IPTABLES_RULES, USERSPACE_RULES)
 
 
 def test_cleanup_asks_every_mode_and_adds_up_their_reports() -> None:
