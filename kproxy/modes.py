@@ -7,6 +7,7 @@ to remove its own. A new mode (nftables) is one more ``ProxyMode`` in ``MODES``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -43,9 +44,24 @@ async def make_provider(
 ) -> ProxyProvider:
     """The provider for --proxy-mode."""
     mode = get_mode(opts.proxy_mode)
+    await asyncio.to_thread(remove_leftovers, opts, mode.name)
     node_ips = opts.node_ips or await node_ips_from_api(client, opts.hostname)
     ctx = ModeContext(opts, metrics, health, node_ips, foreign_rules(mode.name))
     return await mode.build(ctx)
+
+
+def remove_leftovers(opts: Options, name: str, modes: Mapping[str, ProxyMode] = MODES) -> None:
+    """What the other modes left outside iptables (nftables mode's table) goes before ``name``
+    programs anything; a failure is logged, not fatal (the rules of two modes would both
+    answer, as after a kube-proxy mode switch without cleanup)."""
+    for mode in modes.values():
+        if mode.name == name or mode.leftovers is None:
+            continue
+        report = mode.leftovers(opts)
+        for removed in report.chains_removed.values():
+            log.info("removed %s left by %s mode", ", ".join(removed), mode.name)
+        for error in report.errors:
+            log.warning("could not remove what %s mode left: %s", mode.name, error)
 
 
 def run_cleanup(opts: Options, modes: Mapping[str, ProxyMode] = MODES) -> CleanupReport:

@@ -59,10 +59,14 @@ class ProxyMode:
     """One entry of the mode registry (``kproxy.modes``), keyed by ``--proxy-mode``.
 
     ``owned`` is what the mode leaves in iptables (None if nothing): the other modes remove it
-    when they take over. ``cleanup`` removes the mode's rules for ``kproxy --cleanup``.
+    in their full syncs when they take over. ``leftovers`` removes what it leaves outside
+    iptables (nftables mode's table); whichever other mode starts next calls it once, as
+    kube-proxy cleans up after the other modes at start-up. ``cleanup`` removes the mode's
+    rules for ``kproxy --cleanup``.
     """
 
     name: str
     build: Callable[[ModeContext], Awaitable[ProxyProvider]]
     cleanup: Callable[[Options], CleanupReport]
     owned: OwnedRules | None = None
+    leftovers: Callable[[Options], CleanupReport] | None = None

@@ -2,7 +2,7 @@
 
 It owns ``table ip knet-proxy`` and nothing in iptables (``owned`` is empty: no jump rules, no
 chains). When it takes over from another mode it removes that mode's iptables rules once, at
-build time. (The other modes do not remove its table yet: their full syncs know iptables only.)
+build time; the other modes remove its table when they start (``leftovers``).
 """
 
 from __future__ import annotations
@@ -74,4 +74,4 @@ def cleanup(opts: Options) -> CleanupReport:
 # Nothing in iptables: other modes taking over have no iptables rules of ours to remove.
 NFTABLES_RULES = OwnedRules((), {})
 
-NFTABLES_MODE = ProxyMode("nftables", build, cleanup, NFTABLES_RULES)
+NFTABLES_MODE = ProxyMode("nftables", build, cleanup, NFTABLES_RULES, leftovers=cleanup)

@@ -46,12 +46,6 @@ NFT_FIXED_CHAINS = {
 }
 
 
-def not_built_in_nftables(cluster: Cluster, feature: str) -> None:
-    """Skip (naming the missing feature) in nftables mode until the feature is built."""
-    if cluster.kproxy.mode == "nftables":
-        pytest.skip(f"nftables mode: {feature} is not built yet")
-
-
 def ok(answers: list[str]) -> list[str]:
     return [a for a in answers if not a.startswith("error:")]
 
@@ -454,9 +448,6 @@ def test_switching_modes_removes_the_other_modes_rules(
     cluster: Cluster, services: list[str]
 ) -> None:
     node, kproxy = cluster.node, cluster.kproxy
-    not_built_in_nftables(
-        cluster, "removal of its table by the other modes (their OwnedRules cover iptables only)"
-    )
     vip = "10.96.10.16"
     make_service(cluster, services, "switch", vip, ("p1", "p2"))
     serving(cluster, vip, HTTP, {"p1", "p2"})
@@ -476,9 +467,14 @@ def test_switching_modes_removes_the_other_modes_rules(
                 }
                 # KUBE-FIREWALL is kubelet's (from the cleanup test), not iptables mode's.
                 assert _kube_chains(save) - {"KUBE-FIREWALL"} == _portal_chains(save), save
+            elif mode == "nftables":
+                assert _kube_chains(save) - {"KUBE-FIREWALL"} == set(), save
+                assert node.nft_chains() >= NFT_FIXED_CHAINS
             else:
                 assert _portal_chains(save) == set()
                 assert "KUBE-SERVICES" in _kube_chains(save)
+            if mode != "nftables":  # its table goes when another mode starts
+                assert node.nft_chains() == set()
             assert len(_jump_rules(save)) == JUMPS_PER_MODE[mode]
     finally:
         if kproxy.mode != home or kproxy.proc is None:

@@ -3,6 +3,8 @@ sync removes the other modes' rules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from kproxy_scenarios import overall
 
@@ -15,7 +17,7 @@ from kproxy.iptables import mode as iptables_mode
 from kproxy.iptables.mode import IPTABLES_RULES
 from kproxy.iptables.proxier import IptablesProxier
 from kproxy.kernelstate import scan_save
-from kproxy.modes import MODES, foreign_rules, get_mode, run_cleanup
+from kproxy.modes import MODES, foreign_rules, get_mode, remove_leftovers, run_cleanup
 from kproxy.nftables.mode import NFTABLES_RULES
 from kproxy.provider import ModeContext, ProxyMode, ProxyProvider
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES, JUMP_RULES
@@ -107,7 +109,10 @@ def test_cleanup_removes_both_modes_rules_and_nothing_else(
     _install_userspace_mode(backend)
     for module in (iptables_mode, userspace_mode):
         monkeypatch.setattr(module, "cleanup_backends", lambda opts: [backend])
-    report = run_cleanup(parse_options(["--cleanup"]))
+    # nftables mode's cleanup talks to the kernel of this namespace (the machine's own): not
+    # here. Its table removal is tested in a scratch namespace (tests/netns/kproxy).
+    iptables_based = {name: MODES[name] for name in ("iptables", "userspace")}
+    report = run_cleanup(parse_options(["--cleanup"]), iptables_based)
     assert report.errors == []
     assert report.jump_rules_removed == len(JUMP_RULES) + len(USERSPACE_JUMPS)
     assert _kube_chains(backend) == {"filter": set(), "nat": set(), "mangle": set()}
@@ -130,3 +135,33 @@ async def test_iptables_full_sync_removes_the_userspace_modes_rules() -> None:
     chains = _kube_chains(backend)
     assert not any(USERSPACE_RULES.owns(t, c) for t, cs in chains.items() for c in cs)
     assert "KUBE-SERVICES" in chains["nat"]
+
+
+def test_leftovers_of_the_other_modes_are_removed_before_a_mode_starts() -> None:
+    calls: list[str] = []
+
+    def leftovers(name: str) -> Callable[[Options], CleanupReport]:
+        def remove(_opts: Options) -> CleanupReport:
+            calls.append(name)
+            report = CleanupReport()
+            if name == "b":
+                report.errors.append("boom")
+            return report
+
+        return remove
+
+    async def build(_ctx: ModeContext) -> ProxyProvider:
+        raise AssertionError("not built here")
+
+    def no_cleanup(_opts: Options) -> CleanupReport:
+        return CleanupReport()
+
+    modes = {
+        n: ProxyMode(n, build, no_cleanup, leftovers=leftovers(n) if n != "c" else None)
+        for n in ("a", "b", "c")
+    }
+    opts = parse_options(["--cleanup"])
+    remove_leftovers(opts, "a", modes)  # b's error is logged, not raised
+    assert calls == ["b"]
+    remove_leftovers(opts, "c", modes)
+    assert calls == ["b", "a", "b"]
