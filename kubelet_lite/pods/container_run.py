@@ -170,9 +170,10 @@ def to_terminated(
         message = rec.start_error
     elif not rec.known:
         message = "the container ended while kubelet-lite was not watching; exit code unknown"
+    reason = terminated_reason(code, rec.start_error, rec.known)
     return Terminated(
         exit_code=code,
-        reason=terminated_reason(code, rec.start_error, rec.known),
+        reason="OOMKilled" if rec.oom_killed else reason,
         message=message,
         signal=rec.signal,
         started_at=started_at,

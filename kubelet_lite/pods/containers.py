@@ -9,6 +9,7 @@ kubelet-lite left behind, from the pod's run records.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping
 from functools import partial
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from knet.api.base import to_wire
+from knet.api.core import Container
 from kubelet_lite import failpoints
 from kubelet_lite.events import NORMAL, WARNING
 from kubelet_lite.pods.backoff import CrashLoopBackoff
@@ -38,6 +41,9 @@ from kubelet_lite.pods.container_spec import (
 )
 from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.probes import Kind, Target, start_probes
+from kubelet_lite.runtime import cgroups
+from kubelet_lite.runtime.mounts import MountPlan
+from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.process import (
     ExitRecord,
     LaunchRequest,
@@ -76,6 +82,14 @@ class PodContext(Protocol):
 
     @property
     def netns_path(self) -> str | None: ...
+
+    @property
+    def pause_pid(self) -> int | None: ...
+
+    @property
+    def share_pid(self) -> bool: ...
+
+    def container_mounts(self, c: Container) -> MountPlan: ...
 
     def event(
         self, etype: str, reason: str, message: str, container: str | None = None
@@ -272,8 +286,23 @@ class PodContainers:
         except asyncio.CancelledError:
             return
         if run.attempt == attempt and run.process is proc:
+            rec = self._after_exit(run, rec)
             run.record_exit(rec, self.pod.dir.log_file(run.name, attempt))
             self.pod.deps.wake(self.pod.uid)
+
+    def _after_exit(self, run: ContainerRun, rec: ExitRecord) -> ExitRecord:
+        """Read the OOM killer's count, then remove the run's cgroup (the next run gets a
+        fresh one, with a fresh count)."""
+        driver = self.pod.deps.cgroups
+        if driver is None:
+            return rec
+        if rec.exit_code == 137 and driver.oom_kills(self.pod.uid, run.name) > 0:
+            rec = dataclasses.replace(rec, oom_killed=True)
+        try:
+            driver.remove_container(self.pod.uid, run.name)
+        except OSError as exc:
+            log.warning("pod %s: cgroup of %s stays: %s", self.pod.uid, run.name, exc)
+        return rec
 
     # ------------------------------------------------------------------ stop
 
@@ -348,6 +377,8 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     env = container_env(c, pod_fields(pod), hostname)
     command, args = expanded_command(c, env)
     plan = resolve(c.image, command or None, args or None)
+    mounts = pod.container_mounts(c)
+    procs = container_cgroup(pod, c)
     attempt = run.attempt + 1
     run.image_id, run.env = plan.image_id, env
     return LaunchRequest(
@@ -360,7 +391,28 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         pod_uid=pod.uid,
         cwd=c.working_dir,
         netns=pod.netns_path,
+        namespaces=NamespacePlan(
+            holder=pod.pause_pid, pid="pod" if pod.share_pid else "container", mount=True
+        ),
+        mounts=mounts,
+        cgroup_procs=tuple(procs),
     )
+
+
+def container_cgroup(pod: PodContext, c: Container) -> list[str]:
+    """Make the container's cgroups with its limits; their cgroup.procs files."""
+    driver = pod.deps.cgroups
+    if driver is None:
+        return []
+    resources = to_wire(c.resources) if c.resources is not None else None
+    try:
+        limits = cgroups.limits_for(resources)
+    except ValueError as exc:
+        raise ContainerConfigError(f"container {c.name!r}: resources: {exc}") from None
+    try:
+        return driver.create(pod.uid, c.name, limits)
+    except OSError as exc:
+        raise ContainerConfigError(f"container {c.name!r}: cgroup: {exc}") from None
 
 
 def pod_fields(pod: PodContext) -> PodFields:

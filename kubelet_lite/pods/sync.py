@@ -16,16 +16,22 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from knet.api.core import Container
 from knet.client import ApiConnectionError, ApiError
 from kubelet_lite import failpoints
 from kubelet_lite.events import NORMAL, WARNING
 from kubelet_lite.network.pod_network import SandboxError
 from kubelet_lite.pods.container_run import now_rfc3339
+from kubelet_lite.pods.container_spec import pod_hostname
 from kubelet_lite.pods.containers import PodContainers
 from kubelet_lite.pods.deps import Deps
+from kubelet_lite.pods.pause import PodPause
 from kubelet_lite.pods.plan import plan_pod
+from kubelet_lite.pods.pod_files import PodFiles
 from kubelet_lite.pods.sandbox import PodSandbox
 from kubelet_lite.pods.status_view import container_views
+from kubelet_lite.runtime.mounts import MountPlan
+from kubelet_lite.runtime.process import RuntimeUnavailable, StartFailed
 from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 from kubelet_lite.status.pod_status import PodFacts, build_status
 
@@ -49,6 +55,9 @@ class PodSync:
         self.dir: PodDir = deps.store.pod(self.uid)
         self.cp = PodCheckpoint(self.uid, self.namespace, self.name)
         self.sandbox = PodSandbox(deps, self.dir, f"{self.namespace}/{self.name}")
+        self.pause = PodPause(deps, self.dir, lambda: deps.wake(self.uid))
+        self.files = PodFiles(self.dir, deps.config)
+        self._files_written = False
         self.containers = PodContainers(self)
         self.last_status: dict[str, Any] | None = None
         self.seen_at = time.monotonic()
@@ -76,6 +85,17 @@ class PodSync:
     @property
     def netns_path(self) -> str | None:
         return self.sandbox.netns_path(self.cp, self.host_network)
+
+    @property
+    def pause_pid(self) -> int | None:
+        return self.pause.pid
+
+    @property
+    def share_pid(self) -> bool:
+        return bool(self.spec.get("shareProcessNamespace"))
+
+    def container_mounts(self, c: Container) -> MountPlan:
+        return self.files.mounts(self.pod, c)
 
     def update(self, pod: dict[str, Any]) -> None:
         old_gen = (self.pod.get("metadata") or {}).get("generation")
@@ -107,6 +127,7 @@ class PodSync:
         if cp is None:
             return
         self.cp = cp
+        self.pause.adopt()
         self.containers.adopt()
         await self.sandbox.check(cp)
 
@@ -124,6 +145,7 @@ class PodSync:
                 NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created."
             )
             await self.containers.kill_all(self.grace(), "sandbox changed")
+            await self.pause.stop()
             await self.sandbox.teardown(self.cp, self.host_network)
             self.sandbox.changed = False
         if self.cp.start_time is None:
@@ -138,12 +160,51 @@ class PodSync:
         if not await self.sandbox.ensure(self.cp, self.host_network, self.event):
             self.report()
             return
+        if not await self._ensure_pause() or not self._write_files():
+            self.report()
+            return
         t_plan = time.monotonic()
         started = await self._carry_out_plan()
         self.report()
         if not self._start_logged and started:
             self._start_logged = True
             self._log_start_latency(t_sandbox, t_plan)
+
+    async def _ensure_pause(self) -> bool:
+        """The pod's pause runs (its namespaces are the pod's). If it ended under running
+        containers, they go too: they are started again in the new one's namespaces."""
+        if self.pause.lost and any(r.running for r in self.containers.by_name.values()):
+            self.event(
+                NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created."
+            )
+            await self.containers.kill_all(self.grace(), "sandbox changed")
+        if self.host_network:
+            hostname = self.deps.config.node_name
+        else:
+            hostname = pod_hostname(self.name, self.spec.get("hostname"))
+        try:
+            await self.pause.ensure(hostname, self.netns_path, self.share_pid)
+        except (StartFailed, RuntimeUnavailable) as exc:
+            self.sandbox.error = f"failed to start the pod's pause process: {exc}"
+            self.event(WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
+            self.deps.wake_later(self.uid, 1.0)
+            return False
+        self.sandbox.error = None
+        return True
+
+    def _write_files(self) -> bool:
+        """The pod's /etc files and emptyDirs, once, before its first container."""
+        if self._files_written:
+            return True
+        try:
+            self.files.write(self.pod, self.namespace, self.pod_ip, self.host_network)
+        except OSError as exc:
+            self.sandbox.error = f"failed to write the pod's files: {exc}"
+            self.event(WARNING, "FailedMount", self.sandbox.error)
+            self.deps.wake_later(self.uid, 1.0)
+            return False
+        self._files_written = True
+        return True
 
     async def _carry_out_plan(self) -> bool:
         """Kill, note back-offs, start, as plan.py decides; True if it started something."""
@@ -199,6 +260,8 @@ class PodSync:
         """The pod is done: stop what still runs (sidecars), release its network."""
         await self.containers.kill_all(self.grace(), "")
         self.containers.stop_watching()
+        await self.pause.stop()
+        self._remove_cgroups()
         await self.sandbox.teardown(self.cp, self.host_network)
         self.cp.terminal_phase = phase
         self.dir.save(self.cp)
@@ -213,6 +276,8 @@ class PodSync:
         grace = MIN_GRACE if api_deleted else self.grace()
         await self.containers.kill_all(grace, "Stopping")
         self.containers.stop_watching()
+        await self.pause.stop()
+        self._remove_cgroups()
         try:
             await self.sandbox.teardown(self.cp, self.host_network)
         except SandboxError as exc:
@@ -240,9 +305,18 @@ class PodSync:
         self.deps.statuses.forget(self.uid)
         return True
 
+    def _remove_cgroups(self) -> None:
+        if self.deps.cgroups is None:
+            return
+        try:
+            self.deps.cgroups.remove_pod(self.uid)
+        except OSError as exc:
+            log.warning("pod %s/%s: cgroups stay: %s", self.namespace, self.name, exc)
+
     def detach(self) -> None:
         """kubelet-lite is stopping: stop watching; the containers keep running."""
         self.containers.detach()
+        self.pause.detach()
 
     # ------------------------------------------------------------------ status
 

@@ -35,6 +35,8 @@ from knet import gctune
 from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.images import BUILTINS
 from kubelet_lite.runtime.launch import ChildPlan, become_container, libc
+from kubelet_lite.runtime.mounts import plan_from_wire as mounts_from_wire
+from kubelet_lite.runtime.namespaces import plan_from_wire as namespaces_from_wire
 
 
 def now_rfc3339() -> str:
@@ -103,6 +105,9 @@ def plan_from_request(req: dict[str, Any]) -> ChildPlan:
         builtin_args=_str_list(req.get("builtinArgs") or [], "builtinArgs"),
         cwd=req.get("cwd") or None,
         netns=req.get("netns") or None,
+        namespaces=namespaces_from_wire(req.get("namespaces")),
+        mounts=mounts_from_wire(req.get("mounts")),
+        cgroup_procs=tuple(_str_list(req.get("cgroupProcs") or [], "cgroupProcs")),
     )
 
 
