@@ -77,7 +77,7 @@ def teardown_pod(pd: PodDir, network: PodNetwork, uid: str | None) -> list[int]:
     if uid is not None:
         driver = cgroups.detect()
         if driver is not None:
-            driver.remove_pod(uid)  # the processes are gone: the groups are empty
+            driver.remove_pod_waiting(uid)  # the processes are gone (or being reaped)
         network.delete(SandboxSpec(pod_uid=uid))
     pd.remove()
     return killed

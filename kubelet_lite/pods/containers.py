@@ -41,6 +41,7 @@ from kubelet_lite.pods.container_spec import (
 )
 from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.probes import Kind, Target, start_probes
+from kubelet_lite.pods.security_context import container_security
 from kubelet_lite.runtime import cgroups
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
@@ -377,7 +378,16 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     env = container_env(c, pod_fields(pod), hostname)
     command, args = expanded_command(c, env)
     plan = resolve(c.image, command or None, args or None)
-    mounts = pod.container_mounts(c)
+    sec = container_security(
+        pod.spec.get("securityContext"),
+        (c.model_extra or {}).get("securityContext"),
+        c.name,
+        f"{pod.name}_{pod.namespace}({pod.uid})",
+    )
+    mounts = dataclasses.replace(pod.container_mounts(c), tmpfs_read_only=sec.read_only_root)
+    if sec.not_honoured and run.attempt < 0:
+        for path in sec.not_honoured:
+            pod.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite", c.name)
     procs = container_cgroup(pod, c)
     attempt = run.attempt + 1
     run.image_id, run.env = plan.image_id, env
@@ -396,6 +406,7 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         ),
         mounts=mounts,
         cgroup_procs=tuple(procs),
+        security=sec.plan,
     )
 
 

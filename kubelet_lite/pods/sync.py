@@ -10,6 +10,8 @@ of every step that creates something; status_view.py and status/pod_status.py ma
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 import time
 from collections.abc import Mapping
@@ -261,7 +263,7 @@ class PodSync:
         await self.containers.kill_all(self.grace(), "")
         self.containers.stop_watching()
         await self.pause.stop()
-        self._remove_cgroups()
+        await self._remove_cgroups()
         await self.sandbox.teardown(self.cp, self.host_network)
         self.cp.terminal_phase = phase
         self.dir.save(self.cp)
@@ -277,7 +279,7 @@ class PodSync:
         await self.containers.kill_all(grace, "Stopping")
         self.containers.stop_watching()
         await self.pause.stop()
-        self._remove_cgroups()
+        await self._remove_cgroups()
         try:
             await self.sandbox.teardown(self.cp, self.host_network)
         except SandboxError as exc:
@@ -305,13 +307,21 @@ class PodSync:
         self.deps.statuses.forget(self.uid)
         return True
 
-    def _remove_cgroups(self) -> None:
-        if self.deps.cgroups is None:
+    async def _remove_cgroups(self) -> None:
+        """The containers have ended; their last processes may still be being reaped."""
+        driver = self.deps.cgroups
+        if driver is None:
             return
-        try:
-            self.deps.cgroups.remove_pod(self.uid)
-        except OSError as exc:
-            log.warning("pod %s/%s: cgroups stay: %s", self.namespace, self.name, exc)
+        for _ in range(200):
+            try:
+                driver.remove_pod(self.uid)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    log.warning("pod %s/%s: cgroups stay: %s", self.namespace, self.name, exc)
+                    return
+            await asyncio.sleep(0.01)
+        log.warning("pod %s/%s: cgroups stay: still busy after 2s", self.namespace, self.name)
 
     def detach(self) -> None:
         """kubelet-lite is stopping: stop watching; the containers keep running."""

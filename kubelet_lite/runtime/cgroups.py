@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -180,6 +181,18 @@ class Cgroups:
         """Remove the pod's groups (its processes must be gone). Raises OSError (EBUSY)."""
         for d in self.pod_dirs(uid):
             _rmdir_tree(d)
+
+    def remove_pod_waiting(self, uid: str, timeout: float = 2.0) -> None:
+        """remove_pod, retried while the last processes are still being reaped (EBUSY)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.remove_pod(uid)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     def pod_exists(self, uid: str) -> bool:
         return any(d.exists() for d in self.pod_dirs(uid))

@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from kubelet_lite.runtime import mounts
+from kubelet_lite.runtime import mounts, security
 from kubelet_lite.runtime import namespaces as ns
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
+from kubelet_lite.runtime.security import SecurityPlan
 
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
@@ -59,6 +60,7 @@ class ChildPlan:
     namespaces: NamespacePlan | None = None  # None: only the network and a new UTS namespace
     mounts: MountPlan | None = None  # the container's mount namespace (namespaces.mount)
     cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files to join, first thing
+    security: SecurityPlan | None = None  # applied last, just before exec
 
 
 class StartError(Exception):
@@ -163,6 +165,9 @@ def become_container(
         if plan.cwd:
             cwd = plan.cwd
             _stage(f"chdir to {cwd}", lambda: os.chdir(cwd))
+        if plan.security is not None:
+            sec = plan.security
+            _stage("security context", lambda: security.apply(sec))
         if plan.builtin is not None:
             main = builtins.get(plan.builtin)
             if main is None:

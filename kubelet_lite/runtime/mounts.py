@@ -59,12 +59,14 @@ class MountPlan:
     binds: tuple[Bind, ...] = ()
     read_only_root: bool = True
     tmpfs: tuple[str, ...] = ("/tmp", "/run")
+    tmpfs_read_only: bool = False  # readOnlyRootFilesystem: the node's /tmp stays hidden
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "binds": [[b.source, b.target, b.read_only] for b in self.binds],
             "readOnlyRoot": self.read_only_root,
             "tmpfs": list(self.tmpfs),
+            "tmpfsReadOnly": self.tmpfs_read_only,
         }
 
 
@@ -84,7 +86,12 @@ def plan_from_wire(doc: Any) -> MountPlan | None:
     tmpfs = doc.get("tmpfs", ["/tmp", "/run"])
     if not isinstance(tmpfs, list) or not all(isinstance(t, str) for t in tmpfs):
         raise ValueError("mounts.tmpfs must be a list of paths")
-    return MountPlan(tuple(binds), bool(doc.get("readOnlyRoot", True)), tuple(tmpfs))
+    return MountPlan(
+        tuple(binds),
+        bool(doc.get("readOnlyRoot", True)),
+        tuple(tmpfs),
+        bool(doc.get("tmpfsReadOnly")),
+    )
 
 
 def _libc() -> Any:
@@ -198,7 +205,8 @@ def apply(plan: MountPlan) -> None:
             read_only_tree("/")
         for path in plan.tmpfs:
             mode = "1777" if path == "/tmp" else "755"
-            mount("tmpfs", os.path.realpath(path), "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode}")
+            flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if plan.tmpfs_read_only else 0)
+            mount("tmpfs", os.path.realpath(path), "tmpfs", flags, f"mode={mode}")
         _make_dev()
         for fd, b in zip(fds, plan.binds, strict=True):
             _bind(fd, b)

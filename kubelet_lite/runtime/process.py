@@ -28,6 +28,7 @@ from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.resolve import ImagePlan
+from kubelet_lite.runtime.security import SecurityPlan
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class LaunchRequest:
     namespaces: NamespacePlan | None = None  # pause's to join, and the container's own
     mounts: MountPlan | None = None  # what the container's mount namespace holds
     cgroup_procs: tuple[str, ...] = ()  # the container's groups (cgroups.py) to join
+    security: SecurityPlan | None = None  # uid/gid, capabilities, no_new_privs
 
     @property
     def mark(self) -> bytes:
@@ -83,6 +85,7 @@ class LaunchRequest:
             "namespaces": self.namespaces.to_wire() if self.namespaces is not None else None,
             "mounts": self.mounts.to_wire() if self.mounts is not None else None,
             "cgroupProcs": list(self.cgroup_procs),
+            "security": self.security.to_wire() if self.security is not None else None,
             "pidFile": str(self.pid_file),
             "exitFile": str(self.exit_file),
         }
