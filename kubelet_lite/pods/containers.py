@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from knet.api.base import to_wire
 from knet.api.core import Container
 from kubelet_lite import failpoints
 from kubelet_lite.events import NORMAL, WARNING
@@ -40,9 +39,9 @@ from kubelet_lite.pods.container_spec import (
     spec_hash,
 )
 from kubelet_lite.pods.deps import Deps
+from kubelet_lite.pods.pod_cgroups import after_exit, container_cgroup
 from kubelet_lite.pods.probes import Kind, Target, start_probes
 from kubelet_lite.pods.security_context import container_security
-from kubelet_lite.runtime import cgroups
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.process import (
@@ -287,23 +286,9 @@ class PodContainers:
         except asyncio.CancelledError:
             return
         if run.attempt == attempt and run.process is proc:
-            rec = self._after_exit(run, rec)
+            rec = after_exit(self.pod.deps.cgroups, self.pod.uid, run.name, rec)
             run.record_exit(rec, self.pod.dir.log_file(run.name, attempt))
             self.pod.deps.wake(self.pod.uid)
-
-    def _after_exit(self, run: ContainerRun, rec: ExitRecord) -> ExitRecord:
-        """Read the OOM killer's count, then remove the run's cgroup (the next run gets a
-        fresh one, with a fresh count)."""
-        driver = self.pod.deps.cgroups
-        if driver is None:
-            return rec
-        if rec.exit_code == 137 and driver.oom_kills(self.pod.uid, run.name) > 0:
-            rec = dataclasses.replace(rec, oom_killed=True)
-        try:
-            driver.remove_container(self.pod.uid, run.name)
-        except OSError as exc:
-            log.warning("pod %s: cgroup of %s stays: %s", self.pod.uid, run.name, exc)
-        return rec
 
     # ------------------------------------------------------------------ stop
 
@@ -388,7 +373,7 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     if sec.not_honoured and run.attempt < 0:
         for path in sec.not_honoured:
             pod.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite", c.name)
-    procs = container_cgroup(pod, c)
+    procs = container_cgroup(pod.deps.cgroups, pod.uid, c)
     attempt = run.attempt + 1
     run.image_id, run.env = plan.image_id, env
     return LaunchRequest(
@@ -408,22 +393,6 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         cgroup_procs=tuple(procs),
         security=sec.plan,
     )
-
-
-def container_cgroup(pod: PodContext, c: Container) -> list[str]:
-    """Make the container's cgroups with its limits; their cgroup.procs files."""
-    driver = pod.deps.cgroups
-    if driver is None:
-        return []
-    resources = to_wire(c.resources) if c.resources is not None else None
-    try:
-        limits = cgroups.limits_for(resources)
-    except ValueError as exc:
-        raise ContainerConfigError(f"container {c.name!r}: resources: {exc}") from None
-    try:
-        return driver.create(pod.uid, c.name, limits)
-    except OSError as exc:
-        raise ContainerConfigError(f"container {c.name!r}: cgroup: {exc}") from None
 
 
 def pod_fields(pod: PodContext) -> PodFields:

@@ -18,6 +18,7 @@ from kubelet_lite.runtime.pause import BUILTIN_NAME
 from kubelet_lite.runtime.process import (
     LaunchRequest,
     RunningProcess,
+    RuntimeUnavailable,
     StartFailed,
     marker,
     watch,
@@ -85,6 +86,16 @@ class PodPause:
             code = rec.exit_code if rec is not None else "unknown"
             raise StartFailed(f"pause ended as it started (exit code {code})", "start")
         return proc.pid
+
+    async def ensure_or_error(
+        self, hostname: str, netns: str | None, share_pid: bool
+    ) -> str | None:
+        """ensure(); None once pause runs, else the sandbox error to show."""
+        try:
+            await self.ensure(hostname, netns, share_pid)
+        except (StartFailed, RuntimeUnavailable) as exc:
+            return f"Failed to create pod sandbox: failed to start the pause process: {exc}"
+        return None
 
     def _watch(self, proc: RunningProcess) -> None:
         self.proc = proc

@@ -38,6 +38,19 @@ class PodFiles:
     def __init__(self, pod_dir: PodDir, config: KubeletConfig) -> None:
         self.dir = pod_dir
         self.config = config
+        self.written = False
+
+    def ensure(
+        self, pod: Mapping[str, Any], namespace: str, pod_ip: str | None, host_network: bool
+    ) -> str | None:
+        """write() once; None when done, else why it could not be."""
+        if not self.written:
+            try:
+                self.write(pod, namespace, pod_ip, host_network)
+            except OSError as exc:
+                return f"failed to write the pod's files: {exc}"
+            self.written = True
+        return None
 
     @property
     def etc_dir(self) -> Path:

@@ -10,8 +10,6 @@ of every step that creates something; status_view.py and status/pod_status.py ma
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import logging
 import time
 from collections.abc import Mapping
@@ -29,11 +27,11 @@ from kubelet_lite.pods.containers import PodContainers
 from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.pause import PodPause
 from kubelet_lite.pods.plan import plan_pod
+from kubelet_lite.pods.pod_cgroups import remove_pod_cgroups
 from kubelet_lite.pods.pod_files import PodFiles
 from kubelet_lite.pods.sandbox import PodSandbox
 from kubelet_lite.pods.status_view import container_views
 from kubelet_lite.runtime.mounts import MountPlan
-from kubelet_lite.runtime.process import RuntimeUnavailable, StartFailed
 from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 from kubelet_lite.status.pod_status import PodFacts, build_status
 
@@ -41,6 +39,7 @@ __all__ = ["Deps", "PodSync"]
 
 log = logging.getLogger(__name__)
 
+SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
 MIN_GRACE = 2  # kubelet's minimum grace period when the pod object is already gone
 
 
@@ -59,7 +58,6 @@ class PodSync:
         self.sandbox = PodSandbox(deps, self.dir, f"{self.namespace}/{self.name}")
         self.pause = PodPause(deps, self.dir, lambda: deps.wake(self.uid))
         self.files = PodFiles(self.dir, deps.config)
-        self._files_written = False
         self.containers = PodContainers(self)
         self.last_status: dict[str, Any] | None = None
         self.seen_at = time.monotonic()
@@ -87,6 +85,10 @@ class PodSync:
     @property
     def netns_path(self) -> str | None:
         return self.sandbox.netns_path(self.cp, self.host_network)
+
+    @property
+    def hostname(self) -> str:
+        return pod_hostname(self.name, self.spec.get("hostname"))
 
     @property
     def pause_pid(self) -> int | None:
@@ -143,9 +145,7 @@ class PodSync:
             self.report(reason="InvalidSpec", message=self.containers.spec_error)
             return
         if self.sandbox.changed:
-            self.event(
-                NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created."
-            )
+            self.event(NORMAL, "SandboxChanged", SANDBOX_CHANGED)
             await self.containers.kill_all(self.grace(), "sandbox changed")
             await self.pause.stop()
             await self.sandbox.teardown(self.cp, self.host_network)
@@ -162,7 +162,7 @@ class PodSync:
         if not await self.sandbox.ensure(self.cp, self.host_network, self.event):
             self.report()
             return
-        if not await self._ensure_pause() or not self._write_files():
+        if not await self._ensure_pause() or not self._ensure_files():
             self.report()
             return
         t_plan = time.monotonic()
@@ -173,40 +173,26 @@ class PodSync:
             self._log_start_latency(t_sandbox, t_plan)
 
     async def _ensure_pause(self) -> bool:
-        """The pod's pause runs (its namespaces are the pod's). If it ended under running
-        containers, they go too: they are started again in the new one's namespaces."""
+        """The pod's pause runs; if it ended under running containers, they go too."""
         if self.pause.lost and any(r.running for r in self.containers.by_name.values()):
-            self.event(
-                NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created."
-            )
+            self.event(NORMAL, "SandboxChanged", SANDBOX_CHANGED)
             await self.containers.kill_all(self.grace(), "sandbox changed")
-        if self.host_network:
-            hostname = self.deps.config.node_name
-        else:
-            hostname = pod_hostname(self.name, self.spec.get("hostname"))
-        try:
-            await self.pause.ensure(hostname, self.netns_path, self.share_pid)
-        except (StartFailed, RuntimeUnavailable) as exc:
-            self.sandbox.error = f"failed to start the pod's pause process: {exc}"
-            self.event(WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
+        hostname = self.deps.config.node_name if self.host_network else self.hostname
+        error = await self.pause.ensure_or_error(hostname, self.netns_path, self.share_pid)
+        self.sandbox.error = error
+        if error is not None:
+            self.event(WARNING, "FailedCreatePodSandBox", error)
             self.deps.wake_later(self.uid, 1.0)
-            return False
-        self.sandbox.error = None
-        return True
+        return error is None
 
-    def _write_files(self) -> bool:
-        """The pod's /etc files and emptyDirs, once, before its first container."""
-        if self._files_written:
-            return True
-        try:
-            self.files.write(self.pod, self.namespace, self.pod_ip, self.host_network)
-        except OSError as exc:
-            self.sandbox.error = f"failed to write the pod's files: {exc}"
-            self.event(WARNING, "FailedMount", self.sandbox.error)
+    def _ensure_files(self) -> bool:
+        """The pod's /etc files and emptyDirs, before its first container."""
+        error = self.files.ensure(self.pod, self.namespace, self.pod_ip, self.host_network)
+        if error is not None:
+            self.sandbox.error = error
+            self.event(WARNING, "FailedMount", error)
             self.deps.wake_later(self.uid, 1.0)
-            return False
-        self._files_written = True
-        return True
+        return error is None
 
     async def _carry_out_plan(self) -> bool:
         """Kill, note back-offs, start, as plan.py decides; True if it started something."""
@@ -263,7 +249,7 @@ class PodSync:
         await self.containers.kill_all(self.grace(), "")
         self.containers.stop_watching()
         await self.pause.stop()
-        await self._remove_cgroups()
+        await remove_pod_cgroups(self.deps.cgroups, self.uid, f"{self.namespace}/{self.name}")
         await self.sandbox.teardown(self.cp, self.host_network)
         self.cp.terminal_phase = phase
         self.dir.save(self.cp)
@@ -279,7 +265,7 @@ class PodSync:
         await self.containers.kill_all(grace, "Stopping")
         self.containers.stop_watching()
         await self.pause.stop()
-        await self._remove_cgroups()
+        await remove_pod_cgroups(self.deps.cgroups, self.uid, f"{self.namespace}/{self.name}")
         try:
             await self.sandbox.teardown(self.cp, self.host_network)
         except SandboxError as exc:
@@ -306,22 +292,6 @@ class PodSync:
         self.dir.remove()
         self.deps.statuses.forget(self.uid)
         return True
-
-    async def _remove_cgroups(self) -> None:
-        """The containers have ended; their last processes may still be being reaped."""
-        driver = self.deps.cgroups
-        if driver is None:
-            return
-        for _ in range(200):
-            try:
-                driver.remove_pod(self.uid)
-                return
-            except OSError as exc:
-                if exc.errno != errno.EBUSY:
-                    log.warning("pod %s/%s: cgroups stay: %s", self.namespace, self.name, exc)
-                    return
-            await asyncio.sleep(0.01)
-        log.warning("pod %s/%s: cgroups stay: still busy after 2s", self.namespace, self.name)
 
     def detach(self) -> None:
         """kubelet-lite is stopping: stop watching; the containers keep running."""
