@@ -55,6 +55,7 @@ class KubeletConfig:
     cluster_dns: tuple[str, ...] = ("10.96.0.10",)
     cluster_domain: str = "cluster.local"
     resolv_conf: Path = Path("/etc/resolv.conf")
+    pod_max_pids: int = -1  # per container here (kubelet: per pod); -1: no limit
 
     def __post_init__(self) -> None:
         if len(self.node_name) > 253 or not _DNS1123_SUBDOMAIN.match(self.node_name):
@@ -156,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="/etc/resolv.conf",
         help="the node's resolver configuration, for Default-policy and hostNetwork pods",
     )
+    p.add_argument(
+        "--pod-max-pids",
+        type=int,
+        default=-1,
+        help="most processes a container may run (pids cgroup; default -1: no limit)",
+    )
     p.add_argument("-v", "--v", type=int, default=0, dest="verbosity", help="log verbosity")
     return p
 
@@ -197,6 +204,7 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
         cluster_domain=args.cluster_domain.strip().rstrip("."),
         resolv_conf=Path(args.resolv_conf),
+        pod_max_pids=args.pod_max_pids,
     )
 
 

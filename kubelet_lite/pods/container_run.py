@@ -61,6 +61,7 @@ class ContainerRun:
     finished_at: float | None = None  # monotonic
     last: Terminated | None = None
     image_id: str = ""
+    image: str | None = None  # the image of the latest run (the spec's may have changed since)
     waiting_reason: str = "ContainerCreating"
     waiting_message: str | None = None
     blocked: bool = False

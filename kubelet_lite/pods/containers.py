@@ -373,9 +373,9 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     if sec.not_honoured and run.attempt < 0:
         for path in sec.not_honoured:
             pod.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite", c.name)
-    procs = container_cgroup(pod.deps.cgroups, pod.uid, c)
+    procs = container_cgroup(pod.deps.cgroups, pod.uid, c, config.pod_max_pids)
     attempt = run.attempt + 1
-    run.image_id, run.env = plan.image_id, env
+    run.image_id, run.image, run.env = plan.image_id, c.image, env
     return LaunchRequest(
         hostname=hostname,
         log=pod.dir.log_file(c.name, attempt),
@@ -386,13 +386,18 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         pod_uid=pod.uid,
         cwd=c.working_dir,
         netns=pod.netns_path,
-        namespaces=NamespacePlan(
-            holder=pod.pause_pid, pid="pod" if pod.share_pid else "container", mount=True
-        ),
+        namespaces=NamespacePlan(holder=pod.pause_pid, pid=pid_mode(pod.spec), mount=True),
         mounts=mounts,
         cgroup_procs=tuple(procs),
         security=sec.plan,
     )
+
+
+def pid_mode(spec: Mapping[str, Any]) -> str:
+    """hostPID: the node's PID namespace; shareProcessNamespace: pause's; else its own."""
+    if spec.get("hostPID"):
+        return "host"
+    return "pod" if spec.get("shareProcessNamespace") else "container"
 
 
 def pod_fields(pod: PodContext) -> PodFields:

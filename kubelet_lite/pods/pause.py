@@ -61,7 +61,9 @@ class PodPause:
             if proc is not None:
                 self._watch(proc)
 
-    async def ensure(self, hostname: str, netns: str | None, share_pid: bool) -> int:
+    async def ensure(
+        self, hostname: str, netns: str | None, share_pid: bool, host_ipc: bool = False
+    ) -> int:
         """The pid of the pod's pause, started if needed. Raises StartFailed or
         RuntimeUnavailable."""
         if self.pid is not None:
@@ -76,7 +78,9 @@ class PodPause:
             exit_file=self.dir.exit_file(PAUSE, n),
             pod_uid=self.dir.uid,
             netns=netns,
-            namespaces=NamespacePlan(holder=None, pid="pod" if share_pid else "host"),
+            namespaces=NamespacePlan(
+                holder=None, pid="pod" if share_pid else "host", host_ipc=host_ipc
+            ),
         )
         self.attempt = n
         proc = await self.deps.runtime.spawn(req)
@@ -88,11 +92,11 @@ class PodPause:
         return proc.pid
 
     async def ensure_or_error(
-        self, hostname: str, netns: str | None, share_pid: bool
+        self, hostname: str, netns: str | None, share_pid: bool, host_ipc: bool
     ) -> str | None:
         """ensure(); None once pause runs, else the sandbox error to show."""
         try:
-            await self.ensure(hostname, netns, share_pid)
+            await self.ensure(hostname, netns, share_pid, host_ipc)
         except (StartFailed, RuntimeUnavailable) as exc:
             return f"Failed to create pod sandbox: failed to start the pause process: {exc}"
         return None

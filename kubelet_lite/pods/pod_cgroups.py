@@ -20,14 +20,16 @@ log = logging.getLogger(__name__)
 OOM_EXIT = 137
 
 
-def container_cgroup(driver: cgroups.Cgroups | None, uid: str, c: Container) -> list[str]:
+def container_cgroup(
+    driver: cgroups.Cgroups | None, uid: str, c: Container, max_pids: int = -1
+) -> list[str]:
     """Make the container's cgroups with its limits; their cgroup.procs files. Raises
     ContainerConfigError."""
     if driver is None:
         return []
     resources = to_wire(c.resources) if c.resources is not None else None
     try:
-        limits = cgroups.limits_for(resources)
+        limits = cgroups.limits_for(resources, max_pids if max_pids > 0 else None)
     except ValueError as exc:
         raise ContainerConfigError(f"container {c.name!r}: resources: {exc}") from None
     try:

@@ -178,7 +178,10 @@ class PodSync:
             self.event(NORMAL, "SandboxChanged", SANDBOX_CHANGED)
             await self.containers.kill_all(self.grace(), "sandbox changed")
         hostname = self.deps.config.node_name if self.host_network else self.hostname
-        error = await self.pause.ensure_or_error(hostname, self.netns_path, self.share_pid)
+        host_ipc = bool(self.spec.get("hostIPC"))
+        error = await self.pause.ensure_or_error(
+            hostname, self.netns_path, self.share_pid, host_ipc
+        )
         self.sandbox.error = error
         if error is not None:
             self.event(WARNING, "FailedCreatePodSandBox", error)

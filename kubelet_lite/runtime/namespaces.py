@@ -51,9 +51,15 @@ class NamespacePlan:
     holder: int | None = None
     pid: str = "container"
     mount: bool = False
+    host_ipc: bool = False  # pause keeps the node's IPC namespace (hostIPC)
 
     def to_wire(self) -> dict[str, Any]:
-        return {"holder": self.holder, "pid": self.pid, "mount": self.mount}
+        return {
+            "holder": self.holder,
+            "pid": self.pid,
+            "mount": self.mount,
+            "hostIpc": self.host_ipc,
+        }
 
 
 def plan_from_wire(doc: Any) -> NamespacePlan | None:
@@ -67,7 +73,12 @@ def plan_from_wire(doc: Any) -> NamespacePlan | None:
     pid = doc.get("pid", "container")
     if pid not in PID_MODES:
         raise ValueError(f"namespaces.pid must be one of {', '.join(PID_MODES)}")
-    return NamespacePlan(holder=holder, pid=str(pid), mount=bool(doc.get("mount")))
+    return NamespacePlan(
+        holder=holder,
+        pid=str(pid),
+        mount=bool(doc.get("mount")),
+        host_ipc=bool(doc.get("hostIpc")),
+    )
 
 
 def _libc() -> Any:
@@ -105,7 +116,7 @@ def sethostname(name: str) -> None:
 def enter_pod(plan: NamespacePlan, hostname: str) -> None:
     """Join pause's net/IPC/UTS namespaces, or (as pause) make the IPC and UTS ones."""
     if plan.holder is None:
-        unshare(CLONE_NEWUTS | CLONE_NEWIPC, "UTS and IPC namespaces")
+        unshare(CLONE_NEWUTS | (0 if plan.host_ipc else CLONE_NEWIPC), "UTS and IPC namespaces")
         sethostname(hostname)
         return
     for kind in ("net", "ipc", "uts"):

@@ -100,3 +100,42 @@ async def test_cpu_limit_throttles(node: Node, client: ApiClient, driver: cgroup
     await wait_gone(client, "cpu")
     assert await node.aleftovers() == NOTHING
     assert not driver.pod_exists(uid)
+
+
+async def test_pids_limit(node: Node, client: ApiClient, driver: cgroups.Cgroups) -> None:
+    node.start_kubelet("--pod-max-pids", "10")
+    script = (
+        "import os, time\n"
+        "refused = 0\n"
+        "for _ in range(30):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60)\n"
+        "            os._exit(0)\n"
+        "    except BlockingIOError:\n"
+        "        refused += 1\n"
+        "print('refused', refused, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    forker = {"name": "forker", "image": "python", "command": ["python3", "-c", script]}
+    pod = await create_pod(
+        client,
+        node,
+        pod_manifest("pids", node.name, [forker], terminationGracePeriodSeconds=1),
+    )
+    uid = pod["metadata"]["uid"]
+    log = node.root / "pods" / uid / "logs" / "forker" / "0.log"
+
+    async def forked() -> str | None:
+        text = log.read_text() if log.exists() else ""
+        return text if "refused" in text else None
+
+    text = await wait_for("the forks", forked)
+    # 30 forks asked, at most 10 processes (relay and python among them) allowed.
+    assert int(text.split()[1]) >= 20
+    pids_dir = driver.container_dirs(uid, "forker")[-1]
+    assert (pids_dir / "pids.max").read_text().strip() == "10"
+    assert int((pids_dir / "pids.current").read_text()) <= 10
+    await client.delete("Pod", "pids", "default")
+    await wait_gone(client, "pids")
+    assert await node.aleftovers() == NOTHING

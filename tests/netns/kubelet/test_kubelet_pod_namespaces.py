@@ -136,3 +136,31 @@ async def test_share_process_namespace_with_pause_as_init(node: Node, client: Ap
     await client.delete("Pod", "shared", "default")
     await wait_gone(client, "shared")
     assert await node.aleftovers() == NOTHING
+
+
+async def test_host_pid_and_host_ipc(node: Node, client: ApiClient) -> None:
+    node.start_kubelet()
+    pod = await create_pod(
+        client,
+        node,
+        pod_manifest(
+            "hostns",
+            node.name,
+            [shell("a", "echo pid=$$$$; exec sleep 3600")],
+            hostPID=True,
+            hostIPC=True,
+            terminationGracePeriodSeconds=1,
+        ),
+    )
+    uid = pod["metadata"]["uid"]
+    await wait_running(client, "hostns")
+    # No relay: the recorded process is the container's, in the node's PID namespace.
+    a = recorded_pid(node, uid, "a")
+    assert (await logged(node, uid, "a", 1))[0] == f"pid={a}"
+    pause = recorded_pid(node, uid, "POD")
+    for kind in ("pid", "ipc"):
+        assert ns_id(a, kind) == ns_id(pause, kind) == ns_id(os.getpid(), kind), kind
+    assert ns_id(a, "net") == ns_id(pause, "net") != ns_id(os.getpid(), "net")
+    await client.delete("Pod", "hostns", "default")
+    await wait_gone(client, "hostns")
+    assert await node.aleftovers() == NOTHING
