@@ -50,6 +50,10 @@ class KubeletConfig:
     crash_loop_backoff_initial: float = 10.0
     crash_loop_backoff_max: float = 300.0
     sync_frequency: float = 60.0
+    cluster_dns: tuple[str, ...] = ("10.96.0.10",)
+    cluster_domain: str = "cluster.local"
+    resolv_conf: Path = Path("/etc/resolv.conf")
+    pod_max_pids: int = -1  # per container here (kubelet: per pod); -1: no limit
 
     def __post_init__(self) -> None:
         if is_dns1123_subdomain(self.node_name):
@@ -79,6 +83,13 @@ class KubeletConfig:
             raise ConfigError("need 0 < --crash-loop-backoff-initial <= --crash-loop-backoff-max")
         if self.max_pods < 1:
             raise ConfigError("--max-pods must be at least 1")
+        for server in self.cluster_dns:
+            try:
+                ip_address(server)
+            except ValueError:
+                raise ConfigError(f"--cluster-dns: {server!r} is not an IP address") from None
+        if is_dns1123_subdomain(self.cluster_domain):
+            raise ConfigError(f"--cluster-domain: {self.cluster_domain!r} is not a DNS domain")
 
     @property
     def lease_renew_interval(self) -> float:
@@ -129,6 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--crash-loop-backoff-initial", default="10s")
     p.add_argument("--crash-loop-backoff-max", default="5m")
+    p.add_argument(
+        "--cluster-dns",
+        default="10.96.0.10",
+        help="comma-separated DNS server IPs for ClusterFirst pods (default 10.96.0.10)",
+    )
+    p.add_argument(
+        "--cluster-domain",
+        default="cluster.local",
+        help="the cluster's DNS domain, in pods' search lists (default cluster.local)",
+    )
+    p.add_argument(
+        "--resolv-conf",
+        default="/etc/resolv.conf",
+        help="the node's resolver configuration, for Default-policy and hostNetwork pods",
+    )
+    p.add_argument(
+        "--pod-max-pids",
+        type=int,
+        default=-1,
+        help="most processes a container may run (pids cgroup; default -1: no limit)",
+    )
     p.add_argument("-v", "--v", type=int, default=0, dest="verbosity", help="log verbosity")
     return p
 
@@ -167,6 +199,10 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         crash_loop_backoff_max=parse_duration(
             args.crash_loop_backoff_max, "--crash-loop-backoff-max"
         ),
+        cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
+        cluster_domain=args.cluster_domain.strip().rstrip("."),
+        resolv_conf=Path(args.resolv_conf),
+        pod_max_pids=args.pod_max_pids,
     )
 
 

@@ -1,9 +1,9 @@
 """Cleaning up after pods that no longer exist, by what the records say (never by name).
 
 At start-up, every pod directory whose pod is not (any more) bound to this node is torn down:
-its recorded processes killed (each checked against its recorded start time first), its sandbox
-deleted (names derive from the pod UID), its IP released, its directory removed. Then the IPAM
-store forgets any address whose owner has no directory left.
+its recorded processes killed (each checked against its recorded start time first), its
+cgroups removed, its sandbox deleted (names derive from the pod UID), its IP released, its
+directory removed. Then the IPAM store forgets any address whose owner has no directory left.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from kubelet_lite.network.conf import SandboxSpec
 from kubelet_lite.network.pod_network import PodNetwork, SandboxError
-from kubelet_lite.runtime import procfs
+from kubelet_lite.runtime import cgroups, procfs
 from kubelet_lite.runtime.process import kill_session, marker
 from kubelet_lite.status.checkpoint import PodDir, StateStore
 
@@ -75,6 +75,9 @@ def teardown_pod(pd: PodDir, network: PodNetwork, uid: str | None) -> list[int]:
     """Kill, delete sandbox, remove records. Raises SandboxError if the sandbox stays."""
     killed = kill_recorded(pd, uid)
     if uid is not None:
+        driver = cgroups.detect()
+        if driver is not None:
+            driver.remove_pod_waiting(uid)  # the processes are gone (or being reaped)
         network.delete(SandboxSpec(pod_uid=uid))
     pd.remove()
     return killed

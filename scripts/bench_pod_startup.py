@@ -38,7 +38,7 @@ from knet.client import ApiClient
 from knet.netlink import netns
 from knet.testing.apiserver import running_apiserver
 from kubelet_lite.gc import kill_process, kill_recorded
-from kubelet_lite.runtime import procfs
+from kubelet_lite.runtime import cgroups, procfs
 from kubelet_lite.status.checkpoint import StateStore
 
 IMAGES: dict[str, dict[str, Any]] = {
@@ -259,6 +259,12 @@ def cleanup(root: Path, tag: str, proc: subprocess.Popen[bytes] | None) -> None:
     for pid in killed:  # orphans that became ours (we are their subreaper)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
+    driver = cgroups.detect()
+    if driver is not None and pods_dir.exists():
+        for _, cp in StateStore(pods_dir).all():
+            if cp is not None:
+                with contextlib.suppress(OSError):
+                    driver.remove_pod_waiting(cp.uid)
     for name in netns.list_names(f"kt-b{tag}-"):
         netns.remove(name)
     netns.remove(f"kt-node-{tag}")

@@ -56,6 +56,7 @@ class ContainerRun:
     finished_at: float | None = None  # monotonic
     last: Terminated | None = None
     image_id: str = ""
+    image: str | None = None  # the image of the latest run (the spec's may have changed since)
     waiting_reason: str = "ContainerCreating"
     waiting_message: str | None = None
     blocked: bool = False
@@ -165,9 +166,10 @@ def to_terminated(
         message = rec.start_error
     elif not rec.known:
         message = "the container ended while kubelet-lite was not watching; exit code unknown"
+    reason = terminated_reason(code, rec.start_error, rec.known)
     return Terminated(
         exit_code=code,
-        reason=terminated_reason(code, rec.start_error, rec.known),
+        reason="OOMKilled" if rec.oom_killed else reason,
         message=message,
         signal=rec.signal,
         started_at=started_at,

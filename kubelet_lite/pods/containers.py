@@ -9,6 +9,7 @@ kubelet-lite left behind, from the pod's run records.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping
 from functools import partial
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from knet.api.core import Container
 from knet.api.times import now_rfc3339
 from knet.client.recorder import NORMAL, WARNING
 from kubelet_lite import failpoints
@@ -37,7 +39,11 @@ from kubelet_lite.pods.container_spec import (
     spec_hash,
 )
 from kubelet_lite.pods.deps import Deps
+from kubelet_lite.pods.pod_cgroups import after_exit, container_cgroup
 from kubelet_lite.pods.probes import Kind, Target, start_probes
+from kubelet_lite.pods.security_context import container_security
+from kubelet_lite.runtime.mounts import MountPlan
+from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.process import (
     ExitRecord,
     LaunchRequest,
@@ -76,6 +82,14 @@ class PodContext(Protocol):
 
     @property
     def netns_path(self) -> str | None: ...
+
+    @property
+    def pause_pid(self) -> int | None: ...
+
+    @property
+    def share_pid(self) -> bool: ...
+
+    def container_mounts(self, c: Container) -> MountPlan: ...
 
     def event(
         self, etype: str, reason: str, message: str, container: str | None = None
@@ -272,6 +286,7 @@ class PodContainers:
         except asyncio.CancelledError:
             return
         if run.attempt == attempt and run.process is proc:
+            rec = after_exit(self.pod.deps.cgroups, self.pod.uid, run.name, rec)
             run.record_exit(rec, self.pod.dir.log_file(run.name, attempt))
             self.pod.deps.wake(self.pod.uid)
 
@@ -348,8 +363,19 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     env = container_env(c, pod_fields(pod), hostname)
     command, args = expanded_command(c, env)
     plan = resolve(c.image, command or None, args or None)
+    sec = container_security(
+        pod.spec.get("securityContext"),
+        (c.model_extra or {}).get("securityContext"),
+        c.name,
+        f"{pod.name}_{pod.namespace}({pod.uid})",
+    )
+    mounts = dataclasses.replace(pod.container_mounts(c), tmpfs_read_only=sec.read_only_root)
+    if sec.not_honoured and run.attempt < 0:
+        for path in sec.not_honoured:
+            pod.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite", c.name)
+    procs = container_cgroup(pod.deps.cgroups, pod.uid, c, config.pod_max_pids)
     attempt = run.attempt + 1
-    run.image_id, run.env = plan.image_id, env
+    run.image_id, run.image, run.env = plan.image_id, c.image, env
     return LaunchRequest(
         hostname=hostname,
         log=pod.dir.log_file(c.name, attempt),
@@ -360,7 +386,18 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         pod_uid=pod.uid,
         cwd=c.working_dir,
         netns=pod.netns_path,
+        namespaces=NamespacePlan(holder=pod.pause_pid, pid=pid_mode(pod.spec), mount=True),
+        mounts=mounts,
+        cgroup_procs=tuple(procs),
+        security=sec.plan,
     )
+
+
+def pid_mode(spec: Mapping[str, Any]) -> str:
+    """hostPID: the node's PID namespace; shareProcessNamespace: pause's; else its own."""
+    if spec.get("hostPID"):
+        return "host"
+    return "pod" if spec.get("shareProcessNamespace") else "container"
 
 
 def pod_fields(pod: PodContext) -> PodFields:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from knet.client import ApiClient
@@ -12,6 +12,7 @@ from knet.netlink import netns as netns_mod
 from kubelet_lite.config import KubeletConfig
 from kubelet_lite.network.pod_network import PodNetwork
 from kubelet_lite.network.worker_pool import SandboxWorkers
+from kubelet_lite.runtime import cgroups
 from kubelet_lite.runtime.process import ProcessRuntime
 from kubelet_lite.status.checkpoint import StateStore
 from kubelet_lite.status.writer import StatusManager
@@ -32,6 +33,8 @@ class Deps:
     run_blocking: Callable[..., Any]  # run a blocking network call off the event loop
     wake: Callable[[str], None]  # ask for the pod's next sync
     wake_later: Callable[[str, float], None]
+    # The node's cgroup driver, detected at start-up (None: no controllers to use).
+    cgroups: cgroups.Cgroups | None = field(default_factory=cgroups.detect)
 
     @property
     def node_netns_path(self) -> str | None:

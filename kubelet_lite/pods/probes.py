@@ -92,7 +92,7 @@ class Target:
     pod_ip: str
     node_netns_path: str | None  # the node's namespace (None: this process's)
     pod_netns_path: str | None  # for exec
-    pid: int  # the container's main process (exec joins its UTS namespace)
+    pid: int  # the container's recorded process (exec joins its UTS, IPC, mount namespaces)
     env: Mapping[str, str]
 
 
@@ -196,7 +196,10 @@ async def exec_check(target: Target, command: Sequence[str], timeout: float) -> 
     argv = ["nsenter"]
     if target.pod_netns_path:
         argv.append(f"--net={target.pod_netns_path}")
-    argv += [f"--uts=/proc/{target.pid}/ns/uts", "--", *command]
+    # The container's UTS, IPC and mount namespaces (its relay's, which are the container's).
+    for opt, kind in (("uts", "uts"), ("ipc", "ipc"), ("mount", "mnt")):
+        argv.append(f"--{opt}=/proc/{target.pid}/ns/{kind}")
+    argv += ["--", *command]
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,

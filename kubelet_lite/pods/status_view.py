@@ -40,7 +40,8 @@ def container_view(
     cid = container_id(uid, c.name, run.attempt) if run.attempt >= 0 else None
     view = ContainerView(
         name=c.name,
-        image=c.image or "",
+        # A running container shows the image it runs, as the runtime reports it.
+        image=(run.image if run.running and run.image else c.image) or "",
         image_id=run.image_id,
         container_id=cid,
         restart_count=max(run.attempt, 0),

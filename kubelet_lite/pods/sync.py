@@ -16,16 +16,22 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from knet.api.core import Container
 from knet.api.times import now_rfc3339
 from knet.client import ApiConnectionError, ApiError
 from knet.client.recorder import NORMAL, WARNING
 from kubelet_lite import failpoints
 from kubelet_lite.network.pod_network import SandboxError
+from kubelet_lite.pods.container_spec import pod_hostname
 from kubelet_lite.pods.containers import PodContainers
 from kubelet_lite.pods.deps import Deps
+from kubelet_lite.pods.pause import PodPause
 from kubelet_lite.pods.plan import plan_pod
+from kubelet_lite.pods.pod_cgroups import remove_pod_cgroups
+from kubelet_lite.pods.pod_files import PodFiles
 from kubelet_lite.pods.sandbox import PodSandbox
 from kubelet_lite.pods.status_view import container_views
+from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 from kubelet_lite.status.pod_status import PodFacts, build_status
 
@@ -33,6 +39,7 @@ __all__ = ["Deps", "PodSync"]
 
 log = logging.getLogger(__name__)
 
+SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
 MIN_GRACE = 2  # kubelet's minimum grace period when the pod object is already gone
 
 
@@ -49,6 +56,8 @@ class PodSync:
         self.dir: PodDir = deps.store.pod(self.uid)
         self.cp = PodCheckpoint(self.uid, self.namespace, self.name)
         self.sandbox = PodSandbox(deps, self.dir, f"{self.namespace}/{self.name}")
+        self.pause = PodPause(deps, self.dir, lambda: deps.wake(self.uid))
+        self.files = PodFiles(self.dir, deps.config)
         self.containers = PodContainers(self)
         self.last_status: dict[str, Any] | None = None
         self.seen_at = time.monotonic()
@@ -76,6 +85,21 @@ class PodSync:
     @property
     def netns_path(self) -> str | None:
         return self.sandbox.netns_path(self.cp, self.host_network)
+
+    @property
+    def hostname(self) -> str:
+        return pod_hostname(self.name, self.spec.get("hostname"))
+
+    @property
+    def pause_pid(self) -> int | None:
+        return self.pause.pid
+
+    @property
+    def share_pid(self) -> bool:
+        return bool(self.spec.get("shareProcessNamespace"))
+
+    def container_mounts(self, c: Container) -> MountPlan:
+        return self.files.mounts(self.pod, c)
 
     def update(self, pod: dict[str, Any]) -> None:
         old_gen = (self.pod.get("metadata") or {}).get("generation")
@@ -107,6 +131,7 @@ class PodSync:
         if cp is None:
             return
         self.cp = cp
+        self.pause.adopt()
         self.containers.adopt()
         await self.sandbox.check(cp)
 
@@ -120,10 +145,9 @@ class PodSync:
             self.report(reason="InvalidSpec", message=self.containers.spec_error)
             return
         if self.sandbox.changed:
-            self.event(
-                NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created."
-            )
+            self.event(NORMAL, "SandboxChanged", SANDBOX_CHANGED)
             await self.containers.kill_all(self.grace(), "sandbox changed")
+            await self.pause.stop()
             await self.sandbox.teardown(self.cp, self.host_network)
             self.sandbox.changed = False
         if self.cp.start_time is None:
@@ -138,12 +162,40 @@ class PodSync:
         if not await self.sandbox.ensure(self.cp, self.host_network, self.event):
             self.report()
             return
+        if not await self._ensure_pause() or not self._ensure_files():
+            self.report()
+            return
         t_plan = time.monotonic()
         started = await self._carry_out_plan()
         self.report()
         if not self._start_logged and started:
             self._start_logged = True
             self._log_start_latency(t_sandbox, t_plan)
+
+    async def _ensure_pause(self) -> bool:
+        """The pod's pause runs; if it ended under running containers, they go too."""
+        if self.pause.lost and any(r.running for r in self.containers.by_name.values()):
+            self.event(NORMAL, "SandboxChanged", SANDBOX_CHANGED)
+            await self.containers.kill_all(self.grace(), "sandbox changed")
+        hostname = self.deps.config.node_name if self.host_network else self.hostname
+        host_ipc = bool(self.spec.get("hostIPC"))
+        error = await self.pause.ensure_or_error(
+            hostname, self.netns_path, self.share_pid, host_ipc
+        )
+        self.sandbox.error = error
+        if error is not None:
+            self.event(WARNING, "FailedCreatePodSandBox", error)
+            self.deps.wake_later(self.uid, 1.0)
+        return error is None
+
+    def _ensure_files(self) -> bool:
+        """The pod's /etc files and emptyDirs, before its first container."""
+        error = self.files.ensure(self.pod, self.namespace, self.pod_ip, self.host_network)
+        if error is not None:
+            self.sandbox.error = error
+            self.event(WARNING, "FailedMount", error)
+            self.deps.wake_later(self.uid, 1.0)
+        return error is None
 
     async def _carry_out_plan(self) -> bool:
         """Kill, note back-offs, start, as plan.py decides; True if it started something."""
@@ -199,6 +251,8 @@ class PodSync:
         """The pod is done: stop what still runs (sidecars), release its network."""
         await self.containers.kill_all(self.grace(), "")
         self.containers.stop_watching()
+        await self.pause.stop()
+        await remove_pod_cgroups(self.deps.cgroups, self.uid, f"{self.namespace}/{self.name}")
         await self.sandbox.teardown(self.cp, self.host_network)
         self.cp.terminal_phase = phase
         self.dir.save(self.cp)
@@ -213,6 +267,8 @@ class PodSync:
         grace = MIN_GRACE if api_deleted else self.grace()
         await self.containers.kill_all(grace, "Stopping")
         self.containers.stop_watching()
+        await self.pause.stop()
+        await remove_pod_cgroups(self.deps.cgroups, self.uid, f"{self.namespace}/{self.name}")
         try:
             await self.sandbox.teardown(self.cp, self.host_network)
         except SandboxError as exc:
@@ -243,6 +299,7 @@ class PodSync:
     def detach(self) -> None:
         """kubelet-lite is stopping: stop watching; the containers keep running."""
         self.containers.detach()
+        self.pause.detach()
 
     # ------------------------------------------------------------------ status
 

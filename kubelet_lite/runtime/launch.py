@@ -23,6 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from kubelet_lite.runtime import mounts, security
+from kubelet_lite.runtime import namespaces as ns
+from kubelet_lite.runtime.mounts import MountPlan
+from kubelet_lite.runtime.namespaces import NamespacePlan
+from kubelet_lite.runtime.security import SecurityPlan
+
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
 EXIT_START_FAILED = 127
@@ -51,6 +57,10 @@ class ChildPlan:
     builtin_args: list[str] = field(default_factory=list)
     cwd: str | None = None
     netns: str | None = None  # path of the network namespace to join
+    namespaces: NamespacePlan | None = None  # None: only the network and a new UTS namespace
+    mounts: MountPlan | None = None  # the container's mount namespace (namespaces.mount)
+    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files to join, first thing
+    security: SecurityPlan | None = None  # applied last, just before exec
 
 
 class StartError(Exception):
@@ -105,6 +115,27 @@ def _own_hostname(name: str) -> None:
     _check(libc().sethostname(raw, len(raw)), f"sethostname {name!r}")
 
 
+def _join_cgroups(procs: Sequence[str]) -> None:
+    """Before anything else is started: all the container's processes are counted."""
+    me = str(os.getpid())
+    for path in procs:
+        with open(path, "w") as f:
+            f.write(me)
+
+
+def _enter_namespaces(child: ChildPlan, plan: NamespacePlan, err_fd: int) -> None:
+    """The pod's namespaces (pause's), a new mount namespace, then the PID namespace: from
+    there on this is the container's process, and the one that forked it its relay. Then
+    the container's mounts (its /proc is its PID namespace's)."""
+    _stage("join the pod's namespaces", lambda: ns.enter_pod(plan, child.hostname))
+    if plan.mount:
+        _stage("new mount namespace", lambda: ns.unshare(ns.CLONE_NEWNS, "mount namespace"))
+    _stage("PID namespace", lambda: ns.split_for_pid_namespace(plan, keep_fds=(err_fd,)))
+    if plan.mount and child.mounts is not None:
+        mount_plan = child.mounts
+        _stage("mounts", lambda: mounts.apply(mount_plan))
+
+
 def become_container(
     plan: ChildPlan,
     err_fd: int,
@@ -121,19 +152,30 @@ def become_container(
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
         _stage("open log", lambda: _redirect_stdio(plan.log))
-        if plan.netns:
+        if plan.cgroup_procs:
+            procs = plan.cgroup_procs
+            _stage("join the container's cgroup", lambda: _join_cgroups(procs))
+        if plan.netns and (plan.namespaces is None or plan.namespaces.holder is None):
             netns = plan.netns
             _stage("join network namespace", lambda: _join_netns(netns))
-        _stage("set hostname", lambda: _own_hostname(plan.hostname))
+        if plan.namespaces is None:
+            _stage("set hostname", lambda: _own_hostname(plan.hostname))
+        else:
+            _enter_namespaces(plan, plan.namespaces, err_fd)
         if plan.cwd:
             cwd = plan.cwd
             _stage(f"chdir to {cwd}", lambda: os.chdir(cwd))
+        if plan.security is not None:
+            sec = plan.security
+            _stage("security context", lambda: security.apply(sec))
         if plan.builtin is not None:
             main = builtins.get(plan.builtin)
             if main is None:
                 raise StartError("start", f"no built-in program {plan.builtin!r}")
             os.environ.clear()
             os.environ.update(plan.env)
+            if os.getpid() == 1:
+                ns.exit_on_termination_signals()
             if hasattr(sys.stdout, "reconfigure"):
                 sys.stdout.reconfigure(line_buffering=True)  # logs appear as they are written
             os.close(err_fd)  # started

@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from kubelet_lite.runtime import procfs
+from kubelet_lite.runtime.mounts import MountPlan
+from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.resolve import ImagePlan
+from kubelet_lite.runtime.security import SecurityPlan
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,10 @@ class LaunchRequest:
     pod_uid: str
     cwd: str | None = None
     netns: str | None = None  # path, e.g. /run/netns/kl-...
+    namespaces: NamespacePlan | None = None  # pause's to join, and the container's own
+    mounts: MountPlan | None = None  # what the container's mount namespace holds
+    cgroup_procs: tuple[str, ...] = ()  # the container's groups (cgroups.py) to join
+    security: SecurityPlan | None = None  # uid/gid, capabilities, no_new_privs
 
     @property
     def mark(self) -> bytes:
@@ -75,6 +82,10 @@ class LaunchRequest:
             "builtinArgs": self.plan.builtin_args,
             "cwd": self.cwd,
             "netns": self.netns,
+            "namespaces": self.namespaces.to_wire() if self.namespaces is not None else None,
+            "mounts": self.mounts.to_wire() if self.mounts is not None else None,
+            "cgroupProcs": list(self.cgroup_procs),
+            "security": self.security.to_wire() if self.security is not None else None,
             "pidFile": str(self.pid_file),
             "exitFile": str(self.exit_file),
         }
@@ -94,6 +105,7 @@ class ExitRecord:
     finished_at: str
     start_error: str | None = None
     known: bool = True  # False: the process ended unseen; the code is a stand-in
+    oom_killed: bool = False  # the kernel's OOM killer took it (its cgroup's count says so)
 
 
 def _now() -> str:

@@ -35,6 +35,11 @@ from knet import gctune
 from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.images import BUILTINS
 from kubelet_lite.runtime.launch import ChildPlan, become_container, libc
+from kubelet_lite.runtime.mounts import plan_from_wire as mounts_from_wire
+from kubelet_lite.runtime.namespaces import plan_from_wire as namespaces_from_wire
+from kubelet_lite.runtime.security import plan_from_wire as security_from_wire
+
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def now_rfc3339() -> str:
@@ -103,6 +108,10 @@ def plan_from_request(req: dict[str, Any]) -> ChildPlan:
         builtin_args=_str_list(req.get("builtinArgs") or [], "builtinArgs"),
         cwd=req.get("cwd") or None,
         netns=req.get("netns") or None,
+        namespaces=namespaces_from_wire(req.get("namespaces")),
+        mounts=mounts_from_wire(req.get("mounts")),
+        cgroup_procs=tuple(_str_list(req.get("cgroupProcs") or [], "cgroupProcs")),
+        security=security_from_wire(req.get("security")),
     )
 
 
@@ -332,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     me = os.path.join(args.pid_dir, str(os.getpid()))
     write_json_atomic(me, {"pid": os.getpid(), "startTicks": procfs.start_ticks(os.getpid())})
     libc()  # loaded once here, inherited by every child (which needs it for setns & co.)
+    # A container whose relay is killed with it (SIGKILL to the group) is orphaned: it comes to
+    # us, and reap() collects it, so its cgroup empties (a zombie keeps a cgroup busy).
+    libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     # Everything imported so far lives as long as we do: keep it out of the garbage collector's
     # sight, so that neither we nor a forked child ever walks (and so copies) those pages. The
     # children inherit the calmer collector too.

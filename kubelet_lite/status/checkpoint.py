@@ -34,7 +34,8 @@ from kubelet_lite.runtime.process import (
 
 SandboxState = Literal["none", "creating", "ready", "deleting"]
 _SAFE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: no trailing newline
-_RUN_RE = re.compile(r"(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(?P<n>\d+)\.(pid|exit)")
+# A container's name, or POD: the pod's pause process (pods/pause.py).
+_RUN_RE = re.compile(r"(?P<name>POD|[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(?P<n>\d+)\.(pid|exit)")
 CHECKPOINT = "checkpoint.json"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from kubelet_lite.runtime import pause as sandbox_pause
 from kubelet_lite.runtime.images import agnhost, static
 
 BUILTINS: dict[str, Callable[[Sequence[str]], int]] = {
@@ -11,4 +12,5 @@ BUILTINS: dict[str, Callable[[Sequence[str]], int]] = {
     "pause": agnhost.pause,
     "nginx": static.nginx_main,
     "httpd": static.httpd_main,
+    sandbox_pause.BUILTIN_NAME: sandbox_pause.main,
 }

@@ -26,14 +26,20 @@ from knet.netlink import links, names, netns
 from knet.netlink.exec import netns_argv
 from knet.netlink.session import open_session
 from kubelet_lite.gc import kill_process, kill_recorded
-from kubelet_lite.runtime import procfs
+from kubelet_lite.runtime import cgroups, procfs
 from kubelet_lite.runtime.process import MARKER_ENV
 from kubelet_lite.status.checkpoint import StateStore
 
 T = TypeVar("T")
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.47"
 NETEXEC_ARGS = ["netexec", "--http-port=8080", "--udp-port=8081"]
-NOTHING: dict[str, list[Any]] = {"namespaces": [], "links": [], "ip_files": [], "processes": []}
+NOTHING: dict[str, list[Any]] = {
+    "namespaces": [],
+    "links": [],
+    "ip_files": [],
+    "processes": [],
+    "cgroups": [],
+}
 
 
 async def wait_for(
@@ -267,7 +273,13 @@ class Node:
             "links": self.node_links(),
             "ip_files": self.ip_files(),
             "processes": self.pod_processes(),
+            "cgroups": self.pod_cgroups(),
         }
+
+    def pod_cgroups(self) -> list[str]:
+        """The pods of this test that still have a cgroup (kubelet-lite makes them by UID)."""
+        driver = cgroups.detect()
+        return sorted(u for u in self.uids if driver is not None and driver.pod_exists(u))
 
     async def aleftovers(self) -> dict[str, list[Any]]:
         # pyroute2's blocking API refuses to run inside an event loop's thread.
@@ -295,6 +307,10 @@ class Node:
         for name in netns.list_names(self.pod_prefix):
             netns.remove(name)
         netns.remove(self.node_ns)
+        driver = cgroups.detect()
+        if driver is not None:
+            for uid in self.uids:
+                driver.remove_pod(uid)  # the processes are gone: the groups are empty
 
 
 PR_SET_CHILD_SUBREAPER = 36

@@ -144,18 +144,30 @@ async def test_status_events_node_and_lease(node: Node, client: ApiClient) -> No
 
 async def test_init_containers_run_first(node: Node, client: ApiClient, tmp_path: Path) -> None:
     node.start_kubelet()
+    # Containers see the node's root read-only and a private /tmp: they share a hostPath volume.
     marker = tmp_path / "init-ran"
-    init = {"name": "init", "image": "busybox", "command": ["sh", "-c", f"echo ok > {marker}"]}
+    out = [{"name": "out", "mountPath": "/tmp/out"}]
+    init = {
+        "name": "init",
+        "image": "busybox",
+        "command": ["sh", "-c", "echo ok > /tmp/out/init-ran"],
+        "volumeMounts": out,
+    }
     main = {
         "name": "main",
         "image": "busybox",
-        "command": ["sh", "-c", f"cat {marker} && sleep 3600"],
+        "command": ["sh", "-c", "cat /tmp/out/init-ran && sleep 3600"],
+        "volumeMounts": out,
     }
+    volumes = [{"name": "out", "hostPath": {"path": str(tmp_path)}}]
     await create_pod(
-        client, node, pod_manifest("with-init", node.name, [main], initContainers=[init])
+        client,
+        node,
+        pod_manifest("with-init", node.name, [main], initContainers=[init], volumes=volumes),
     )
     pod = await wait_running(client, "with-init")
     [init_status] = pod["status"]["initContainerStatuses"]
     assert init_status["state"]["terminated"]["reason"] == "Completed"
     assert {c["type"]: c["status"] for c in pod["status"]["conditions"]}["Initialized"] == "True"
     assert container_status(pod, "main")["restartCount"] == 0
+    assert marker.read_text() == "ok\n"  # written through the volume

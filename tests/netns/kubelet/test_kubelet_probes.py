@@ -23,6 +23,11 @@ from knet.client import ApiClient
 pytestmark = pytest.mark.root
 
 FAST = {"periodSeconds": 1, "failureThreshold": 2, "timeoutSeconds": 1}
+FLAGS_MOUNT = [{"name": "flags", "mountPath": "/tmp/flags"}]
+
+
+def flags_volume(path: Path) -> list[dict[str, Any]]:
+    return [{"name": "flags", "hostPath": {"path": str(path)}}]
 
 
 @pytest.mark.parametrize(
@@ -65,9 +70,15 @@ async def test_failing_readiness_turns_ready_false(
     node.start_kubelet()
     flag = tmp_path / "ready"
     flag.write_text("yes")
-    probe = {"exec": {"command": ["cat", str(flag)]}, "periodSeconds": 1, "failureThreshold": 1}
+    # Exec probes run in the container's own mount namespace: the flag reaches it in a volume.
+    probe = {
+        "exec": {"command": ["cat", "/tmp/flags/ready"]},
+        "periodSeconds": 1,
+        "failureThreshold": 1,
+    }
+    web = netexec(readinessProbe=probe, volumeMounts=FLAGS_MOUNT)
     await create_pod(
-        client, node, pod_manifest("ready", node.name, [netexec(readinessProbe=probe)])
+        client, node, pod_manifest("ready", node.name, [web], volumes=flags_volume(tmp_path))
     )
     await wait_running(client, "ready")
     flag.unlink()
@@ -99,8 +110,15 @@ async def test_startup_probe_holds_back_readiness(
 ) -> None:
     node.start_kubelet()
     flag = tmp_path / "started"
-    startup = {"exec": {"command": ["cat", str(flag)]}, "periodSeconds": 1, "failureThreshold": 60}
-    await create_pod(client, node, pod_manifest("slow", node.name, [netexec(startupProbe=startup)]))
+    startup = {
+        "exec": {"command": ["cat", "/tmp/flags/started"]},
+        "periodSeconds": 1,
+        "failureThreshold": 60,
+    }
+    web = netexec(startupProbe=startup, volumeMounts=FLAGS_MOUNT)
+    await create_pod(
+        client, node, pod_manifest("slow", node.name, [web], volumes=flags_volume(tmp_path))
+    )
 
     async def running_not_started() -> dict[str, Any] | None:
         p = await get_pod(client, "slow")

@@ -31,6 +31,11 @@ from kubelet_lite.status.checkpoint import StateStore
 pytestmark = pytest.mark.root
 
 
+# A one-container pod runs: its pause, and the container's process with its relay (which
+# stays in the node's PID namespace, waiting for the container: PID 1 of its own).
+PROCESSES_PER_POD = 3
+
+
 def attempts(node: Node, uid: str) -> dict[str, list[int]]:
     pd = StateStore(node.root / "pods").pod(uid)
     return {name: [a.number for a in runs] for name, runs in pd.attempts().items()}
@@ -59,11 +64,11 @@ async def test_crash_mid_create_then_restart(node: Node, client: ApiClient, fail
     cs = container_status(pod, "web")
     # Exactly once: one run of the container, one namespace, one veth, one IP, one process.
     assert cs["restartCount"] == 0
-    assert attempts(node, uid) == {"web": [0]}
+    assert attempts(node, uid) == {"POD": [0], "web": [0]}
     left = await node.aleftovers()
     assert left["namespaces"] == [node.pod_netns(uid)]
     assert len(left["links"]) == 1 and left["ip_files"] == [pod["status"]["podIP"]]
-    assert len(left["processes"]) == 1
+    assert len(left["processes"]) == PROCESSES_PER_POD
     assert http_get(node.pod_netns(uid), f"http://{pod['status']['podIP']}:8080/hostname") == (
         "crashy"
     )
@@ -95,7 +100,7 @@ async def test_restart_adopts_running_pods_and_removes_deleted_ones(
     before = attempts(node, keep["metadata"]["uid"])
     assert node.stop_kubelet(first) == 0
     # The pods keep running while the kubelet is away...
-    assert len((await node.aleftovers())["processes"]) == 2
+    assert len((await node.aleftovers())["processes"]) == 2 * PROCESSES_PER_POD
     # ...and one of them is deleted for good meanwhile (grace 0: no kubelet to finish it).
     await client.delete("Pod", "gone", "default", grace_period_seconds=0)
 
@@ -105,7 +110,7 @@ async def test_restart_adopts_running_pods_and_removes_deleted_ones(
         left = await node.aleftovers()
         return (
             left["namespaces"] == [node.pod_netns(keep["metadata"]["uid"])]
-            and len(left["processes"]) == 1
+            and len(left["processes"]) == PROCESSES_PER_POD
         )
 
     await wait_for("the deleted pod's sandbox and process to go", cleaned)

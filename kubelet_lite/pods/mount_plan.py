@@ -1,0 +1,84 @@
+"""What a container's mount namespace holds, from the pod spec. Pure.
+
+The node's root read-only with private /tmp and /run (runtime/mounts.py), the kubelet's
+/etc/hosts, /etc/hostname and /etc/resolv.conf, and the container's ``volumeMounts`` of the
+volume kinds kubelet-lite carries out so far: ``emptyDir`` (on disk, in the pod's directory)
+and ``hostPath``. Any other kind is refused with the field it is in (the container waits in
+CreateContainerConfigError), never silently left out.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from knet.api.core import Container
+from kubelet_lite.pods.container_spec import ContainerConfigError
+from kubelet_lite.runtime.mounts import Bind, MountPlan
+
+SUPPORTED_VOLUMES = ("emptyDir", "hostPath")
+ETC_FILES = ("hosts", "hostname", "resolv.conf")
+
+
+def volume_kind(volume: Mapping[str, Any]) -> str | None:
+    kinds = [k for k in volume if k != "name"]
+    return kinds[0] if kinds else None
+
+
+def volume_sources(volumes: Sequence[Mapping[str, Any]], empty_dirs: Path) -> dict[str, str]:
+    """Volume name → the node path it is served from. Raises ContainerConfigError naming the
+    field of a volume kind not carried out."""
+    out: dict[str, str] = {}
+    for i, vol in enumerate(volumes):
+        name, kind = str(vol.get("name") or ""), volume_kind(vol)
+        if kind == "emptyDir":
+            medium = (vol.get("emptyDir") or {}).get("medium") or ""
+            if medium:
+                raise ContainerConfigError(
+                    f"spec.volumes[{i}].emptyDir.medium: {medium!r} is not supported by "
+                    "kubelet-lite yet (only the node's disk)"
+                )
+            out[name] = str(empty_dirs / name)
+        elif kind == "hostPath":
+            path = str((vol.get("hostPath") or {}).get("path") or "")
+            if not path.startswith("/"):
+                raise ContainerConfigError(f"spec.volumes[{i}].hostPath.path must be absolute")
+            out[name] = posixpath.normpath(path)
+        else:
+            raise ContainerConfigError(
+                f"spec.volumes[{i}].{kind}: volume {name!r} of this kind is not supported by "
+                f"kubelet-lite yet (supported: {', '.join(SUPPORTED_VOLUMES)})"
+            )
+    return out
+
+
+def _sub_path(source: str, sub: str, where: str) -> str:
+    norm = posixpath.normpath(sub)
+    if sub.startswith("/") or norm == ".." or norm.startswith("../"):
+        raise ContainerConfigError(f"{where}.subPath: {sub!r} must be a relative path inside")
+    return posixpath.join(source, norm)
+
+
+def volume_binds(c: Container, sources: Mapping[str, str]) -> list[Bind]:
+    binds = []
+    mounts = (c.model_extra or {}).get("volumeMounts") or []
+    for i, vm in enumerate(mounts):
+        where = f"container {c.name!r}: volumeMounts[{i}]"
+        name, target = str(vm.get("name") or ""), str(vm.get("mountPath") or "")
+        if name not in sources:
+            raise ContainerConfigError(f"{where}: no volume named {name!r} in the pod")
+        if not target.startswith("/"):
+            raise ContainerConfigError(f"{where}.mountPath must be absolute")
+        source = sources[name]
+        if vm.get("subPath"):
+            source = _sub_path(source, str(vm["subPath"]), where)
+        binds.append(Bind(source, posixpath.normpath(target), bool(vm.get("readOnly"))))
+    return binds
+
+
+def container_mounts(c: Container, sources: Mapping[str, str], etc_dir: Path) -> MountPlan:
+    """The container's mounts: the kubelet's /etc files, then its volumes."""
+    etc = [Bind(str(etc_dir / f), f"/etc/{f}") for f in ETC_FILES]
+    return MountPlan(binds=(*etc, *volume_binds(c, sources)))

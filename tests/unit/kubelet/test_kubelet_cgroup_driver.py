@@ -1,0 +1,68 @@
+"""The cgroup drivers over a scratch directory tree, and the kubelet's resource translation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubelet_lite.runtime import cgroups
+from kubelet_lite.runtime.cgroups import Limits, limits_for
+
+
+def test_limits_as_the_kubelet_sets_them() -> None:
+    assert limits_for(None) == Limits()
+    assert limits_for({"limits": {"cpu": "250m", "memory": "64Mi"}}) == Limits(
+        cpu_quota_us=25_000, cpu_shares=256, memory_bytes=64 * 2**20
+    )
+    assert limits_for({"requests": {"cpu": "1"}}) == Limits(cpu_shares=1024)
+    # The CFS quota has a 1 ms floor, shares a floor of 2.
+    assert limits_for({"limits": {"cpu": "1m"}}) == Limits(cpu_quota_us=1000, cpu_shares=2)
+    assert limits_for({}, pids=100).pids == 100
+    with pytest.raises(ValueError):
+        limits_for({"limits": {"memory": "lots"}})
+
+
+def fake_root(tmp_path: Path, version: int) -> Path:
+    if version == 2:
+        (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    else:
+        for c in cgroups.V1_CONTROLLERS:
+            (tmp_path / c).mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_driver_writes_limits_and_removes_by_uid(tmp_path: Path, version: int) -> None:
+    driver = cgroups.detect(fake_root(tmp_path, version))
+    assert driver is not None and driver.version == version
+    procs = driver.create("u1", "web", Limits(10_000, 102, 2**20, 50))
+    assert all(p.endswith("/knet/podu1/web/cgroup.procs") for p in procs)
+    if version == 1:
+        web = tmp_path / "cpu" / "knet" / "podu1" / "web"
+        assert (web / "cpu.cfs_quota_us").read_text() == "10000"
+        assert (web / "cpu.shares").read_text() == "102"
+        mem = tmp_path / "memory" / "knet" / "podu1" / "web"
+        assert (mem / "memory.limit_in_bytes").read_text() == str(2**20)
+        assert (tmp_path / "pids" / "knet" / "podu1" / "web" / "pids.max").read_text() == "50"
+        (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    else:
+        web = tmp_path / "knet" / "podu1" / "web"
+        assert (web / "cpu.max").read_text() == "10000 100000"
+        assert (web / "memory.max").read_text() == str(2**20)
+        assert (tmp_path / "knet" / "cgroup.subtree_control").read_text() == "+cpu +memory +pids"
+        (web / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    assert driver.oom_kills("u1", "web") == 1
+    assert driver.oom_kills("u1", "other") == 0
+    # A real group holds no files; the fake's must go for rmdir to work.
+    for d in [*driver.container_dirs("u1", "web"), *driver.pod_dirs("u1")]:
+        for f in d.iterdir():
+            if f.is_file():
+                f.unlink()
+    driver.remove_pod("u1")
+    assert not driver.pod_exists("u1")
+    driver.remove_pod("u1")  # idempotent
+
+
+def test_no_controllers(tmp_path: Path) -> None:
+    assert cgroups.detect(tmp_path) is None
