@@ -35,12 +35,18 @@ def knet(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
 
 
 def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 90) -> T:
+    """Poll ``fn`` until it returns something. A probe that itself timed out (a kubectl or
+    nsenter stalled on this loaded box) counts as "not yet", not as the test's failure."""
     deadline = time.monotonic() + timeout
+    stalled = ""
     while True:
-        got = fn()
+        try:
+            got = fn()
+        except subprocess.TimeoutExpired as exc:
+            got, stalled = None, f" (last probe stalled: {exc})"
         if got:
             return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}{stalled}"
         time.sleep(0.5)
 
 
