@@ -23,6 +23,7 @@ ERRORS = (
     StateError,
     NetlinkError,
 )
+ONE_MACHINE = ("reboot", "stop", "start")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,10 +36,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         ("down", "power the machines off and remove everything they use"),
         ("status", "the machines, their addresses and whether their Nodes are Ready"),
         ("reboot", "power a machine off and boot it again (its systemd restarts the node)"),
+        ("stop", "power a machine off (its Node turns NotReady, its pods are evicted)"),
+        ("start", "boot a stopped machine again (its systemd restarts the node)"),
     ):
         c = msub.add_parser(cmd, help=text)
         c.add_argument("--name", default=layout.DEFAULT_NAME)
-        if cmd == "reboot":
+        if cmd in ONE_MACHINE:
             c.add_argument("machine", help="e.g. knet-w1")
         if cmd == "up":
             c.add_argument("--nodes", type=int, default=3)
@@ -65,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
             for problem in report.problems:
                 print(f"knet machines down: {problem}", file=sys.stderr)
             return 1 if report.problems else 0
-        if args.machines_command == "reboot":
-            return reboot(args.name, args.machine)
+        if args.machines_command in ONE_MACHINE:
+            return one_machine(args.name, args.machine, args.machines_command)
         return status(args.name)
     except (*ERRORS, OSError) as exc:  # OSError: a file, mount or process step of ours
         print(f"knet machines {args.machines_command}: {exc}", file=sys.stderr)
@@ -89,7 +92,8 @@ def status(name: str) -> int:
     return 0
 
 
-def reboot(name: str, machine_name: str) -> int:
+def one_machine(name: str, machine_name: str, action: str) -> int:
+    """`reboot`, `stop` or `start` one machine, under the machines' lock."""
     lay = layout.build(name, 1)
     if MachinesState.load(lay.directory) is None:  # before locking: that makes the directory
         raise up.UpError(f"machines {name} are not up")
@@ -99,6 +103,16 @@ def reboot(name: str, machine_name: str) -> int:
             raise up.UpError(f"machines {name} are not up")
         lay = layout.build(name, state.nodes)
         m = lay.machine(machine_name)
-        took = machine.reboot(state, lay, m, network.reset_machine_netns)
-    print(f"{m.name} rebooted (boot {took:.1f}s); its Node turns Ready again by itself")
+        on = machine.running(state, m)
+        if action == "stop" and not on:
+            raise machine.MachineError(f"{m.name} is already stopped")
+        if action == "start" and on:
+            raise machine.MachineError(f"{m.name} is already running")
+        if action == "stop":
+            machine.power_off(state, m)
+            print(f"{m.name} stopped; its Node turns NotReady after the grace period")
+            return 0
+        do = machine.reboot if action == "reboot" else machine.boot
+        took = do(state, lay, m, network.reset_machine_netns)
+    print(f"{m.name} {action}ed (boot {took:.1f}s); its Node turns Ready again by itself")
     return 0

@@ -35,12 +35,18 @@ def knet(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
 
 
 def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 90) -> T:
+    """Poll ``fn`` until it returns something. A probe that itself timed out (a kubectl or
+    nsenter stalled on this loaded box) counts as "not yet", not as the test's failure."""
     deadline = time.monotonic() + timeout
+    stalled = ""
     while True:
-        got = fn()
+        try:
+            got = fn()
+        except subprocess.TimeoutExpired as exc:
+            got, stalled = None, f" (last probe stalled: {exc})"
         if got:
             return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}{stalled}"
         time.sleep(0.5)
 
 
@@ -328,6 +334,73 @@ def test_a_rebooted_worker_comes_back_by_itself(machines: Machines) -> None:
         ),
     )
     assert ping
+
+
+def _node(machines: Machines, name: str) -> tuple[str, set[str]]:
+    """The Node's Ready status and its taints as key:effect."""
+    n = machines.get("node", name)
+    ready = [c["status"] for c in n["status"].get("conditions") or [] if c["type"] == "Ready"]
+    taints = {f"{t['key']}:{t['effect']}" for t in n["spec"].get("taints") or []}
+    return (ready[0] if ready else "?"), taints
+
+
+def _deleting(machines: Machines, name: str) -> bool:
+    done = machines.kubectl("get", "pod", name, "-o", "json")
+    if done.returncode != 0:
+        assert "NotFound" in done.stderr, done.stderr
+        return True
+    return bool(json.loads(done.stdout)["metadata"].get("deletionTimestamp"))
+
+
+def test_a_stopped_worker_turns_not_ready_its_pods_are_evicted_and_it_comes_back(
+    machines: Machines,
+) -> None:
+    """Upstream's node lifecycle: no heartbeat for --node-monitor-grace-period (40 s) makes
+    Ready Unknown and taints the node unreachable:NoExecute; a pod tolerating that for 5 s is
+    evicted then, one with the default 300 s is not yet. Started again, the Node turns Ready."""
+    w1 = machines.layout.machine("knet-w1")
+    short = json.loads(pod("evictme", w1.name, {"app": "evict"}))
+    short["spec"]["tolerations"] = [
+        {"key": f"node.kubernetes.io/{k}", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 5}
+        for k in ("not-ready", "unreachable")
+    ]  # fmt: skip
+    done = machines.kubectl("apply", "-f", "-", stdin=json.dumps(short))
+    assert done.returncode == 0, done.stderr
+    done = machines.kubectl("apply", "-f", "-", stdin=pod("a", w1.name, {"app": "pair"}))
+    assert done.returncode == 0, done.stderr
+    wait_for("evictme running", lambda: machines.pod_ip("evictme"), timeout=120)
+    wait_for("a running", lambda: machines.pod_ip("a"), timeout=120)
+    done = knet("machines", "stop", "--name", machines.name, w1.name, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = machines.kubectl("get", "nodes")  # the API still answers with a worker gone
+    assert status.returncode == 0, status.stderr
+    # 40 s grace + 5 s monitor period + 5 s toleration, with room for a loaded 2-core box.
+    wait_for("knet-w1 NotReady", lambda: _node(machines, w1.name)[0] != "True", timeout=150)
+    assert "node.kubernetes.io/unreachable:NoExecute" in _node(machines, w1.name)[1]
+    wait_for("evictme evicted", lambda: _deleting(machines, "evictme") or None, timeout=90)
+    assert not _deleting(machines, "a")  # the default 300 s toleration has not run out
+    assert not _pod_ready(machines, "a")  # marked not Ready with its node
+    # Start it again: Ready, taints gone, and the evicted pod finished by its kubelet.
+    done = knet("machines", "start", "--name", machines.name, w1.name, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    wait_for("knet-w1 Ready again", lambda: w1.name in machines.ready_nodes(), timeout=150)
+    wait_for(
+        "unreachable/not-ready taints removed",
+        lambda: not {t for t in _node(machines, w1.name)[1] if "reach" in t or "not-ready" in t},
+        timeout=60,
+    )
+    wait_for("a Ready again on knet-w1", lambda: _pod_ready(machines, "a") or None, timeout=150)
+    wait_for(
+        "evictme removed by its kubelet",
+        lambda: "NotFound" in machines.kubectl("get", "pod", "evictme").stderr or None,
+        timeout=90,
+    )
+
+
+def _pod_ready(machines: Machines, name: str) -> bool:
+    st = machines.get("pod", name)["status"]
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or [])
 
 
 def test_down_after_up_was_killed_while_booting_leaves_nothing() -> None:
