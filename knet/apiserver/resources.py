@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -32,6 +32,9 @@ from knet.storage import (
     RevisionMismatchError,
     Store,
 )
+
+if TYPE_CHECKING:
+    from knet.apiserver.watchcache import WatchCaches
 
 _GENERATE_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"  # upstream's alphabet: no vowels, no look-alikes
 
@@ -87,6 +90,8 @@ class Resources:
         self.store = store
         self.services = ServiceAllocations(cluster_ips, node_ports)
         self.namespaces = NamespaceAdmission(store)
+        # Set by the app when --watch-cache is on: serves watches and resourceVersion=0 lists.
+        self.watch_cache: WatchCaches | None = None
 
     async def close(self) -> None:
         await self.namespaces.close()
@@ -130,6 +135,23 @@ class Resources:
             if matches(info, obj, labels, fields):
                 items.append(obj)
         return items, rev
+
+    def list_cached(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        labels: LabelSelector | None,
+        fields: FieldSelector | None,
+        resource_version: str | None,
+        match: str | None,
+    ) -> tuple[list[dict[str, Any]], int] | None:
+        """The list from the watch cache when the request allows it, else None (read the store)."""
+        from knet.apiserver.watchcache import list_from_cache
+
+        cache = self.watch_cache.get(info) if self.watch_cache is not None else None
+        if cache is None or not list_from_cache(resource_version, match, cache.revision):
+            return None
+        return cache.list(info, info.key_prefix(namespace), labels, fields)
 
     # ------------------------------------------------------------------ admission helpers
 
