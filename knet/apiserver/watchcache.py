@@ -1,7 +1,9 @@
 """The watch cache: one store watch per resource, fanned out to every client watch in memory.
 
-As kube-apiserver's cacher: each resource's cache lists its prefix at a revision, then watches the
-store from there, keeping the current objects (decoded once) and a bounded ring of recent events.
+As kube-apiserver's cacher: each resource's cache lists its prefix at a revision and watches the
+store, keeping the current objects (decoded once) and a bounded ring of recent events. Unlike
+upstream, the ring is first filled from the store's retained history, so a restart of the server
+does not turn a client's resume into a 410.
 Client watches replay from the ring and then follow it; a watch from a revision older than the ring
 is `CompactedError` (410 Expired). Each client watch has a bounded queue and is ended when it
 falls behind, so a slow client never blocks the cache or other watchers. The cache relists when
@@ -122,11 +124,15 @@ class WatchCache:
         self.prefix = prefix
         self.objects: dict[str, Obj] = {}
         self._ring: deque[Event] = deque(maxlen=ring_size)
+        self._ring_size = ring_size
         self._watchers: set[CacheWatch] = set()
         self._watcher_queue = watcher_queue
         # Watches may start after `floor` or later: every change after it is in the ring.
         self.floor = 0
+        # The revision `objects` are at; `_seen` is the last event read (behind it while the
+        # ring is filled from the store's history after a list).
         self.revision = 0
+        self._seen = 0
         self.relists = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -139,8 +145,7 @@ class WatchCache:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for w in list(self._watchers):
-            w.end("watch cache closed")
+        self._end_watchers("watch cache closed")
 
     @property
     def watcher_count(self) -> int:
@@ -150,26 +155,42 @@ class WatchCache:
         kvs, rev = await self.store.range(self.prefix)
         self.objects = {kv.key: decode(kv) for kv in kvs}
         self._ring.clear()
-        self.floor = self.revision = rev
+        self.revision = rev
+        # The ring is then filled from the store's retained history up to the list's revision,
+        # so a watch from before this (re)start resumes as it would from the store.
+        # At most the last ring-size revisions of the whole store: a bounded read.
+        self._restart_history(max(self.store.compacted_revision, rev - self._ring_size))
+        self._end_watchers("watch cache relisted")
         self.relists += 1
+
+    def _restart_history(self, floor: int) -> None:
+        self._ring.clear()
+        self.floor = self._seen = min(floor, self.revision)
+
+    def _end_watchers(self, reason: str) -> None:
         # Their next event may be lost with the old history: end them; they resume or get 410.
         for w in list(self._watchers):
-            w.end("watch cache relisted")
+            w.end(reason)
 
     async def _run(self) -> None:
         """Follow the store; re-watch when the watch ends, relist when history is gone."""
         while True:
             try:
-                watch = self.store.watch(self.prefix, self.revision)
+                watch = self.store.watch(self.prefix, self._seen)
                 try:
                     async for ev in watch:
                         self.apply(ev)
                 finally:
                     watch.close()
             except WatchClosedError:
-                pass  # re-watch from our revision
-            except CompactedError:
-                await self._relist_until_done()
+                pass  # re-watch from the last event read
+            except CompactedError as e:
+                if self._seen < self.revision and e.compacted <= self.revision:
+                    # Filling the ring, the history turned out shorter: keep what is left of it.
+                    self._restart_history(e.compacted)
+                    self._end_watchers("watch cache history compacted")
+                else:
+                    await self._relist_until_done()
             except StoreUnavailableError as e:
                 log.warning("watch cache %s: store unavailable: %s", self.prefix, e)
                 await asyncio.sleep(_RETRY_DELAY)
@@ -185,16 +206,18 @@ class WatchCache:
 
     def apply(self, ev: Event) -> None:
         """One store event: update the objects, append to the ring, hand to every watcher."""
-        if ev.revision <= self.revision:
+        if ev.revision <= self._seen:
             return  # already seen (a re-watch overlaps by design)
-        if ev.type is EventType.DELETE:
-            self.objects.pop(ev.kv.key, None)
-        else:
-            self.objects[ev.kv.key] = decoded(ev)
+        self._seen = ev.revision
+        if ev.revision > self.revision:  # older ones are history the listed objects hold
+            if ev.type is EventType.DELETE:
+                self.objects.pop(ev.kv.key, None)
+            else:
+                self.objects[ev.kv.key] = decoded(ev)
+            self.revision = ev.revision
         if self._ring.maxlen is not None and len(self._ring) == self._ring.maxlen:
             self.floor = self._ring[0].revision  # about to fall out of the window
         self._ring.append(ev)
-        self.revision = ev.revision
         for w in list(self._watchers):
             w.offer(ev)
 

@@ -163,3 +163,20 @@ def test_which_lists_the_cache_serves(
     rv: str | None, match: str | None, cache_rev: int, from_cache: bool
 ) -> None:
     assert list_from_cache(rv, match, cache_rev) is from_cache
+
+
+async def test_a_new_cache_fills_its_ring_from_the_store_history(store: Store) -> None:
+    before = store.revision
+    first = await store.create(CM.key("a", "one"), _value("one", "a"))
+    await store.update(CM.key("a", "one"), _value("one", "a", {"k": "v"}))
+    cache = WatchCache(store, CM.key_prefix(None))  # started after the writes, as on a restart
+    await cache.start()
+    try:
+        assert cache.floor <= before
+        w = cache.watch(CM.key_prefix(None), before)
+        got = [(await _next(w)).revision for _ in range(2)]
+        assert got == [first.mod_revision, first.mod_revision + 1]
+        items, _ = cache.list(CM, CM.key_prefix(None), None, None)
+        assert items[0]["metadata"]["labels"] == {"k": "v"}  # history never rewinds the objects
+    finally:
+        await cache.close()
