@@ -146,12 +146,9 @@ class Resources:
         match: str | None,
     ) -> tuple[list[dict[str, Any]], int] | None:
         """The list from the watch cache when the request allows it, else None (read the store)."""
-        from knet.apiserver.watchcache import list_from_cache
-
-        cache = self.watch_cache.get(info) if self.watch_cache is not None else None
-        if cache is None or not list_from_cache(resource_version, match, cache.revision):
+        if self.watch_cache is None:
             return None
-        return cache.list(info, info.key_prefix(namespace), labels, fields)
+        return self.watch_cache.list(info, namespace, labels, fields, resource_version, match)
 
     # ------------------------------------------------------------------ admission helpers
 

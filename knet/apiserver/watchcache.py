@@ -268,6 +268,21 @@ class WatchCaches:
     def get(self, info: ResourceInfo) -> WatchCache | None:
         return self._caches.get(info.key_prefix(None))
 
+    def list(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        labels: LabelSelector | None,
+        fields: FieldSelector | None,
+        resource_version: str | None,
+        match: str | None,
+    ) -> tuple[list[Obj], int] | None:
+        """The list from memory when the request allows it (`list_from_cache`), else None."""
+        cache = self.get(info)
+        if cache is None or not list_from_cache(resource_version, match, cache.revision):
+            return None
+        return cache.list(info, info.key_prefix(namespace), labels, fields)
+
     async def close(self) -> None:
         for cache in self._caches.values():
             await cache.close()
