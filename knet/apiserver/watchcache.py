@@ -223,9 +223,11 @@ class WatchCache:
 
     def watch(self, prefix: str, after_revision: int) -> CacheWatch:
         """Every change under `prefix` after `after_revision`. CompactedError when the ring no
-        longer holds all of them."""
-        if after_revision < self.floor:
-            raise CompactedError(after_revision, self.floor)
+        longer holds all of them, or the store no longer does (the cache serves no more history
+        than the store keeps, so clients see the same window with the cache on or off)."""
+        oldest = max(self.floor, self.store.compacted_revision)
+        if after_revision < oldest:
+            raise CompactedError(after_revision, oldest)
         w = CacheWatch(self._watchers, prefix, after_revision, self._watcher_queue)
         for ev in self._ring:
             w.replay(ev)

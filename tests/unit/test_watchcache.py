@@ -180,3 +180,21 @@ async def test_a_new_cache_fills_its_ring_from_the_store_history(store: Store) -
         assert items[0]["metadata"]["labels"] == {"k": "v"}  # history never rewinds the objects
     finally:
         await cache.close()
+
+
+async def test_no_more_history_than_the_store_keeps() -> None:
+    store = MemoryStore(history_window=2)
+    cache = WatchCache(store, CM.key_prefix(None))
+    await cache.start()
+    try:
+        for i in range(4):
+            await store.create(CM.key("a", f"n{i}"), _value(f"n{i}", "a"))
+        await _caught_up(cache, store.revision)
+        assert store.compacted_revision > 0  # the ring still holds them all; the store does not
+        with pytest.raises(CompactedError) as exc:
+            cache.watch(CM.key_prefix(None), 0)
+        assert exc.value.compacted == store.compacted_revision
+        cache.watch(CM.key_prefix(None), store.compacted_revision).close()
+    finally:
+        await cache.close()
+        await store.close()
