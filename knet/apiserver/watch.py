@@ -26,7 +26,8 @@ from knet.apiserver import errors, printers
 from knet.apiserver import request as req
 from knet.apiserver.keys import CONFIG, STOPPING
 from knet.apiserver.negotiation import Output, choose_output
-from knet.apiserver.resources import Resources, matches
+from knet.apiserver.resources import Resources
+from knet.apiserver.selection import matches
 from knet.apiserver.stored import decode
 from knet.storage import CompactedError, Event, EventType, Watch, WatchClosedError
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from knet.api.registry import ResourceInfo
 from knet.api.selectors import FieldSelector, LabelSelector
-from knet.apiserver.resources import matches
+from knet.apiserver.selection import matches
 from knet.apiserver.stored import decode
 from knet.storage import (
     CompactedError,
