@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from knet.api import registry
 from knet.apiserver import handlers
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
 from knet.apiserver.keys import CONFIG, RESOURCES, STOPPING, STORE
 from knet.apiserver.resources import Resources
+from knet.apiserver.watchcache import WatchCaches
 from knet.storage import StoreTimeoutError, StoreUnavailableError
 from knet.storage.options import open_store
 
@@ -81,9 +83,16 @@ def make_app(config: ApiServerConfig) -> web.Application:
         )
         del lo, hi
         await resources.bootstrap()
+        caches = None
+        if config.watch_cache:
+            caches = WatchCaches(store)
+            await caches.start(registry.RESOURCES)
+            resources.watch_cache = caches
         app[STORE] = store
         app[RESOURCES] = resources
         yield
+        if caches is not None:
+            await caches.close()
         await resources.close()
         await store.close()
 

@@ -22,5 +22,7 @@ class ApiServerConfig:
     bookmark_interval: float = 60.0
     # Watches without timeoutSeconds end after a random time in [min, 2*min), as upstream.
     min_request_timeout: float = 1800.0
+    # Serve watches and resourceVersion=0 lists from memory (kube-apiserver's --watch-cache).
+    watch_cache: bool = True
     # SQLite in data_dir (the default) or etcd (--etcd-servers).
     store: StoreOptions = field(default_factory=StoreOptions)

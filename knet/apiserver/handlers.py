@@ -188,7 +188,11 @@ async def _collection(
             raise errors.bad_request(
                 "resourceVersionMatch is forbidden unless resourceVersion is provided"
             )
-        items, rev = await res.list_objects(info, namespace, labels, fields)
+        cached = None
+        if not request.query.get("limit"):  # pagination stays on the store path
+            rv = request.query.get("resourceVersion")
+            cached = res.list_cached(info, namespace, labels, fields, rv, rvm)
+        items, rev = cached or await res.list_objects(info, namespace, labels, fields)
         return _render(request, info, _list_body(info, items, rev), items=items)
     if method == "POST":
         if namespace is None and info.namespaced:

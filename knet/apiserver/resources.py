@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -22,6 +22,7 @@ from knet.apiserver.deletion import SYSTEM_NAMESPACES, DeleteOptions
 from knet.apiserver.errors import ApiError
 from knet.apiserver.models import model_for
 from knet.apiserver.namespaces import NamespaceAdmission
+from knet.apiserver.selection import matches, object_fields
 from knet.apiserver.service_alloc import ServiceAllocations
 from knet.apiserver.stored import decode, encode
 from knet.apiserver.validation import validate_object
@@ -33,36 +34,12 @@ from knet.storage import (
     Store,
 )
 
+if TYPE_CHECKING:
+    from knet.apiserver.watchcache import WatchCaches
+
+__all__ = ["Resources", "matches", "object_fields"]
+
 _GENERATE_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"  # upstream's alphabet: no vowels, no look-alikes
-
-
-def object_fields(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, str]:
-    """The values a field selector sees, by dotted path (absent fields read as "")."""
-    out: dict[str, str] = {}
-    for path in info.selectable_fields:
-        cur: Any = obj
-        for part in path.split("."):
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        if path == "source" and info.kind == "Event":
-            cur = (obj.get("source") or {}).get("component")
-        if isinstance(cur, bool):
-            out[path] = "true" if cur else "false"
-        elif cur is None:
-            out[path] = ""
-        else:
-            out[path] = str(cur)
-    return out
-
-
-def matches(
-    info: ResourceInfo,
-    obj: dict[str, Any],
-    labels: LabelSelector | None,
-    fields: FieldSelector | None,
-) -> bool:
-    if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels") or {}):
-        return False
-    return fields is None or fields.matches(object_fields(info, obj))
 
 
 def _generated_name(prefix: str) -> str:
@@ -87,6 +64,8 @@ class Resources:
         self.store = store
         self.services = ServiceAllocations(cluster_ips, node_ports)
         self.namespaces = NamespaceAdmission(store)
+        # Set by the app when --watch-cache is on: serves watches and resourceVersion=0 lists.
+        self.watch_cache: WatchCaches | None = None
 
     async def close(self) -> None:
         await self.namespaces.close()
@@ -130,6 +109,20 @@ class Resources:
             if matches(info, obj, labels, fields):
                 items.append(obj)
         return items, rev
+
+    def list_cached(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        labels: LabelSelector | None,
+        fields: FieldSelector | None,
+        resource_version: str | None,
+        match: str | None,
+    ) -> tuple[list[dict[str, Any]], int] | None:
+        """The list from the watch cache when the request allows it, else None (read the store)."""
+        if self.watch_cache is None:
+            return None
+        return self.watch_cache.list(info, namespace, labels, fields, resource_version, match)
 
     # ------------------------------------------------------------------ admission helpers
 

@@ -17,6 +17,14 @@ PROGRAM = "knet apiserver"
 log = logging.getLogger("knet.apiserver")
 
 
+def _flag_bool(text: str) -> bool:
+    """A Go-style boolean flag value (--watch-cache=false)."""
+    value = {"true": True, "1": True, "t": True, "false": False, "0": False, "f": False}
+    if text.lower() not in value:
+        raise argparse.ArgumentTypeError(f"invalid boolean {text!r}: want true or false")
+    return value[text.lower()]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--port", "--secure-port", type=int, default=6443, dest="port")
@@ -36,6 +44,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="revisions of history kept for watches to resume from",
     )
     p.add_argument("--bookmark-interval", type=float, default=60.0)
+    p.add_argument(
+        "--watch-cache",
+        type=_flag_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        help="serve watches and resourceVersion=0 lists from an in-memory cache (default true)",
+    )
     add_store_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true")
 
@@ -50,6 +66,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         service_node_port_range=args.service_node_port_range,
         history_window=args.history_window,
         bookmark_interval=args.bookmark_interval,
+        watch_cache=args.watch_cache,
         store=store_options_from_args(args),
     )
 

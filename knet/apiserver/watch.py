@@ -1,7 +1,9 @@
 """Serving a watch: chunked JSON lines of ADDED / MODIFIED / DELETED / BOOKMARK / ERROR.
 
-One store watch per HTTP watch. The store bounds each watcher's queue and ends a watcher that falls
-behind, so a slow client never blocks writers or other watchers; the client resumes from the last
+With the watch cache on (the default), each HTTP watch follows its resource's cache
+(`watchcache.py`): one store watch per resource, fanned out in memory. Without it, one store watch
+per HTTP watch. Either way each watcher's queue is bounded and a watcher that falls behind is
+ended, so a slow client never blocks writers or other watchers; the client resumes from the last
 resourceVersion it saw, as clients do.
 """
 
@@ -24,9 +26,10 @@ from knet.apiserver import errors, printers
 from knet.apiserver import request as req
 from knet.apiserver.keys import CONFIG, STOPPING
 from knet.apiserver.negotiation import Output, choose_output
-from knet.apiserver.resources import Resources, matches
+from knet.apiserver.resources import Resources
+from knet.apiserver.selection import matches
 from knet.apiserver.stored import decode
-from knet.storage import CompactedError, Event, EventType, WatchClosedError
+from knet.storage import CompactedError, Event, EventType, Watch, WatchClosedError
 
 Obj = dict[str, Any]
 
@@ -225,6 +228,14 @@ async def _pump(
                 await pending
 
 
+def _open_watch(res: Resources, info: ResourceInfo, namespace: str | None, start: int) -> Watch:
+    """From the resource's watch cache when it is on (fan-out in memory), else from the store."""
+    cache = res.watch_cache.get(info) if res.watch_cache is not None else None
+    if cache is None:
+        return res.store.watch(info.key_prefix(namespace), start)
+    return cache.watch(info.key_prefix(namespace), start)
+
+
 async def serve_watch(
     request: web.Request,
     res: Resources,
@@ -248,7 +259,7 @@ async def serve_watch(
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
     try:
-        store_watch = res.store.watch(info.key_prefix(namespace), start)
+        store_watch = _open_watch(res, info, namespace, start)
     except CompactedError as e:
         await resp.prepare(request)
         status = errors.too_old_resource_version(e.requested, e.compacted).status()
