@@ -22,6 +22,18 @@ class ConfigError(ValueError):
     """A flag value kubelet-lite cannot use; the message names the flag."""
 
 
+_SIZE_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|K|M|G)?$")
+_SIZE_UNITS = {None: 1, "K": 1000, "M": 10**6, "G": 10**9, "Ki": 1024, "Mi": 2**20, "Gi": 2**30}
+
+
+def parse_size(text: str, flag: str) -> int:
+    """A byte count as the kubelet's quantity flags take it: ``10Mi``, ``500Ki``, ``1000000``."""
+    m = _SIZE_RE.match(text.strip())
+    if m is None:
+        raise ConfigError(f"{flag}: {text!r} is not a size (like 10Mi, 500Ki)")
+    return int(m[1]) * _SIZE_UNITS[m[2]]
+
+
 def parse_duration(text: str, flag: str = "duration") -> float:
     """Go-style durations as kubelet takes them: ``10s``, ``1m30s``, ``250ms``; seconds."""
     s = text.strip()
@@ -52,6 +64,10 @@ class KubeletConfig:
     crash_loop_backoff_initial: float = 10.0
     crash_loop_backoff_max: float = 300.0
     sync_frequency: float = 60.0
+    port: int = 10250  # the kubelet API (HTTPS); 0: none
+    address: str | None = None  # None: 0.0.0.0 inside --node-netns only (never the root netns)
+    container_log_max_size: int = 10 * 1024 * 1024
+    container_log_max_files: int = 5
 
     def __post_init__(self) -> None:
         if len(self.node_name) > 253 or not _DNS1123_SUBDOMAIN.match(self.node_name):
@@ -81,6 +97,12 @@ class KubeletConfig:
             raise ConfigError("need 0 < --crash-loop-backoff-initial <= --crash-loop-backoff-max")
         if self.max_pods < 1:
             raise ConfigError("--max-pods must be at least 1")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port: {self.port} is not a port number (0 turns the API off)")
+        if self.container_log_max_files < 2:
+            raise ConfigError("--container-log-max-files must be at least 2")
+        if self.container_log_max_size < 64 * 1024:
+            raise ConfigError("--container-log-max-size must be at least 64Ki")
 
     @property
     def lease_renew_interval(self) -> float:
@@ -131,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--crash-loop-backoff-initial", default="10s")
     p.add_argument("--crash-loop-backoff-max", default="5m")
+    p.add_argument("--port", type=int, default=10250, help="kubelet API port (HTTPS); 0: off")
+    p.add_argument(
+        "--address",
+        help="kubelet API address; unset: 0.0.0.0 inside --node-netns (never the root netns)",
+    )
+    p.add_argument("--container-log-max-size", default="10Mi")
+    p.add_argument("--container-log-max-files", type=int, default=5)
     p.add_argument("-v", "--v", type=int, default=0, dest="verbosity", help="log verbosity")
     return p
 
@@ -169,6 +198,10 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         crash_loop_backoff_max=parse_duration(
             args.crash_loop_backoff_max, "--crash-loop-backoff-max"
         ),
+        port=args.port,
+        address=args.address,
+        container_log_max_size=parse_size(args.container_log_max_size, "--container-log-max-size"),
+        container_log_max_files=args.container_log_max_files,
     )
 
 

@@ -20,3 +20,6 @@ class ApiServerConfig:
     bookmark_interval: float = 60.0
     # Watches without timeoutSeconds end after a random time in [min, 2*min), as upstream.
     min_request_timeout: float = 1800.0
+    # The network namespace (name under /run/netns, or a path) from which kubelets are dialed;
+    # None: this process's own.
+    kubelet_netns: str | None = None

@@ -36,6 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="revisions of history kept for watches to resume from",
     )
     p.add_argument("--bookmark-interval", type=float, default=60.0)
+    p.add_argument(
+        "--kubelet-netns",
+        default=None,
+        help="dial kubelets from inside this network namespace (local cluster: the underlay)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -49,6 +54,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         service_node_port_range=args.service_node_port_range,
         history_window=args.history_window,
         bookmark_interval=args.bookmark_interval,
+        kubelet_netns=args.kubelet_netns,
     )
 
 

@@ -360,6 +360,8 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         pod_uid=pod.uid,
         cwd=c.working_dir,
         netns=pod.netns_path,
+        log_max_size=config.container_log_max_size,
+        log_max_files=config.container_log_max_files,
     )
 
 

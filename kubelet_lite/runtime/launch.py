@@ -2,11 +2,12 @@
 
 In order: its own session (so the container's processes form one group that teardown can signal
 as a whole), default signal dispositions, stdin from /dev/null and stdout/stderr to the
-container's log, the pod's network namespace (setns), a new UTS namespace whose hostname is the
-pod's, the working directory; then exec of the command, or, for a built-in image, the built-in
-program run right here (the zygote has it imported already). A failure before that point is
-written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child exits 127; a clean exec
-closes ``err_fd`` (it is close-on-exec), which is how the zygote knows the start succeeded.
+container's CRI log shim (``logs``), the pod's network namespace (setns), a new UTS namespace
+whose hostname is the pod's, the working directory; then exec of the command, or, for a built-in
+image, the built-in program run right here (the zygote has it imported already). A failure
+before that point is written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child
+exits 127; a clean exec closes ``err_fd`` (it is close-on-exec), which is how the zygote knows
+the start succeeded.
 
 Standard library only; runs in a child forked from the single-threaded zygote.
 """
@@ -22,6 +23,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
+
+from kubelet_lite.runtime import logs
 
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
@@ -51,6 +54,8 @@ class ChildPlan:
     builtin_args: list[str] = field(default_factory=list)
     cwd: str | None = None
     netns: str | None = None  # path of the network namespace to join
+    log_max_size: int = logs.DEFAULT_MAX_SIZE
+    log_max_files: int = logs.DEFAULT_MAX_FILES
 
 
 class StartError(Exception):
@@ -79,16 +84,6 @@ def _stage(stage: str, fn: Callable[[], None]) -> None:
         fn()
     except OSError as exc:
         raise StartError(stage, f"{stage}: {exc.strerror or exc}") from exc
-
-
-def _redirect_stdio(log: str) -> None:
-    null = os.open("/dev/null", os.O_RDONLY)
-    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-    os.dup2(null, 0)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(null)
-    os.close(out)
 
 
 def _join_netns(path: str) -> None:
@@ -120,7 +115,11 @@ def become_container(
         for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
-        _stage("open log", lambda: _redirect_stdio(plan.log))
+        # stdout/stderr go through a CRI log shim (kubelet_lite.runtime.logs).
+        _stage(
+            "open log",
+            lambda: logs.start_shim(plan.log, plan.log_max_size, plan.log_max_files, (err_fd,)),
+        )
         if plan.netns:
             netns = plan.netns
             _stage("join network namespace", lambda: _join_netns(netns))

@@ -58,6 +58,8 @@ class LaunchRequest:
     pod_uid: str
     cwd: str | None = None
     netns: str | None = None  # path, e.g. /run/netns/kl-...
+    log_max_size: int = 0  # 0: the runtime's default (see runtime.logs)
+    log_max_files: int = 0
 
     @property
     def mark(self) -> bytes:
@@ -77,6 +79,8 @@ class LaunchRequest:
             "netns": self.netns,
             "pidFile": str(self.pid_file),
             "exitFile": str(self.exit_file),
+            "logMaxSize": self.log_max_size,
+            "logMaxFiles": self.log_max_files,
         }
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knet import gctune
-from kubelet_lite.runtime import procfs
+from kubelet_lite.runtime import logs, procfs
 from kubelet_lite.runtime.images import BUILTINS
 from kubelet_lite.runtime.launch import ChildPlan, become_container, libc
 
@@ -103,6 +103,8 @@ def plan_from_request(req: dict[str, Any]) -> ChildPlan:
         builtin_args=_str_list(req.get("builtinArgs") or [], "builtinArgs"),
         cwd=req.get("cwd") or None,
         netns=req.get("netns") or None,
+        log_max_size=int(req.get("logMaxSize") or logs.DEFAULT_MAX_SIZE),
+        log_max_files=int(req.get("logMaxFiles") or logs.DEFAULT_MAX_FILES),
     )
 
 
