@@ -114,6 +114,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
             Subresource("log", "Pod", "", "v1", ("get",)),
             Subresource("exec", "PodExecOptions", "", "v1", ("create", "get")),
             Subresource("attach", "PodAttachOptions", "", "v1", ("create", "get")),
+            Subresource("portforward", "PodPortForwardOptions", "", "v1", ("create", "get")),
         ),
         fields=(
             "spec.nodeName",

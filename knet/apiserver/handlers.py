@@ -288,7 +288,7 @@ async def _subresource(
             raise errors.method_not_allowed(method)
         assert namespace is not None
         return await pod_log(request, res, namespace, name)
-    if sub in ("exec", "attach"):
+    if sub in ("exec", "attach", "portforward"):
         assert namespace is not None
         return await pod_stream(request, res, namespace, name, sub)
     raise errors.path_not_found()

@@ -18,6 +18,7 @@ from kubelet_lite.server import listen
 from kubelet_lite.server import logs as logview
 from kubelet_lite.server.attach import attach_handler
 from kubelet_lite.server.exec import exec_handler
+from kubelet_lite.server.portforward import portforward_handler
 from kubelet_lite.server.view import VIEW, NodeView, container_names, pick_attempt, text_error
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def make_app(view: NodeView) -> web.Application:
     r.add_get("/containerLogs/{ns}/{pod}/{container}", container_logs)
     r.add_route("*", "/exec/{ns}/{pod}/{container}", exec_handler)
     r.add_route("*", "/attach/{ns}/{pod}/{container}", attach_handler)
+    r.add_route("*", "/portForward/{ns}/{pod}", portforward_handler)
     return app
 
 

@@ -34,11 +34,11 @@ def parse(message: bytes) -> tuple[int, bytes]:
     return message[0], message[1:]
 
 
-def choose_protocol(offered: str) -> str | None:
+def choose_protocol(offered: str, ours: tuple[str, ...] = PROTOCOLS) -> str | None:
     """The protocol to answer a ``Sec-WebSocket-Protocol`` offer with (the client's order
     decides among those we speak)."""
     for p in (s.strip() for s in offered.split(",")):
-        if p in PROTOCOLS:
+        if p in ours:
             return p
     return None
 

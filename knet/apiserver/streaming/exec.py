@@ -1,4 +1,5 @@
-"""``pods/exec`` (and ``pods/attach``): the client's WebSocket relayed to the kubelet's.
+"""``pods/exec``, ``pods/attach``, ``pods/portforward``: the client's WebSocket relayed to the
+kubelet's.
 
 Both hops speak the same channel framing (``channel``), so the API server checks the request,
 dials the kubelet with the protocol the client chose (``v5.channel.k8s.io`` for kubectl 1.30+,
@@ -26,23 +27,31 @@ from knet.apiserver.streaming.dial import CONNECT_TIMEOUT, DIALER, unreachable
 from knet.apiserver.streaming.logs import choose_container, node_of
 
 MAX_MESSAGE = 4 * 1024 * 1024
-PASSED = ("command", "stdin", "stdout", "stderr", "tty")
+PASSED = ("command", "stdin", "stdout", "stderr", "tty", "ports")
 
 
-def wants_websocket(request: web.Request) -> str:
+def wants_websocket(request: web.Request, ours: tuple[str, ...] = channel.PROTOCOLS) -> str:
     """The channel protocol the client asked for, or upstream's 400 for anything else."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise errors.bad_request(
             "Upgrade request required (this API server streams over WebSocket only: "
             "kubectl 1.30 or newer)"
         )
-    chosen = channel.choose_protocol(request.headers.get("Sec-WebSocket-Protocol", ""))
+    chosen = channel.choose_protocol(request.headers.get("Sec-WebSocket-Protocol", ""), ours)
     if chosen is None:
         raise errors.bad_request(
             "unable to upgrade connection: none of the offered subprotocols is supported "
-            f"(want one of {', '.join(channel.PROTOCOLS)})"
+            f"(want one of {', '.join(ours)})"
         )
     return chosen
+
+
+def check_pod_running(pod: dict[str, Any]) -> None:
+    phase = (pod.get("status") or {}).get("phase")
+    if phase != "Running":
+        raise errors.bad_request(
+            f"unable to forward port because pod is not running. Current status={phase}"
+        )
 
 
 def check_running(pod: dict[str, Any], container: str) -> None:
@@ -110,20 +119,27 @@ async def relay(client: web.WebSocketResponse, kubelet: aiohttp.ClientWebSocketR
 async def pod_stream(
     request: web.Request, res: Resources, namespace: str, name: str, sub: str
 ) -> web.StreamResponse:
-    """``pods/exec`` or ``pods/attach``. What is wrong with the request is said before what is
-    wrong with the protocol: kubectl retries a refused WebSocket with SPDY and shows that answer."""
+    """``pods/exec``, ``pods/attach`` or ``pods/portforward``. What is wrong with the request is
+    said before what is wrong with the protocol: kubectl retries a refused WebSocket with SPDY
+    and shows that answer."""
     pods = registry.lookup("", "v1", "pods")
     assert pods is not None
     pod = await res.get(pods, namespace, name)
-    container = choose_container(pod, request.query.get("container"))
-    check_running(pod, container)
-    if sub == "exec" and not request.query.getall("command", []):
-        raise errors.bad_request("you must specify at least one command for the container")
+    if sub == "portforward":
+        check_pod_running(pod)
+        path = f"portForward/{quote(namespace)}/{quote(name)}"
+        offered: tuple[str, ...] = (channel.V4,)
+    else:
+        container = choose_container(pod, request.query.get("container"))
+        check_running(pod, container)
+        if sub == "exec" and not request.query.getall("command", []):
+            raise errors.bad_request("you must specify at least one command for the container")
+        path = f"{sub}/{quote(namespace)}/{quote(name)}/{quote(container)}"
+        offered = channel.PROTOCOLS
     base = await node_of(res, pod)
-    protocol = wants_websocket(request)
+    protocol = wants_websocket(request, offered)
     query = [(k, v) for k, v in request.query.items() if k in PASSED]
-    url = f"{base}/{sub}/{quote(namespace)}/{quote(name)}/{quote(container)}"
-    kubelet = await dial_kubelet(request, url, protocol, query)
+    kubelet = await dial_kubelet(request, f"{base}/{path}", protocol, query)
     client = web.WebSocketResponse(protocols=(protocol,), max_msg_size=MAX_MESSAGE)
     try:
         await client.prepare(request)
