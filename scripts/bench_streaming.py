@@ -13,7 +13,10 @@ end (recorded processes by pid, then the namespaces). Measures:
   every 10 ms for ``--seconds``; per line, the delay from its write to each follower (floor: p99
   <= 100 ms), and lines lost (must be 0).
 
-Port-forward is not implemented yet, so it is not measured.
+- port-forward: a pod serves ``--megabytes`` MiB per connection; read once over a plain TCP
+  connection to the pod (a socket made in the node's namespace) and once through the
+  port-forward tunnel (WebSocket v4, API server and kubelet hops), same client, same run
+  (floor: tunnel >= 25% of direct, moonshot 50%).
 
 Run as root:  .venv/bin/python scripts/bench_streaming.py [--execs 100] [--followers 100]
 """
@@ -26,6 +29,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +41,7 @@ import aiohttp
 from knet.apiserver.streaming import channel
 from knet.client import ApiClient
 from knet.netlink import netns
+from knet.netlink.nsthread import call_in_netns
 from knet.testing.apiserver import ApiServerProcess, running_apiserver
 from kubelet_lite.gc import kill_process, kill_recorded
 from kubelet_lite.runtime import procfs
@@ -44,6 +49,17 @@ from kubelet_lite.status.checkpoint import StateStore
 
 NODE = "kt-bench-node"
 NODE_IP = "10.0.0.1/32"
+SOURCE_PORT = 9000
+# Serves N MiB of zeros per connection (a host python: containers run this machine's binaries).
+SOURCE = (
+    "import socket,sys\n"
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    f"s.bind(('0.0.0.0', {SOURCE_PORT})); s.listen(8); chunk=bytes(1<<20)\n"
+    "while True:\n"
+    "    c,_=s.accept()\n"
+    "    [c.sendall(chunk) for _ in range(int(sys.argv[1]))]\n"
+    "    c.close()\n"
+)
 WRITER = "i=0; while true; do i=$((i+1)); echo $i $(date +%s%N); sleep 0.01; done"
 
 
@@ -115,12 +131,67 @@ async def follow(api: ApiServerProcess, seconds: float, delays: list[float]) -> 
     return seen, missing
 
 
-async def bench(args: argparse.Namespace, api: ApiServerProcess) -> None:
+async def read_direct(netns_name: str, ip: str) -> int:
+    sock = await asyncio.to_thread(
+        call_in_netns, f"/run/netns/{netns_name}", lambda: socket.socket()
+    )
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (ip, SOURCE_PORT))
+    total = 0
+    with sock:
+        while data := await loop.sock_recv(sock, 1 << 20):
+            total += len(data)
+    return total
+
+
+async def read_tunnel(api: ApiServerProcess) -> int:
+    url = f"{api.url}/api/v1/namespaces/default/pods/source/portforward?ports={SOURCE_PORT}"
+    total = -2  # the data channel opens with the port number
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=(channel.V4,), max_msg_size=0) as ws,
+    ):
+        async for msg in ws:
+            ch, payload = channel.parse(msg.data)
+            if ch == 0:
+                total += len(payload)
+    return total
+
+
+async def bench_portforward(api: ApiServerProcess, netns_name: str, ip: str, mib: int) -> None:
+    rates = {}
+    for name in ("direct", "tunnel"):
+        t0 = time.perf_counter()
+        got = await (read_direct(netns_name, ip) if name == "direct" else read_tunnel(api))
+        took = time.perf_counter() - t0
+        if got != mib << 20:
+            print(f"port-forward {name}: got {got} bytes, want {mib << 20}")
+        rates[name] = got / took / 2**20
+    print(
+        f"port-forward, {mib} MiB: direct {rates['direct']:.0f} MiB/s, tunnel "
+        f"{rates['tunnel']:.0f} MiB/s = {rates['tunnel'] / rates['direct']:.0%} of direct "
+        "(floor 25%, moonshot 50%)"
+    )
+
+
+async def bench(args: argparse.Namespace, api: ApiServerProcess, netns_name: str) -> None:
     async with ApiClient.from_url(api.url) as client:
         await client.create(pod("shell", "sleep 3600"), "default")
+        source = pod("source", "")
+        source["spec"]["containers"][0]["command"] = [  # type: ignore[index]
+            sys.executable,
+            "-c",
+            SOURCE,
+            str(args.megabytes),
+        ]
+        await client.create(source, "default")
+        await wait_running(client, "source")
+        ip = (await client.get("Pod", "source", "default"))["status"]["podIP"]
         await client.create(pod("writer", WRITER), "default")
         await wait_running(client, "shell")
         await wait_running(client, "writer")
+    await bench_portforward(api, netns_name, ip, args.megabytes)
     await bench_exec(api, 3)  # warm the connections and the code paths
     lat = await bench_exec(api, args.execs)
     print(
@@ -185,6 +256,7 @@ def main() -> int:
     p.add_argument("--execs", type=int, default=100)
     p.add_argument("--followers", type=int, default=100)
     p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--megabytes", type=int, default=256)
     args = p.parse_args()
     if os.geteuid() != 0:
         print("bench_streaming: needs root (network namespaces)", file=sys.stderr)
@@ -207,7 +279,7 @@ def main() -> int:
                     proc = subprocess.Popen(
                         kubelet_argv(api, tag, root), stdout=log, stderr=subprocess.STDOUT
                     )
-                asyncio.run(bench(args, api))
+                asyncio.run(bench(args, api, ns))
         finally:
             cleanup(root, tag, proc)
     return 0
