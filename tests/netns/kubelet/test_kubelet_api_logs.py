@@ -138,3 +138,15 @@ async def test_unreachable_node_answers_with_a_status_in_time(
     assert time.monotonic() - began < 8  # kubectl's own start-up included
     assert r.returncode != 0
     assert "10.0.0.77:10250" in r.stderr, r.stderr
+
+
+async def test_a_huge_line_comes_back_whole(
+    node: Node, client: ApiClient, apiserver: ApiServerProcess
+) -> None:
+    """200 KB without a newline: split into 16 KiB P pieces on disk, one line for kubectl."""
+    node.start_kubelet()
+    script = "head -c 200000 /dev/zero | tr '\\0' x; echo; echo after; sleep 3600"
+    await create_pod(client, node, pod_manifest("huge", node.name, [shell("main", script)]))
+    await wait_running(client, "huge")
+    out = await wait_logged(apiserver, "huge", "after")
+    assert out.splitlines() == ["x" * 200000, "after"]
