@@ -4,7 +4,7 @@
    same name is reused, since `up` only makes what is missing);
 2. with the real kubectl: a Deployment of 3 agnhost netexec servers (app=web), a NodePort
    Service ``web`` (80 -> 8080), then a client pod pinned to node 1;
-3. from the client pod (``knet exec``): ping a pod on another node, curl the ClusterIP ten
+3. from the client pod (``kubectl exec``): ping a pod on another node, curl the ClusterIP ten
    times (answered by pods on different nodes), curl the NodePort on every node IP; then the
    KUBE-SVC/KUBE-SEP chains kproxy wrote (read-only iptables-save inside node 1's namespace)
    and kubectl's view of pods, Services and EndpointSlices;
@@ -315,8 +315,9 @@ class Demo:
         env["KUBECONFIG"] = str(self.kubeconfig)
         return env
 
-    def knet_exec_argv(self, pod: str, cmd: Sequence[str]) -> list[str]:
-        return [*knet_program(), "exec", *self.cluster_flags(), pod, "--", *cmd]
+    def exec_argv(self, pod: str, cmd: Sequence[str]) -> list[str]:
+        """``kubectl exec`` (the API server relays it to the pod's kubelet); run with kube=True."""
+        return ["kubectl", "exec", pod, "--", *cmd]
 
     def run(
         self, step: str, argv: Sequence[str], timeout: float = 60, kube: bool = False
@@ -395,8 +396,8 @@ class Demo:
             raise DemoError(step, f"kubectl {' '.join(args)} printed no JSON") from None
 
     def curl(self, step: str, url: str) -> subprocess.CompletedProcess[str]:
-        argv = self.knet_exec_argv(CLIENT, ["curl", "-sS", "--max-time", "3", url])
-        return self.run(step, argv, timeout=20)
+        argv = self.exec_argv(CLIENT, ["curl", "-sS", "--max-time", "3", url])
+        return self.run(step, argv, timeout=20, kube=True)
 
     def wait_answer(self, step: str, url: str, what: str) -> None:
         wait_until(step, what, lambda: self.curl(step, url).returncode == 0, self.timeout)
@@ -478,14 +479,15 @@ class Demo:
             f"Pod {client.name} ({client.ip} on {client.node}) pings pod {target.name} "
             f"({target.ip} on {target.node}): routed node to node, no NAT"
         )
-        quick = self.knet_exec_argv(CLIENT, ["ping", "-c", "1", "-W", "1", target.ip])
+        quick = self.exec_argv(CLIENT, ["ping", "-c", "1", "-W", "1", target.ip])
         wait_until(
             step,
             f"a route from {client.node} to {target.node}",
-            lambda: self.run(step, quick, timeout=15).returncode == 0,
+            lambda: self.run(step, quick, timeout=15, kube=True).returncode == 0,
             self.timeout,
         )
-        self.show(step, self.knet_exec_argv(CLIENT, ["ping", "-c", "3", "-W", "2", target.ip]))
+        ping = self.exec_argv(CLIENT, ["ping", "-c", "3", "-W", "2", target.ip])
+        self.show(step, ping, kube=True)
 
     def cluster_ip(self, cluster_ip: str) -> None:
         step = "ClusterIP"
@@ -496,7 +498,7 @@ class Demo:
         )
         self.wait_answer(step, url, "an answer from the ClusterIP (kproxy's rules)")
         where = {p.name: p.node for p in self.web_pods(step)}
-        argv = self.knet_exec_argv(CLIENT, ["curl", "-sS", "--max-time", "3", url])
+        argv = self.exec_argv(CLIENT, ["curl", "-sS", "--max-time", "3", url])
         self.out.command(argv, note=f"{REQUESTS} times")
         answers = []
         for i in range(1, REQUESTS + 1):
@@ -517,7 +519,8 @@ class Demo:
         for node in self.topo.nodes:
             url = f"http://{node.address}:{node_port}/hostname"
             self.wait_answer(step, url, f"an answer on {node.address}:{node_port} ({node.name})")
-            self.show(step, self.knet_exec_argv(CLIENT, ["curl", "-sS", "--max-time", "3", url]))
+            argv = self.exec_argv(CLIENT, ["curl", "-sS", "--max-time", "3", url])
+            self.show(step, argv, kube=True)
 
     def nat_rules(self, netns: str) -> tuple[list[str], list[str]] | None:
         """(argv, the service's rules) from the first iptables-save that sees kproxy's rules."""
@@ -563,8 +566,9 @@ class Demo:
 
                     export KUBECONFIG={self.kubeconfig}
                     kubectl get pods -o wide
-                    {knet} exec{flags} {CLIENT} -- curl -s http://{cluster_ip}/hostname
-                    {knet} exec{flags} {CLIENT} -- ping -c 1 {target_ip}
+                    kubectl exec {CLIENT} -- curl -s http://{cluster_ip}/hostname
+                    kubectl exec {CLIENT} -- ping -c 1 {target_ip}
+                    kubectl logs {CLIENT}
                     nsenter --net=/run/netns/{ns} -- iptables-save -t nat
                     {knet} cluster status{flags}
 

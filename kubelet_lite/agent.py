@@ -28,6 +28,8 @@ from kubelet_lite.node import NodeAgent, Readiness
 from kubelet_lite.pods.pod_workers import PodWorkers, pod_uid
 from kubelet_lite.pods.sync import Deps, PodSync
 from kubelet_lite.runtime.process import ProcessRuntime
+from kubelet_lite.server import serve
+from kubelet_lite.server.app import KubeletServer
 from kubelet_lite.status.checkpoint import StateStore
 from kubelet_lite.status.writer import StatusManager
 
@@ -61,6 +63,7 @@ class Kubelet:
         self._pool = ThreadPoolExecutor(NETWORK_THREADS, thread_name_prefix="kubelet-net")
         self._lock_fd: int | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.api: KubeletServer | None = None
         self.ready = asyncio.Event()  # set once pods are being handled
 
     async def _events_turn(self) -> None:
@@ -151,6 +154,8 @@ class Kubelet:
         if report.pods or report.ips:
             log.info("start-up clean-up: pods %s, IPs %s", report.pods, report.ips)
         workers.start()
+        informer = self.informer
+        self.api = await serve(cfg, informer.cache.list, self.store.pod)
         self._tasks.append(asyncio.create_task(self.node.run(), name="heartbeats"))
         self._tasks.append(asyncio.create_task(self._resync_loop(), name="resync"))
         self._tasks.append(asyncio.create_task(self._runtime_watch(), name="runtime-watch"))
@@ -179,6 +184,8 @@ class Kubelet:
 
     async def stop(self) -> None:
         """Stop handling pods. Containers keep running; a restart adopts them."""
+        if self.api is not None:
+            await self.api.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

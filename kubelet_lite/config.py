@@ -20,6 +20,18 @@ class ConfigError(ValueError):
     """A flag value kubelet-lite cannot use; the message names the flag."""
 
 
+_SIZE_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|K|M|G)?$")
+_SIZE_UNITS = {None: 1, "K": 1000, "M": 10**6, "G": 10**9, "Ki": 1024, "Mi": 2**20, "Gi": 2**30}
+
+
+def parse_size(text: str, flag: str) -> int:
+    """A byte count as the kubelet's quantity flags take it: ``10Mi``, ``500Ki``, ``1000000``."""
+    m = _SIZE_RE.match(text.strip())
+    if m is None:
+        raise ConfigError(f"{flag}: {text!r} is not a size (like 10Mi, 500Ki)")
+    return int(m[1]) * _SIZE_UNITS[m[2]]
+
+
 def parse_duration(text: str, flag: str = "duration") -> float:
     """Go-style durations as kubelet takes them: ``10s``, ``1m30s``, ``250ms``; seconds."""
     s = text.strip()
@@ -54,6 +66,10 @@ class KubeletConfig:
     cluster_domain: str = "cluster.local"
     resolv_conf: Path = Path("/etc/resolv.conf")
     pod_max_pids: int = -1  # per container here (kubelet: per pod); -1: no limit
+    port: int = 10250  # the kubelet API (HTTPS); 0: none
+    address: str | None = None  # None: 0.0.0.0 inside --node-netns only (never the root netns)
+    container_log_max_size: int = 10 * 1024 * 1024
+    container_log_max_files: int = 5
 
     def __post_init__(self) -> None:
         if is_dns1123_subdomain(self.node_name):
@@ -90,6 +106,12 @@ class KubeletConfig:
                 raise ConfigError(f"--cluster-dns: {server!r} is not an IP address") from None
         if is_dns1123_subdomain(self.cluster_domain):
             raise ConfigError(f"--cluster-domain: {self.cluster_domain!r} is not a DNS domain")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port: {self.port} is not a port number (0 turns the API off)")
+        if self.container_log_max_files < 2:
+            raise ConfigError("--container-log-max-files must be at least 2")
+        if self.container_log_max_size < 64 * 1024:
+            raise ConfigError("--container-log-max-size must be at least 64Ki")
 
     @property
     def lease_renew_interval(self) -> float:
@@ -161,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=-1,
         help="most processes a container may run (pids cgroup; default -1: no limit)",
     )
+    p.add_argument("--port", type=int, default=10250, help="kubelet API port (HTTPS); 0: off")
+    p.add_argument(
+        "--address",
+        help="kubelet API address; unset: 0.0.0.0 inside --node-netns (never the root netns)",
+    )
+    p.add_argument("--container-log-max-size", default="10Mi")
+    p.add_argument("--container-log-max-files", type=int, default=5)
     p.add_argument("-v", "--v", type=int, default=0, dest="verbosity", help="log verbosity")
     return p
 
@@ -203,6 +232,10 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
         cluster_domain=args.cluster_domain.strip().rstrip("."),
         resolv_conf=Path(args.resolv_conf),
         pod_max_pids=args.pod_max_pids,
+        port=args.port,
+        address=args.address,
+        container_log_max_size=parse_size(args.container_log_max_size, "--container-log-max-size"),
+        container_log_max_files=args.container_log_max_files,
     )
 
 

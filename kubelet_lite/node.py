@@ -195,7 +195,7 @@ def node_status(
             {"type": "Hostname", "address": config.node_name},
         ],
         "nodeInfo": node_info(facts),
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": config.port}},
     }
 
 

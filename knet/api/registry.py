@@ -111,6 +111,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
             _status("", "v1", "Pod"),
             Subresource("binding", "Binding", "", "v1", ("create",)),
             Subresource("log", "Pod", "", "v1", ("get",)),
+            Subresource("exec", "PodExecOptions", "", "v1", ("create", "get")),
+            Subresource("attach", "PodAttachOptions", "", "v1", ("create", "get")),
+            Subresource("portforward", "PodPortForwardOptions", "", "v1", ("create", "get")),
         ),
         fields=(
             "spec.nodeName",

@@ -26,3 +26,6 @@ class ApiServerConfig:
     watch_cache: bool = True
     # SQLite in data_dir (the default) or etcd (--etcd-servers).
     store: StoreOptions = field(default_factory=StoreOptions)
+    # The network namespace (name under /run/netns, or a path) from which kubelets are dialed;
+    # None: this process's own.
+    kubelet_netns: str | None = None

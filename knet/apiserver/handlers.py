@@ -32,6 +32,8 @@ from knet.apiserver.patch import (
     apply_strategic_merge_patch,
 )
 from knet.apiserver.resources import Resources
+from knet.apiserver.streaming.exec import pod_stream
+from knet.apiserver.streaming.logs import pod_log
 from knet.apiserver.watch import serve_watch
 
 JSON = "application/json"
@@ -289,12 +291,11 @@ async def _subresource(
     if sub == "log":
         if method != "GET":
             raise errors.method_not_allowed(method)
-        await res.get(info, namespace, name)
-        raise ApiError(
-            503,
-            "ServiceUnavailable",
-            "pod logs are kept by the node agent; this API server does not proxy to it yet",
-        )
+        assert namespace is not None
+        return await pod_log(request, res, namespace, name)
+    if sub in ("exec", "attach", "portforward"):
+        assert namespace is not None
+        return await pod_stream(request, res, namespace, name, sub)
     raise errors.path_not_found()
 
 

@@ -53,6 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="serve watches and resourceVersion=0 lists from an in-memory cache (default true)",
     )
     add_store_arguments(p)
+    p.add_argument(
+        "--kubelet-netns",
+        default=None,
+        help="dial kubelets from inside this network namespace (local cluster: the underlay)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -68,6 +73,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         bookmark_interval=args.bookmark_interval,
         watch_cache=args.watch_cache,
         store=store_options_from_args(args),
+        kubelet_netns=args.kubelet_netns,
     )
 
 

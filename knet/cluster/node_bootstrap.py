@@ -85,6 +85,8 @@ def kubelet_argv(cfg: NodeConfig) -> list[str]:
     ]
     if cfg.netns is not None:
         argv += ["--node-netns", cfg.netns]
+    else:  # a VM or machine: its own root namespace, where the API listens on the node IP
+        argv += ["--address", str(cfg.node_ip)]
     return argv
 
 

@@ -85,6 +85,14 @@ class Topology:
         """The namespaces `up` makes itself (pod namespaces are the kubelets')."""
         return (self.underlay_netns, *(n.netns for n in self.nodes))
 
+    @property
+    def switch_ip(self) -> IPv4Interface:
+        """The underlay bridge's own address (the last host of the underlay): the API server's
+        sockets to kubelets start here (DESIGN §7), so node addresses are one hop away."""
+        return IPv4Interface(
+            f"{self.underlay_net.broadcast_address - 1}/{self.underlay_net.prefixlen}"
+        )
+
     def node(self, name: str) -> NodeTopology:
         for n in self.nodes:
             if n.name == name:

@@ -189,6 +189,9 @@ def server_argv(state: ClusterState, topo: Topology, python: str) -> list[str]:
         str(topo.service_cidr),
         "--cluster-cidr",
         str(topo.cluster_cidr),
+        # Kubelet APIs are dialed from the underlay, where every node address is (DESIGN §7).
+        "--kubelet-netns",
+        topo.underlay_netns,
     ]
 
 
@@ -239,6 +242,8 @@ def ensure_underlay(state: ClusterState, topo: Topology) -> None:
     with open_session(topo.underlay_netns) as s:
         links.set_up(s, "lo")
         links.ensure_bridge(s, topo.underlay_bridge)
+        # Where the API server's sockets to the kubelets (made in this namespace) come from.
+        addrs.ensure_addr(s, topo.underlay_bridge, topo.switch_ip)
 
 
 def ensure_node_link(state: ClusterState, topo: Topology, node: NodeTopology) -> None:

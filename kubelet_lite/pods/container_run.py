@@ -19,6 +19,7 @@ from knet.api.core import Container
 from kubelet_lite.pods.container_spec import container_id
 from kubelet_lite.pods.plan import ContainerFacts
 from kubelet_lite.pods.probes import Kind
+from kubelet_lite.runtime import logs
 from kubelet_lite.runtime.process import ExitRecord, RunningProcess
 from kubelet_lite.status.pod_status import Terminated, terminated_reason
 
@@ -36,7 +37,7 @@ def log_tail(path: Any, limit: int = LOG_TAIL_BYTES) -> str | None:
             data = f.read()
     except OSError:
         return None
-    text = data.decode(errors="replace").strip()
+    text = logs.decode_text(data).strip()  # the CRI prefixes are not the message
     return "\n".join(text.splitlines()[-10:]) or None
 
 

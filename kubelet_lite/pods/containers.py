@@ -390,6 +390,8 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         mounts=mounts,
         cgroup_procs=tuple(procs),
         security=sec.plan,
+        log_max_size=config.container_log_max_size,
+        log_max_files=config.container_log_max_files,
     )
 
 

@@ -2,11 +2,12 @@
 
 In order: its own session (so the container's processes form one group that teardown can signal
 as a whole), default signal dispositions, stdin from /dev/null and stdout/stderr to the
-container's log, the pod's network namespace (setns), a new UTS namespace whose hostname is the
-pod's, the working directory; then exec of the command, or, for a built-in image, the built-in
-program run right here (the zygote has it imported already). A failure before that point is
-written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child exits 127; a clean exec
-closes ``err_fd`` (it is close-on-exec), which is how the zygote knows the start succeeded.
+container's CRI log shim (``logs``), the pod's network namespace (setns), a new UTS namespace
+whose hostname is the pod's, the working directory; then exec of the command, or, for a built-in
+image, the built-in program run right here (the zygote has it imported already). A failure
+before that point is written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child
+exits 127; a clean exec closes ``err_fd`` (it is close-on-exec), which is how the zygote knows
+the start succeeded.
 
 Standard library only; runs in a child forked from the single-threaded zygote.
 """
@@ -23,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from kubelet_lite.runtime import mounts, security
+from kubelet_lite.runtime import logs, mounts, security
 from kubelet_lite.runtime import namespaces as ns
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
@@ -61,6 +62,8 @@ class ChildPlan:
     mounts: MountPlan | None = None  # the container's mount namespace (namespaces.mount)
     cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files to join, first thing
     security: SecurityPlan | None = None  # applied last, just before exec
+    log_max_size: int = logs.DEFAULT_MAX_SIZE
+    log_max_files: int = logs.DEFAULT_MAX_FILES
 
 
 class StartError(Exception):
@@ -89,16 +92,6 @@ def _stage(stage: str, fn: Callable[[], None]) -> None:
         fn()
     except OSError as exc:
         raise StartError(stage, f"{stage}: {exc.strerror or exc}") from exc
-
-
-def _redirect_stdio(log: str) -> None:
-    null = os.open("/dev/null", os.O_RDONLY)
-    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-    os.dup2(null, 0)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(null)
-    os.close(out)
 
 
 def _join_netns(path: str) -> None:
@@ -151,7 +144,12 @@ def become_container(
         for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
-        _stage("open log", lambda: _redirect_stdio(plan.log))
+        # stdout/stderr go through a CRI log shim (kubelet_lite.runtime.logs), which stays
+        # outside the container's cgroup and namespaces, as CRI's shim does.
+        _stage(
+            "open log",
+            lambda: logs.start_shim(plan.log, plan.log_max_size, plan.log_max_files, (err_fd,)),
+        )
         if plan.cgroup_procs:
             procs = plan.cgroup_procs
             _stage("join the container's cgroup", lambda: _join_cgroups(procs))

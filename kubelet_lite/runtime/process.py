@@ -65,6 +65,8 @@ class LaunchRequest:
     mounts: MountPlan | None = None  # what the container's mount namespace holds
     cgroup_procs: tuple[str, ...] = ()  # the container's groups (cgroups.py) to join
     security: SecurityPlan | None = None  # uid/gid, capabilities, no_new_privs
+    log_max_size: int = 0  # 0: the runtime's default (see runtime.logs)
+    log_max_files: int = 0
 
     @property
     def mark(self) -> bytes:
@@ -88,6 +90,8 @@ class LaunchRequest:
             "security": self.security.to_wire() if self.security is not None else None,
             "pidFile": str(self.pid_file),
             "exitFile": str(self.exit_file),
+            "logMaxSize": self.log_max_size,
+            "logMaxFiles": self.log_max_files,
         }
 
 

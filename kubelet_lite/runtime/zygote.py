@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knet import gctune
-from kubelet_lite.runtime import procfs
+from kubelet_lite.runtime import logs, procfs
 from kubelet_lite.runtime.images import BUILTINS
 from kubelet_lite.runtime.launch import ChildPlan, become_container, libc
 from kubelet_lite.runtime.mounts import plan_from_wire as mounts_from_wire
@@ -112,6 +112,8 @@ def plan_from_request(req: dict[str, Any]) -> ChildPlan:
         mounts=mounts_from_wire(req.get("mounts")),
         cgroup_procs=tuple(_str_list(req.get("cgroupProcs") or [], "cgroupProcs")),
         security=security_from_wire(req.get("security")),
+        log_max_size=int(req.get("logMaxSize") or logs.DEFAULT_MAX_SIZE),
+        log_max_files=int(req.get("logMaxFiles") or logs.DEFAULT_MAX_FILES),
     )
 
 

@@ -25,6 +25,7 @@ from kubelet_harness import (
 from knet.client import ApiClient
 from knet.netlink import routes
 from knet.netlink.session import open_session
+from kubelet_lite.runtime import logs
 
 pytestmark = pytest.mark.root
 
@@ -86,7 +87,12 @@ async def test_hostname_is_the_pod_name_and_logs_are_kept(node: Node, client: Ap
         return text if text.count("\n") >= 2 else None
 
     text = await wait_for("the container's output", logged)
-    assert text.splitlines()[:2] == [name, f"hello {name}"]
+    entries = [logs.parse_entry(line.encode()) for line in text.splitlines()[:2]]
+    # CRI format: "<time> stdout F <text>"
+    assert [(e.stream, e.text.decode()) for e in entries if e] == [
+        ("stdout", name),
+        ("stdout", f"hello {name}"),
+    ]
 
 
 async def test_status_events_node_and_lease(node: Node, client: ApiClient) -> None:

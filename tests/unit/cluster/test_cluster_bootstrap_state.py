@@ -94,7 +94,10 @@ def test_systemd_units_run_the_exact_argv(tmp_path: Path) -> None:
     unit = (tmp_path / "kubelet-lite.service").read_text()
     exec_line = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     # systemd's quoting is shell-like for these arguments: read it back with shlex.
-    assert shlex.split(exec_line.removeprefix("ExecStart=")) == nb.kubelet_argv(cfg)
+    argv = shlex.split(exec_line.removeprefix("ExecStart="))
+    assert argv == nb.kubelet_argv(cfg)
+    # In a VM's own root namespace the kubelet API listens on the node IP, on purpose.
+    assert argv[argv.index("--address") + 1] == str(cfg.node_ip)
     assert "KillMode=process" in unit and "WantedBy=multi-user.target" in unit
     assert "KillMode" not in (tmp_path / "kproxy.service").read_text()
 

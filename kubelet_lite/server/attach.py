@@ -1,0 +1,81 @@
+"""``/attach/{ns}/{pod}/{container}``: the running container's output from now on, over the same
+WebSocket channels as exec (stdout on 1, stderr on 2, a Success Status on 3 when it ends).
+
+Containers here have no attachable stdin (it is /dev/null; a runtime that keeps a terminal per
+container comes with pods as containers), so stdin frames are read and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+
+from aiohttp import web
+
+from knet.apiserver.streaming import channel
+from kubelet_lite.runtime import logs
+from kubelet_lite.server import logs as logview
+from kubelet_lite.server.exec import MAX_MESSAGE, running_pid
+from kubelet_lite.server.view import VIEW, pick_attempt
+
+STREAM_CHANNEL = {"stdout": channel.STDOUT, "stderr": channel.STDERR}
+
+
+async def follow_output(ws: web.WebSocketResponse, path: str, ended: Callable[[], bool]) -> None:
+    """Send what the container writes from now until its attempt ends."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC) if os.path.exists(path) else None
+    if fd is not None:
+        os.lseek(fd, 0, os.SEEK_END)
+    buf = b""
+    try:
+        while True:
+            fd, data = logview.read_live(path, fd)
+            if not data:
+                if ended():
+                    return
+                await asyncio.sleep(logview.FOLLOW_POLL)
+                continue
+            complete, _, buf = (buf + data).rpartition(b"\n")
+            for line in complete.splitlines():
+                e = logs.parse_entry(line)
+                if e is not None:
+                    tail = b"" if e.partial else b"\n"
+                    await ws.send_bytes(channel.frame(STREAM_CHANNEL[e.stream], e.text + tail))
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+async def drain_client(ws: web.WebSocketResponse) -> None:
+    async for _ in ws:
+        pass
+
+
+async def attach_handler(request: web.Request) -> web.StreamResponse:
+    ns, name, container = (request.match_info[k] for k in ("ns", "pod", "container"))
+    pid = running_pid(request, ns, name, container)
+    if isinstance(pid, web.Response):
+        return pid
+    pod = request.app[VIEW].find(ns, name) or {}
+    uid = str((pod.get("metadata") or {}).get("uid") or "")
+    picked = pick_attempt(request.app[VIEW].pod_dir(uid), name, container, False)
+    if isinstance(picked, web.Response):
+        return picked
+    path, ended = picked
+    ws = web.WebSocketResponse(protocols=channel.PROTOCOLS, max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    output = asyncio.create_task(follow_output(ws, str(path), ended))
+    client = asyncio.create_task(drain_client(ws))
+    try:
+        await asyncio.wait({output, client}, return_when=asyncio.FIRST_COMPLETED)
+        if output.done() and not ws.closed:
+            await ws.send_bytes(channel.status_frame(channel.exit_status(0, [])))
+    finally:
+        for t in (output, client):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await ws.close()
+    return ws

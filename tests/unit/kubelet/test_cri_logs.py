@@ -1,0 +1,136 @@
+"""CRI container logs: the line format, the shim that writes them, rotation, and the kubelet's
+reading (tail, since, timestamps, limitBytes, follow across rotation)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kubelet_lite.runtime import logs
+from kubelet_lite.server import logs as logview
+
+
+def test_entries_round_trip_and_reject_other_text() -> None:
+    ns = 1_700_000_000_123_456_789
+    raw = logs.format_entry(ns, "stderr", False, b"hello world")
+    assert raw == b"2023-11-14T22:13:20.123456789Z stderr F hello world\n"
+    e = logs.parse_entry(raw)
+    assert e == logs.Entry("2023-11-14T22:13:20.123456789Z", "stderr", False, b"hello world")
+    assert logs.parse_entry(b"plain output line") is None
+    assert logs.parse_rfc3339(e.time) == pytest.approx(1_700_000_000.123456789)
+    assert logs.parse_rfc3339("yesterday") is None
+
+
+def test_long_lines_are_split_into_partial_pieces_and_joined_back() -> None:
+    line = b"x" * (logs.MAX_LINE * 2 + 10)
+    pieces, rest = logs.split_pieces(line + b"\nnext", eof=False)
+    assert [p for p, _ in pieces] == [True, True, False]
+    assert b"".join(t for _, t in pieces) == line and rest == b"next"
+    entries = [logs.Entry("t", "stdout", p, t) for p, t in pieces]
+    assert logs.join_entries(entries) == [logs.Entry("t", "stdout", False, line)]
+    assert logs.split_pieces(b"tail", eof=True) == ([(False, b"tail")], b"")
+
+
+def test_rotation_keeps_at_most_max_files(tmp_path: Path) -> None:
+    path = str(tmp_path / "0.log")
+    f = logs.RotatingFile(path, max_size=64 * 1024, max_files=3)
+    chunk = b"y" * 1000 + b"\n"
+    for _ in range(300):  # ~300 KB through a 64 KiB file
+        f.write(chunk)
+    f.close()
+    files = logs.attempt_files(path)
+    assert len(files) == 3 and files[-1] == path
+    assert all(os.path.getsize(p) <= 64 * 1024 for p in files)
+
+
+SHIM_CHILD = """
+import os, sys
+from kubelet_lite.runtime import logs
+logs.start_shim(sys.argv[1], 64 * 1024, 5, ())
+os.execvp("sh", ["sh", "-c", "echo out1; echo err1 >&2; printf 'no newline'"])
+"""
+
+
+def test_the_shim_writes_both_streams_to_one_log(tmp_path: Path) -> None:
+    path = tmp_path / "c" / "0.log"
+    path.parent.mkdir()
+    r = subprocess.run([sys.executable, "-c", SHIM_CHILD, str(path)], timeout=10)
+    assert r.returncode == 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and path.read_bytes().count(b"\n") < 3:
+        time.sleep(0.01)
+    entries = [logs.parse_entry(x) for x in path.read_bytes().splitlines()]
+    got = sorted((e.stream, e.text) for e in entries if e is not None)
+    assert got == [("stderr", b"err1"), ("stdout", b"no newline"), ("stdout", b"out1")]
+    assert len(entries) == 3
+
+
+def _write_log(path: Path, lines: list[tuple[float, str]]) -> None:
+    with open(path, "ab") as f:
+        for t, text in lines:
+            f.write(logs.format_entry(int(t * 1e9), "stdout", False, text.encode()))
+
+
+async def _collect(path: Path, opts: logview.LogOptions, ended: bool = True) -> bytes:
+    out: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        out.append(data)
+
+    await logview.send_log(str(path), opts, lambda: ended, write)
+    return b"".join(out)
+
+
+async def test_tail_since_timestamps_and_limit(tmp_path: Path) -> None:
+    path = tmp_path / "0.log"
+    base = 1_700_000_000.0
+    _write_log(path, [(base + i, f"line {i}") for i in range(10)])
+    assert await _collect(path, logview.LogOptions(tail_lines=2)) == b"line 8\nline 9\n"
+    assert await _collect(path, logview.LogOptions(tail_lines=0)) == b""
+    since = logview.LogOptions(since=base + 7.5)
+    assert await _collect(path, since) == b"line 8\nline 9\n"
+    stamped = await _collect(path, logview.LogOptions(tail_lines=1, timestamps=True))
+    assert stamped == logs.rfc3339nano(int((base + 9) * 1e9)).encode() + b" line 9\n"
+    assert await _collect(path, logview.LogOptions(limit_bytes=10)) == b"line 0\nlin"
+
+
+async def test_follow_sees_new_lines_across_rotation_and_ends_with_the_container(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "0.log"
+    _write_log(path, [(time.time(), "first")])
+    done = False
+    out: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        out.append(data)
+
+    task = asyncio.create_task(
+        logview.send_log(str(path), logview.LogOptions(follow=True), lambda: done, write)
+    )
+    await asyncio.sleep(0.1)
+    _write_log(path, [(time.time(), "second")])
+    os.rename(path, f"{path}.20240101-000000")  # what RotatingFile does
+    _write_log(path, [(time.time(), "third")])
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    done = True
+    await asyncio.wait_for(task, 2)
+    assert b"".join(out) == b"first\nsecond\nthird\n"
+
+
+def test_bad_options_are_400_with_a_reason() -> None:
+    with pytest.raises(logview.BadLogRequest, match="tailLines"):
+        logview.parse_options({"tailLines": "x"}, 0.0)
+    with pytest.raises(logview.BadLogRequest, match="at most one"):
+        logview.parse_options({"sinceSeconds": "5", "sinceTime": "2024-01-01T00:00:00Z"}, 0.0)
+    with pytest.raises(logview.BadLogRequest, match="sinceTime"):
+        logview.parse_options({"sinceTime": "noon"}, 0.0)
+    opts = logview.parse_options({"sinceSeconds": "5", "follow": "true"}, 100.0)
+    assert opts.since == 95.0 and opts.follow
