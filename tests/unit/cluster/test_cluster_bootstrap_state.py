@@ -67,11 +67,12 @@ def test_a_real_node_runs_the_same_agents_in_its_own_namespace() -> None:
     assert "--node-netns" not in argvs["kubelet"]
     assert argvs["hostgw"][-1] == "--root-netns"
     assert nb.in_node(cfg, argvs["kubelet"]) == argvs["kubelet"]
-    # apart from the namespace, the flags are the ones the namespace cluster uses
+    # apart from the namespace, the flags are the ones the namespace cluster uses, and the
+    # kubelet API listens on the node IP (in a namespace node it listens inside the namespace)
     ns = {
         k: v for k, v in flags(nb.agent_argvs(config())["kubelet"]).items() if k != "--node-netns"
     }
-    assert flags(argvs["kubelet"]) == ns
+    assert flags(argvs["kubelet"]) == {**ns, "--address": ns["--node-ip"]}
 
 
 def test_bad_node_config_is_refused() -> None:
