@@ -224,6 +224,22 @@ def test_nodes_are_ready_and_pods_on_two_machines_ping(machines: Machines) -> No
     assert ba.returncode == 0, ba.stdout + ba.stderr
 
 
+def test_kubectl_logs_and_exec_reach_pods_on_the_workers(machines: Machines) -> None:
+    """The API server on knet-cp dials each worker's kubelet API (on its node IP, port 10250)."""
+    pods = wait_for("pods a and b", lambda: machines.running_pods("app=pair", 2))
+    for p in pods:
+        name = p["metadata"]["name"]
+
+        def started(pod: str = name) -> subprocess.CompletedProcess[str] | None:
+            done = machines.kubectl("logs", pod)
+            return done if "Started HTTP server on port 8080" in done.stdout else None
+
+        wait_for(f"the logs of {name}", started)
+        done = machines.kubectl("exec", name, "--", "sh", "-c", "hostname; exit 3")
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert done.stdout.strip() == name
+
+
 def test_service_by_clusterip_and_nodeport_on_every_machine(machines: Machines) -> None:
     lay = machines.layout
     for m in lay.machines:
