@@ -278,7 +278,9 @@ def wait_until(step: str, what: str, fn: Callable[[], T | None], timeout: float)
 
 
 @dataclass
-class Demo:
+class DemoShell:
+    """The demo's plumbing: where the cluster lives, and running a command while showing it."""
+
     name: str
     nodes: int
     proxy_mode: str
@@ -402,7 +404,9 @@ class Demo:
     def wait_answer(self, step: str, url: str, what: str) -> None:
         wait_until(step, what, lambda: self.curl(step, url).returncode == 0, self.timeout)
 
-    # ------------------------------------------------------------ steps
+
+class Demo(DemoShell):
+    """The walkthrough, one method a step."""
 
     def bring_up(self) -> None:
         self.out.heading(
