@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from knet.api.base import to_wire
 from knet.api.core import Container
 from knet.api.times import now_rfc3339
 from knet.client.recorder import NORMAL, WARNING
@@ -374,6 +375,15 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         for path in sec.not_honoured:
             pod.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite", c.name)
     procs = container_cgroup(pod.deps.cgroups, pod.uid, c, config.pod_max_pids)
+    unlimited = pod.deps.cgroups is None and run.attempt < 0
+    if unlimited and c.resources is not None and to_wire(c.resources).get("limits"):
+        pod.event(
+            WARNING,
+            "NotHonoured",
+            f"spec.containers[{c.name}].resources.limits are not enforced: this node "
+            "has no cgroups kubelet-lite may write",
+            c.name,
+        )
     attempt = run.attempt + 1
     run.image_id, run.image, run.env = plan.image_id, c.image, env
     return LaunchRequest(

@@ -199,9 +199,12 @@ class Cgroups:
 
 
 def detect(root: Path = ROOT) -> Cgroups | None:
-    """The node's cgroup driver, or None when neither v1 nor v2 controllers are there."""
+    """The node's cgroup driver, or None when neither v1 nor v2 controllers are there, or
+    they are not ours to write (a container's read-only /sys/fs/cgroup, as in an nspawn
+    machine on a v1 host)."""
     if (root / "cgroup.controllers").exists():
-        return Cgroups(2, root)
+        return Cgroups(2, root) if os.access(root, os.W_OK) else None
     if all((root / c).is_dir() for c in V1_CONTROLLERS):
-        return Cgroups(1, root)
+        writable = all(os.access(root / c, os.W_OK) for c in V1_CONTROLLERS)
+        return Cgroups(1, root) if writable else None
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,14 @@ def test_driver_writes_limits_and_removes_by_uid(tmp_path: Path, version: int) -
 
 def test_no_controllers(tmp_path: Path) -> None:
     assert cgroups.detect(tmp_path) is None
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_cgroup_tree_we_may_not_write_gives_no_driver(
+    tmp_path: Path, version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An nspawn machine on a v1 host sees /sys/fs/cgroup read-only (EROFS for access(W_OK)).
+    root = fake_root(tmp_path, version)
+    assert cgroups.detect(root) is not None
+    monkeypatch.setattr(cgroups.os, "access", lambda path, mode: mode != os.W_OK)
+    assert cgroups.detect(root) is None
