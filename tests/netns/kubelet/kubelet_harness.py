@@ -26,7 +26,7 @@ from knet.netlink import links, names, netns
 from knet.netlink.exec import netns_argv
 from knet.netlink.session import open_session
 from kubelet_lite.gc import kill_process, kill_recorded
-from kubelet_lite.runtime import cgroups, procfs
+from kubelet_lite.runtime import cgroups, logs, procfs
 from kubelet_lite.runtime.process import MARKER_ENV
 from kubelet_lite.status.checkpoint import StateStore
 
@@ -40,6 +40,15 @@ NOTHING: dict[str, list[Any]] = {
     "processes": [],
     "cgroups": [],
 }
+
+
+def container_output(path: Path) -> str:
+    """What a container wrote, read back from its CRI log file: each whole line's text, stdout
+    and stderr in the order written (a line still unfinished is left out)."""
+    if not path.exists():
+        return ""
+    entries = [e for e in map(logs.parse_entry, path.read_bytes().splitlines()) if e is not None]
+    return "".join(e.text.decode(errors="replace") + "\n" for e in logs.join_entries(entries))
 
 
 async def wait_for(

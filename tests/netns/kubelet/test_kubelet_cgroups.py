@@ -8,7 +8,16 @@ import time
 from typing import Any
 
 import pytest
-from kubelet_harness import NOTHING, Node, create_pod, get_pod, pod_manifest, wait_for, wait_gone
+from kubelet_harness import (
+    NOTHING,
+    Node,
+    container_output,
+    create_pod,
+    get_pod,
+    pod_manifest,
+    wait_for,
+    wait_gone,
+)
 
 from knet.client import ApiClient
 from kubelet_lite.runtime import cgroups
@@ -127,7 +136,7 @@ async def test_pids_limit(node: Node, client: ApiClient, driver: cgroups.Cgroups
     log = node.root / "pods" / uid / "logs" / "forker" / "0.log"
 
     async def forked() -> str | None:
-        text = log.read_text() if log.exists() else ""
+        text = container_output(log)
         return text if "refused" in text else None
 
     text = await wait_for("the forks", forked)

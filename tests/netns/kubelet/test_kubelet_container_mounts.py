@@ -11,6 +11,7 @@ import pytest
 from kubelet_harness import (
     NOTHING,
     Node,
+    container_output,
     create_pod,
     pod_manifest,
     wait_for,
@@ -53,7 +54,7 @@ async def output(node: Node, uid: str, name: str) -> str:
     log = node.root / "pods" / uid / "logs" / name / "0.log"
 
     async def done() -> str | None:
-        text = "\n" + (log.read_text() if log.exists() else "")
+        text = "\n" + container_output(log)
         at = text.find(f"\n{END}\n")  # the marker on a line of its own
         return text[1 : at + 1] if at >= 0 else None
 

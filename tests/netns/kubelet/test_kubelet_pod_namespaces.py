@@ -12,6 +12,7 @@ import pytest
 from kubelet_harness import (
     NOTHING,
     Node,
+    container_output,
     create_pod,
     pod_manifest,
     wait_for,
@@ -57,7 +58,7 @@ async def logged(node: Node, uid: str, name: str, lines: int) -> list[str]:
     log = node.root / "pods" / uid / "logs" / name / "0.log"
 
     async def enough() -> list[str] | None:
-        text = log.read_text() if log.exists() else ""
+        text = container_output(log)
         return text.splitlines() if text.count("\n") >= lines else None
 
     return await wait_for(f"{lines} lines from {name}", enough)

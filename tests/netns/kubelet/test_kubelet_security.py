@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubelet_harness import NOTHING, Node, create_pod, get_pod, pod_manifest, wait_for, wait_gone
+from kubelet_harness import (
+    NOTHING,
+    Node,
+    container_output,
+    create_pod,
+    get_pod,
+    pod_manifest,
+    wait_for,
+    wait_gone,
+)
 
 from knet.client import ApiClient
 from kubelet_lite.runtime.security import DEFAULT_CAPABILITIES, cap_mask
@@ -24,7 +33,7 @@ async def output(node: Node, uid: str, name: str) -> list[str]:
     log = node.root / "pods" / uid / "logs" / name / "0.log"
 
     async def done() -> list[str] | None:
-        lines = (log.read_text() if log.exists() else "").splitlines()
+        lines = container_output(log).splitlines()
         return lines[: lines.index(END)] if END in lines else None
 
     return await wait_for(f"the output of {name}", done)
