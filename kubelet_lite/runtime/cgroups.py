@@ -197,6 +197,13 @@ class Cgroups:
     def pod_exists(self, uid: str) -> bool:
         return any(d.exists() for d in self.pod_dirs(uid))
 
+    def remove_if_unused(self) -> None:
+        """Remove knet's own group under each controller once no pod group is left in it (other
+        kubelets on this machine may still use it: then it stays)."""
+        for _ctrl, base in self._bases():
+            with contextlib.suppress(OSError):  # ENOENT, or EBUSY/ENOTEMPTY: still in use
+                os.rmdir(base)
+
 
 def detect(root: Path = ROOT) -> Cgroups | None:
     """The node's cgroup driver, or None when neither v1 nor v2 controllers are there, or

@@ -320,6 +320,7 @@ class Node:
         if driver is not None:
             for uid in self.uids:
                 driver.remove_pod(uid)  # the processes are gone: the groups are empty
+            driver.remove_if_unused()
 
 
 PR_SET_CHILD_SUBREAPER = 36
