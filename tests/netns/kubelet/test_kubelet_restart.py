@@ -32,8 +32,9 @@ pytestmark = pytest.mark.root
 
 
 # A one-container pod runs: its pause, and the container's process with its relay (which
-# stays in the node's PID namespace, waiting for the container: PID 1 of its own).
-PROCESSES_PER_POD = 3
+# stays in the node's PID namespace, waiting for the container: PID 1 of its own); pause and
+# the container each write their output through a CRI log shim of their own.
+PROCESSES_PER_POD = 5
 
 
 def attempts(node: Node, uid: str) -> dict[str, list[int]]:
