@@ -265,6 +265,7 @@ def cleanup(root: Path, tag: str, proc: subprocess.Popen[bytes] | None) -> None:
             if cp is not None:
                 with contextlib.suppress(OSError):
                     driver.remove_pod_waiting(cp.uid)
+        driver.remove_if_unused()
     for name in netns.list_names(f"kt-b{tag}-"):
         netns.remove(name)
     netns.remove(f"kt-node-{tag}")
