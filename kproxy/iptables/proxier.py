@@ -28,41 +28,29 @@ replaces working rules with a half-known state; and kproxy never flushes on star
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from knet.client.clock import Clock, RealClock
+from knet.client.clock import Clock
 from knet.client.clock import sleep as clock_sleep
 from kproxy.backend.base import BackendError, RulesBackend
-from kproxy.changes import (
-    EndpointsChangeTracker,
-    EndpointsMap,
-    ServiceChangeTracker,
-    ServicePortMap,
-)
 from kproxy.cleanup import OwnedRules
 from kproxy.config import ProxyConfig
-from kproxy.conntrack import Conntrack, FlowFilter, stale_flows
-from kproxy.handlers import ChangeHandlers
+from kproxy.conntrack import Conntrack, stale_flows
 from kproxy.healthz import ProxyHealth
 from kproxy.iptables.writer import RuleWriter, SyncResult
 from kproxy.metrics import ProxyMetrics
 from kproxy.rules.jumps import CANARY_CHAIN, CANARY_TABLES
-from kproxy.runner import BoundedFrequencyRunner
+from kproxy.rulesync import BURST_SYNCS, FULL_SYNC_PERIOD, RuleSyncProvider
 
 log = logging.getLogger("kproxy.iptables.proxier")
 
 T = TypeVar("T")
 
-# Upstream's proxyutil.FullSyncPeriod.
-FULL_SYNC_PERIOD = 3600.0
-BURST_SYNCS = 2
 
-
-class IptablesProxier(ChangeHandlers):
+class IptablesProxier(RuleSyncProvider):
     def __init__(
         self,
         config: ProxyConfig,
@@ -79,76 +67,24 @@ class IptablesProxier(ChangeHandlers):
         foreign: Sequence[OwnedRules] = (),
     ) -> None:
         super().__init__(
-            ServiceChangeTracker(),
-            EndpointsChangeTracker(config.node_name, start_time=wall_clock()),
-            metrics if metrics is not None else ProxyMetrics(),
-            health,
+            config,
+            metrics=metrics,
+            health=health,
+            conntrack=conntrack,
+            clock=clock,
+            full_sync_period=full_sync_period,
+            burst_syncs=burst_syncs,
+            offload=offload,
+            wall_clock=wall_clock,
         )
-        self.config = config
         self.backend = backend
-        self.conntrack = conntrack
-        self.clock = clock or RealClock()
-        self.full_sync_period = full_sync_period
-        # Blocking iptables work runs in a thread so the informers and health server stay
-        # responsive during a long restore; tests may run it inline.
-        self.offload = offload
-        # Wall-clock time, for comparing with the trigger-time annotations.
-        self.wall_clock = wall_clock
-        self.services = ServicePortMap()
-        self.endpoints = EndpointsMap()
         # Rendering and restoring; foreign: other modes' rules, removed by full syncs.
         self.writer = RuleWriter(config, backend, foreign)
         self.rules = self.writer.rules
-        self.runner = BoundedFrequencyRunner(
-            "sync-runner",
-            self.sync_proxy_rules,
-            config.min_sync_period,
-            max(full_sync_period, config.min_sync_period),
-            burst_syncs,
-            self.clock,
-        )
-        self.need_full_sync = True
-        self.last_full_sync: float | None = None
         self.last_sync: SyncResult | None = None
-        self.sync_failures = 0
-        # Conntrack work and endpoint-change trigger times from syncs whose rules are not
-        # written yet.
-        self._pending_flows: list[FlowFilter] = []
-        self._pending_triggers: list[float] = []
-        self._io_lock = asyncio.Lock()
 
-    # -- state ---------------------------------------------------------------------------------
-
-    def sync(self) -> None:
-        """Ask for a sync (upstream's Sync()): health learns a change is queued."""
-        self.metrics.last_queued_timestamp.set(time.time())
-        if self.health is not None:
-            self.health.queued_update()
-        self.runner.run()
-
-    def force_full_sync(self) -> None:
-        self.need_full_sync = True
-        self.sync()
-
-    # -- running -------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Run the sync loop and the canary monitor until cancelled."""
-        tasks = [
-            asyncio.create_task(self.runner.loop(), name="kproxy-sync-runner"),
-            asyncio.create_task(self._canary_loop(), name="kproxy-canary"),
-        ]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
-        if self.offload:
-            return await asyncio.to_thread(fn, *args)
-        return fn(*args)
+    async def watchdog(self) -> None:
+        await self._canary_loop()
 
     async def _canary_loop(self) -> None:
         while True:

@@ -102,21 +102,3 @@ def test_a_failed_sync_and_a_flushed_table_force_a_full_sync() -> None:
     assert asyncio.run(proxier.check_table()) is False
     client.flushed = True
     assert asyncio.run(proxier.check_table()) is True and proxier.need_full_sync
-
-
-def test_gc_paused_restores_the_collector_as_it_was() -> None:
-    import gc
-
-    from kproxy.nftables.proxier import gc_paused
-
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # it was off before: it stays off
-    finally:
-        gc.enable()
