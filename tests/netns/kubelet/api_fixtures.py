@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubelet_harness import Node, become_subreaper, run_in
+from kubelet_harness import Node, new_node, run_in
 
 from knet.client import ApiClient
-from knet.netlink import netns
 from knet.testing.apiserver import ApiServerProcess, running_apiserver
 
 
@@ -34,17 +33,7 @@ def apiserver(tmp_path: Path, tag: str) -> Iterator[ApiServerProcess]:
 
 @pytest.fixture
 def node(tmp_path: Path, apiserver: ApiServerProcess, tag: str) -> Iterator[Node]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    n = Node(
-        tag=tag,
-        root=tmp_path / "kubelet",
-        kubeconfig=apiserver.kubeconfig,
-        api_url=apiserver.url,
-        log_dir=logs,
-    )
-    become_subreaper()
-    netns.create(n.node_ns)
+    n = new_node(tmp_path, apiserver.kubeconfig, apiserver.url, tag)
     try:
         for argv in (
             ["ip", "link", "set", "lo", "up"],

@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from kubelet_harness import Node, become_subreaper
+from kubelet_harness import Node, new_node
 
 from knet.client import ApiClient
-from knet.netlink import netns
 from knet.testing.apiserver import ApiServerProcess
 
 
@@ -24,18 +23,7 @@ def _needs_root() -> None:
 
 @pytest.fixture
 def node(tmp_path: Path, apiserver: ApiServerProcess) -> Iterator[Node]:
-    tag = secrets.token_hex(3)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    n = Node(
-        tag=tag,
-        root=tmp_path / "kubelet",
-        kubeconfig=apiserver.kubeconfig,
-        api_url=apiserver.url,
-        log_dir=logs,
-    )
-    become_subreaper()
-    netns.create(n.node_ns)
+    n = new_node(tmp_path, apiserver.kubeconfig, apiserver.url, secrets.token_hex(3))
     try:
         yield n
     finally:

@@ -42,6 +42,18 @@ NOTHING: dict[str, list[Any]] = {
 }
 
 
+def new_node(tmp_path: Path, kubeconfig: Path, api_url: str, tag: str) -> Node:
+    """A test node: its namespace made (the caller runs ``cleanup``), orphans ours to reap."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    n = Node(
+        tag=tag, root=tmp_path / "kubelet", kubeconfig=kubeconfig, api_url=api_url, log_dir=logs
+    )
+    become_subreaper()
+    netns.create(n.node_ns)
+    return n
+
+
 def container_output(path: Path) -> str:
     """What a container wrote, read back from its CRI log file: each whole line's text, stdout
     and stderr in the order written (a line still unfinished is left out)."""
