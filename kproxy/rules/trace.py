@@ -531,8 +531,21 @@ def trace_packet(
                 paths.append(_path(fst, hook, fverdict, fwhere))
                 continue
             for _pverdict, _pwhere, pst in _run_optional(walker, "nat", "POSTROUTING", fst):
-                paths.append(_path(pst, hook, "ACCEPT", fwhere))
+                if local_src and walker.is_local(pst.dst_ip):
+                    paths.extend(_loopback_input(walker, pst))
+                else:
+                    paths.append(_path(pst, hook, "ACCEPT", fwhere))
     return Trace(packet, tuple(paths), tuple(walker.warnings))
+
+
+def _loopback_input(walker: _Walker, st: _State) -> list[PathTrace]:
+    """A packet the node sends to one of its own addresses leaves through OUTPUT and comes
+    back in over loopback, so filter INPUT has the last word (kube-proxy's REJECT for a
+    NodePort without endpoints lives there)."""
+    return [
+        _path(ist, "INPUT", verdict, where)
+        for verdict, where, ist in _run_optional(walker, "filter", "INPUT", st)
+    ]
 
 
 def _run_optional(walker: _Walker, table: str, chain: str, st: _State) -> list[_Result]:

@@ -278,3 +278,24 @@ def test_policy_drop_and_return() -> None:
         dump, src_ip=EXTERNAL_CLIENT, dst_ip="8.8.8.8", protocol="udp", dst_port=53, node_ips=()
     )
     assert elsewhere.verdicts == {"ACCEPT"} and elsewhere.paths[0].verdict_by == "filter/X"
+
+
+def test_node_to_its_own_nodeport_without_endpoints_is_rejected_in_filter_input() -> None:
+    # The node's packet leaves through filter OUTPUT and comes back in over loopback, where
+    # KUBE-EXTERNAL-SERVICES (jumped from INPUT) rejects it: the kernel does, so must the trace.
+    dump = (
+        Scenario()
+        .add(spn("ns1", "empty"), ServicePortInfo("172.30.0.47", 80, node_port=3007))
+        .dump()
+    )
+    trace = trace_packet(
+        dump,
+        src_ip=NODE_IP,
+        dst_ip=NODE_IP,
+        protocol="tcp",
+        dst_port=3007,
+        node_ips=NODE_IPS,
+        local_src=True,
+    )
+    assert trace.outcome == "REJECT", trace.describe(verbose=True)
+    assert {p.hook for p in trace.paths} == {"INPUT"}
