@@ -87,6 +87,31 @@ def _ipv4(value: object) -> str | None:
         return None
 
 
+def _ipv4_cidrs(values: object) -> tuple[str, ...]:
+    """The IPv4 CIDRs among ``values``. Upstream maps source ranges by IP family and each
+    proxier keeps its own family's, so an IPv6 range must not cost the Service its rules."""
+    out: list[str] = []
+    for value in values if isinstance(values, list | tuple) else ():
+        if not isinstance(value, str):
+            continue
+        try:
+            net = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            continue
+        if net.version == 4:
+            out.append(str(net))
+    return tuple(out)
+
+
+def _lb_ingress_ips(obj: Obj) -> tuple[str, ...]:
+    """Load-balancer ingress IPs kproxy programs. ``ipMode: Proxy`` means the load balancer
+    delivers to the node with its own address as destination, so upstream skips those."""
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
+    return tuple(
+        ip for ip in (_ipv4(i.get("ip")) for i in ingress if i.get("ipMode") != "Proxy") if ip
+    )
+
+
 # ------------------------------------------------------------------------------------------
 # Translation: Service -> ServicePortInfo per port
 
@@ -112,11 +137,10 @@ def service_ports(obj: Obj) -> ServicePorts:
         config = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
         affinity = config.get("timeoutSeconds") or DEFAULT_AFFINITY_SECONDS
     external_ips = tuple(ip for ip in map(_ipv4, spec.get("externalIPs") or ()) if ip)
-    lb_ips: tuple[str, ...] = ()
-    if svc_type == "LoadBalancer":
-        ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
-        lb_ips = tuple(ip for ip in (_ipv4(i.get("ip")) for i in ingress) if ip)
-    etp_local = external and spec.get("externalTrafficPolicy") == "Local"
+    lb_ips = _lb_ingress_ips(obj) if svc_type == "LoadBalancer" else ()
+    # Upstream's ExternallyAccessible: a ClusterIP Service with externalIPs counts too.
+    accessible = external or bool(spec.get("externalIPs"))
+    etp_local = accessible and spec.get("externalTrafficPolicy") == "Local"
     hcnp = spec.get("healthCheckNodePort") or 0
     out: ServicePorts = {}
     try:
@@ -132,7 +156,7 @@ def service_ports(obj: Obj) -> ServicePorts:
                 session_affinity_timeout=affinity,
                 external_ips=external_ips,
                 load_balancer_ips=lb_ips,
-                load_balancer_source_ranges=tuple(spec.get("loadBalancerSourceRanges") or ()),
+                load_balancer_source_ranges=_ipv4_cidrs(spec.get("loadBalancerSourceRanges")),
                 external_traffic_policy_local=etp_local,
                 internal_traffic_policy_local=spec.get("internalTrafficPolicy") == "Local",
                 health_check_node_port=hcnp if etp_local and svc_type == "LoadBalancer" else 0,

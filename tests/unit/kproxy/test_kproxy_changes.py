@@ -76,6 +76,48 @@ def test_load_balancer_ips_come_from_status() -> None:
     assert service_ports(obj)[HTTP].load_balancer_ips == ("203.0.113.7",)
 
 
+def test_ipv6_source_ranges_are_ignored_not_fatal() -> None:
+    # Upstream keeps each family's CIDRs for that family's proxier; an IPv6 range used to make
+    # the whole Service (ClusterIP included) unprogrammable here.
+    obj = service(
+        "web",
+        "10.96.0.10",
+        [("http", "TCP", 80, 30080)],
+        type_="LoadBalancer",
+        loadBalancerSourceRanges=["203.0.113.0/25", "2001:db8::/64", " 198.51.100.0/24"],
+    )
+    assert service_ports(obj)[HTTP].load_balancer_source_ranges == (
+        "203.0.113.0/25",
+        "198.51.100.0/24",
+    )
+    only_v6 = service(
+        "web", "10.96.0.10", type_="LoadBalancer", loadBalancerSourceRanges=["2001:db8::/64"]
+    )
+    assert service_ports(only_v6)[HTTP].load_balancer_source_ranges == ()
+
+
+def test_external_policy_local_applies_to_a_clusterip_service_with_external_ips() -> None:
+    obj = service("web", "10.96.0.10", externalIPs=["192.0.2.9"], externalTrafficPolicy="Local")
+    info = service_ports(obj)[HTTP]
+    assert info.external_traffic_policy_local and info.external_policy_local
+    plain = service("web", "10.96.0.10", externalTrafficPolicy="Local")
+    assert not service_ports(plain)[HTTP].external_traffic_policy_local
+
+
+def test_load_balancer_ingress_in_proxy_ip_mode_is_skipped() -> None:
+    obj = service("web", "10.96.0.10", [("http", "TCP", 80, 30080)], type_="LoadBalancer")
+    obj["status"] = {
+        "loadBalancer": {
+            "ingress": [
+                {"ip": "203.0.113.7", "ipMode": "Proxy"},
+                {"ip": "203.0.113.8", "ipMode": "VIP"},
+                {"ip": "203.0.113.9"},
+            ]
+        }
+    }
+    assert service_ports(obj)[HTTP].load_balancer_ips == ("203.0.113.8", "203.0.113.9")
+
+
 def test_bad_service_raises_with_its_name() -> None:
     obj = service("web", "10.96.0.10", [("http", "TCP", 70000)])
     with pytest.raises(ValueError, match="default/web"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kproxy_objects import service
 from kproxy_scenarios import (
     EXTERNAL_CLIENT,
     EXTERNAL_CLIENT_BLOCKED,
@@ -24,9 +25,10 @@ from kproxy_scenarios import (
     spn,
 )
 
+from kproxy.changes import service_ports
 from kproxy.rules.parse import Dump, parse_dump
 from kproxy.rules.trace import TraceError, trace_packet, with_jump_rules
-from kproxy.servicemodel import ServicePortInfo
+from kproxy.servicemodel import EndpointInfo, ServicePortInfo
 
 DATA = Path(__file__).parent / "data"
 
@@ -299,3 +301,36 @@ def test_node_to_its_own_nodeport_without_endpoints_is_rejected_in_filter_input(
     )
     assert trace.outcome == "REJECT", trace.describe(verbose=True)
     assert {p.hook for p in trace.paths} == {"INPUT"}
+
+
+def _from_api(obj: dict[str, object], eps: list[EndpointInfo]) -> Dump:
+    s = Scenario()
+    for name, info in service_ports(obj).items():
+        s.add(name, info, eps)
+    return s.dump()
+
+
+def test_clusterip_external_ip_with_local_policy_drops_without_a_local_endpoint() -> None:
+    # Upstream treats a ClusterIP Service with externalIPs as externally accessible, so
+    # externalTrafficPolicy: Local holds for traffic to the external IP.
+    obj = service(
+        "web", "172.30.0.48", externalIPs=["192.168.99.48"], externalTrafficPolicy="Local"
+    )
+    dump = _from_api(obj, [ep("10.180.0.8")])  # remote endpoint only
+    _check(dump, Flow(EXTERNAL_CLIENT, "192.168.99.48", 80, "DROP"))
+    _check(dump, Flow(POD, "172.30.0.48", 80, "10.180.0.8:80"))
+
+
+def test_ipv6_source_range_keeps_the_service_and_filters_by_the_ipv4_ones() -> None:
+    obj = service(
+        "web",
+        "172.30.0.49",
+        [("http", "TCP", 80, 3009)],
+        type_="LoadBalancer",
+        loadBalancerSourceRanges=["203.0.113.0/25", "2001:db8::/64"],
+    )
+    obj["status"] = {"loadBalancer": {"ingress": [{"ip": "5.6.7.9"}]}}
+    dump = _from_api(obj, [ep("10.180.0.9")])
+    _check(dump, Flow(POD, "172.30.0.49", 80, "10.180.0.9:80"))
+    _check(dump, Flow(EXTERNAL_CLIENT, "5.6.7.9", 80, "10.180.0.9:80", True))
+    _check(dump, Flow(EXTERNAL_CLIENT_BLOCKED, "5.6.7.9", 80, "DROP"))
