@@ -164,9 +164,9 @@ class TcpListener:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
-                await asyncio.wait_for(
-                    loop.sock_connect(sock, split_endpoint(endpoint)), self.connect_timeout
-                )
+                # asyncio.timeout, not wait_for: no extra task per connection.
+                async with asyncio.timeout(self.connect_timeout):
+                    await loop.sock_connect(sock, split_endpoint(endpoint))
                 return sock
             except (OSError, TimeoutError) as e:
                 sock.close()

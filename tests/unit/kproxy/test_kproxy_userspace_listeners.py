@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from typing import cast
@@ -10,7 +11,7 @@ from typing import cast
 import pytest
 
 from kproxy.userspace.chooser import Chooser
-from kproxy.userspace.copy import COPIERS
+from kproxy.userspace.copy import COPIERS, PIPES
 from kproxy.userspace.listeners import TcpListener, UdpListener
 
 LO = "127.0.0.1"
@@ -177,3 +178,47 @@ async def test_udp_replies_leave_from_the_address_the_request_reached() -> None:
         client.close()
         listener.close()
         transport.close()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_splice_reuses_pipes_and_leaks_no_descriptors(echo_port: int) -> None:
+    chooser = Chooser()
+    chooser.update("svc", [f"{LO}:{echo_port}"])
+    listener = TcpListener("svc", 0, chooser, COPIERS["splice"], host=LO)
+    listener.open()
+    try:
+        for i in range(20):
+            assert await _round_trip(listener.port, b"warm%d" % i) == b"warm%d" % i
+        await asyncio.sleep(0.05)  # let the relays' tasks finish closing
+        steady, pooled = _open_fds(), len(PIPES)
+        assert pooled >= 2  # both directions' pipes came back empty
+        for i in range(50):
+            assert await _round_trip(listener.port, b"x%d" % i) == b"x%d" % i
+        await asyncio.sleep(0.05)
+        assert _open_fds() == steady
+        assert len(PIPES) == pooled
+    finally:
+        listener.close()
+
+
+async def test_a_cancelled_relay_unregisters_and_closes_its_pipes(echo_port: int) -> None:
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    for s in (a, b, c, d):
+        s.setblocking(False)
+    before = _open_fds()
+    task = asyncio.create_task(COPIERS["splice"](b, c))
+    a.send(b"half-way")  # the relay takes a pipe and moves these bytes to d
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert d.recv(64) == b"half-way"
+    loop = asyncio.get_running_loop()
+    assert not loop.remove_reader(b.fileno()) and not loop.remove_reader(c.fileno())
+    assert _open_fds() <= before  # the pipe went back to the pool or was closed
+    for s in (a, b, c, d):
+        s.close()
