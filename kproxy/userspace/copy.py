@@ -205,13 +205,17 @@ async def _both(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def copy_splice(a: socket.socket, b: socket.socket) -> None:
+def start_splice(a: socket.socket, b: socket.socket) -> asyncio.Future[None]:
+    """Relay ``a`` <-> ``b`` with no task: the future is done when both directions are (or
+    one failed). Cancelling it unregisters everything and gives the pipes back."""
     splicer = _Splicer(a, b)
-    try:
-        splicer.start()
-        await splicer.finished
-    finally:
-        splicer.close()  # also when cancelled: nothing stays registered on the loop
+    splicer.finished.add_done_callback(lambda _: splicer.close())
+    splicer.start()
+    return splicer.finished
+
+
+async def copy_splice(a: socket.socket, b: socket.socket) -> None:
+    await start_splice(a, b)  # a cancelled caller cancels the future, which cleans up
 
 
 async def copy_buffered(a: socket.socket, b: socket.socket) -> None:

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kproxy.userspace.chooser import Chooser, NoEndpoints
-from kproxy.userspace.copy import Copier
+from kproxy.userspace.copy import Copier, copy_splice
+from kproxy.userspace.quick import QuickRelay
 
 log = logging.getLogger("kproxy.userspace")
 
@@ -99,7 +100,8 @@ class TcpListener:
         self.now = now
         self.connect_timeout = connect_timeout
         self._sock: socket.socket | None = None
-        self.connections: set[asyncio.Task[None]] = set()
+        # Each relayed connection: a task, or a QuickRelay's future; cancelling ends it.
+        self.connections: set[asyncio.Future[None]] = set()
 
     @property
     def listening(self) -> bool:
@@ -133,13 +135,38 @@ class TcpListener:
                 log.warning("accept on port %d failed: %s", self.port, e)
                 return
             client.setblocking(False)
-            task = asyncio.create_task(self._serve(client, addr[0]))
-            self.connections.add(task)
-            task.add_done_callback(self.connections.discard)
+            if self.copier is copy_splice:
+                self._relay_quickly(client, addr[0])
+            else:
+                self._track(asyncio.create_task(self._serve(client, addr[0])))
 
-    async def _serve(self, client: socket.socket, client_ip: str) -> None:
+    def _track(self, connection: asyncio.Future[None]) -> None:
+        self.connections.add(connection)
+        connection.add_done_callback(self.connections.discard)
+
+    def _relay_quickly(self, client: socket.socket, client_ip: str) -> None:
+        """The common path without a task (see quick.py); a failed first connect goes on in
+        ``_serve`` with the endpoint excluded, as the next of its attempts."""
         try:
-            upstream = await self._dial(client_ip)
+            endpoint = self.chooser.next(self.key, client_ip, self.now())
+        except NoEndpoints:
+            reset(client)
+            return
+
+        def failed(client: socket.socket, endpoint: str) -> None:
+            log.info("connect to %s for %s failed; trying the next", endpoint, self.key)
+            retry = self._serve(client, client_ip, failed={endpoint})
+            self._track(asyncio.create_task(retry))
+
+        relay = QuickRelay(client, endpoint, self.connect_timeout, failed)
+        self._track(relay.done)
+        relay.start()
+
+    async def _serve(
+        self, client: socket.socket, client_ip: str, failed: set[str] | None = None
+    ) -> None:
+        try:
+            upstream = await self._dial(client_ip, failed or set())
         except NoEndpoints:
             reset(client)
             return
@@ -154,11 +181,11 @@ class TcpListener:
             client.close()
             upstream.close()
 
-    async def _dial(self, client_ip: str) -> socket.socket:
-        """Connect to an endpoint; a failed connect moves on to the next one, with back-off."""
+    async def _dial(self, client_ip: str, failed: set[str]) -> socket.socket:
+        """Connect to an endpoint; a failed connect moves on to the next one, with back-off.
+        Endpoints in ``failed`` were tried already (each counts as an attempt)."""
         loop = asyncio.get_running_loop()
-        failed: set[str] = set()
-        for attempt in range(len(RETRY_BACKOFF)):
+        for attempt in range(len(failed), len(RETRY_BACKOFF)):
             endpoint = self.chooser.next(self.key, client_ip, self.now(), exclude=failed)
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)

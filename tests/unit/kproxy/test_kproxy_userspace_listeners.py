@@ -83,11 +83,16 @@ async def test_no_endpoints_resets_and_a_closed_listener_refuses() -> None:
     listener = TcpListener("svc", 0, chooser, COPIERS["splice"], host=LO)
     listener.open()
     port = listener.port
-    reader, writer = await asyncio.open_connection(LO, port)
+    writers = []
     with pytest.raises(ConnectionResetError):
+        # The reset follows the accept at once; on loopback it can reach the client before
+        # its connect call has returned, so either call may be the one that sees it.
+        reader, writer = await asyncio.open_connection(LO, port)
+        writers.append(writer)
         await reader.read()
         raise AssertionError("expected a reset, got EOF")
-    writer.close()
+    for writer in writers:
+        writer.close()
     listener.close()
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection(LO, port)
@@ -222,3 +227,31 @@ async def test_a_cancelled_relay_unregisters_and_closes_its_pipes(echo_port: int
     assert _open_fds() <= before  # the pipe went back to the pool or was closed
     for s in (a, b, c, d):
         s.close()
+
+
+async def test_cancelling_a_quick_relay_closes_the_connection(echo_port: int) -> None:
+    # What the proxier's shutdown does to connections still open after its grace period.
+    chooser = Chooser()
+    chooser.update("svc", [f"{LO}:{echo_port}"])
+    listener = TcpListener("svc", 0, chooser, COPIERS["splice"], host=LO)
+    listener.open()
+    try:
+        reader, writer = await asyncio.open_connection(LO, listener.port)
+        writer.write(b"open")
+        await writer.drain()
+        for _ in range(100):
+            if listener.connections:
+                break
+            await asyncio.sleep(0.01)
+        (connection,) = listener.connections
+        connection.cancel()
+        await asyncio.sleep(0.05)
+        assert not listener.connections
+        try:
+            rest = await asyncio.wait_for(reader.read(), 2)
+        except ConnectionResetError:
+            rest = b""
+        assert rest == b""  # closed by the proxy; the echo never answered (no half-close)
+        writer.close()
+    finally:
+        listener.close()
