@@ -1,0 +1,108 @@
+"""The HA control plane's pure parts: layout, member command lines, haproxy's config, etcdctl's
+status parsing, the control-plane count rule."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from knet.cluster import etcdmembers, ha, loadbalancer
+from knet.cluster.etcdmembers import Member, Pki
+from knet.cluster.up import UpError
+
+MEMBERS = tuple(Member(i, f"c-etcd-{i}", 2000 + i, 3000 + i, 4000 + i) for i in range(3))
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 7])
+def test_odd_counts_are_accepted(n: int) -> None:
+    ha.check_count(n)
+
+
+@pytest.mark.parametrize("n", [0, 2, 4, 9, -1])
+def test_even_or_out_of_range_counts_are_refused(n: int) -> None:
+    with pytest.raises(UpError, match="odd number"):
+        ha.check_count(n)
+
+
+def test_layout_round_trips_and_has_distinct_ports() -> None:
+    layout = ha.plan("c", 3)
+    assert ha.HaLayout.from_dict(json.loads(json.dumps(layout.to_dict()))) == layout
+    ports = [p for m in layout.members for p in (m.client_port, m.peer_port, m.metrics_port)]
+    ports += list(layout.apiserver_ports)
+    assert len(set(ports)) == len(ports) == 12
+
+
+def test_cluster_keeps_its_number_of_control_planes(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{}")
+    ha.check_mode(tmp_path, 1)
+    with pytest.raises(UpError, match="1 control plane"):
+        ha.check_mode(tmp_path, 3)
+    ha.layout_path(tmp_path).write_text(json.dumps(ha.plan("c", 3).to_dict()))
+    ha.check_mode(tmp_path, 3)
+    with pytest.raises(UpError, match="3 control plane"):
+        ha.check_mode(tmp_path, 1)
+
+
+def test_member_argv_uses_tls_everywhere_and_lists_every_peer(tmp_path: Path) -> None:
+    argv = etcdmembers.member_argv(MEMBERS[1], MEMBERS, Pki(tmp_path), tmp_path / "d", "tok")
+    flags = dict(a.split("=", 1) for a in argv[1:] if "=" in a)
+    assert flags["--listen-client-urls"] == "https://127.0.0.1:2001"
+    assert flags["--listen-peer-urls"] == "https://127.0.0.1:3001"
+    assert flags["--initial-cluster"] == (
+        "c-etcd-0=https://127.0.0.1:3000,c-etcd-1=https://127.0.0.1:3001,"
+        "c-etcd-2=https://127.0.0.1:3002"
+    )
+    assert "--client-cert-auth" in argv and "--peer-client-cert-auth" in argv
+    assert flags["--peer-trusted-ca-file"] == str(tmp_path / "etcd-ca.crt")
+    # Only loopback listeners.
+    assert all("127.0.0.1" in v for k, v in flags.items() if k.startswith("--listen"))
+
+
+def test_pki_is_made_once(tmp_path: Path) -> None:
+    where = Pki(tmp_path)
+    etcdmembers.ensure_pki(where, MEMBERS)
+    first = where.member("c-etcd-0").cert.read_bytes()
+    etcdmembers.ensure_pki(where, MEMBERS)
+    assert where.member("c-etcd-0").cert.read_bytes() == first
+    assert where.client.key.exists() and where.ca.cert.exists()
+
+
+def test_endpoint_status_marks_leader_and_unreachable_members() -> None:
+    text = json.dumps(
+        [
+            {
+                "Endpoint": MEMBERS[0].client_url,
+                "Status": {
+                    "header": {"member_id": 11, "revision": 40, "raft_term": 3},
+                    "leader": 12,
+                    "raftTerm": 3,
+                    "dbSize": 4096,
+                },
+            },
+            {
+                "Endpoint": MEMBERS[1].client_url,
+                "Status": {"header": {"member_id": 12, "revision": 40}, "leader": 12},
+            },
+        ]
+    )
+    st = etcdmembers.parse_endpoint_status(MEMBERS, text)
+    assert [(s.reachable, s.is_leader) for s in st] == [(True, False), (True, True), (False, False)]
+    assert st[0].revision == 40 and st[0].raft_term == 3 and st[0].db_size == 4096
+
+
+def test_haproxy_config_checks_readyz_and_binds_loopback_and_the_socket(tmp_path: Path) -> None:
+    text = loadbalancer.config(6443, tmp_path / "api.sock", [("a0", 7000), ("a1", 7001)])
+    assert "bind 127.0.0.1:6443" in text
+    assert f"bind unix@{tmp_path / 'api.sock'}" in text
+    assert "http-check send meth GET uri /readyz" in text
+    assert "server a1 127.0.0.1:7001 check" in text
+    if shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text)
+    done = subprocess.run(loadbalancer.check_argv(cfg), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
