@@ -119,7 +119,11 @@ def up(opts: UpOptions, out: Printer = print) -> ClusterState:
 
 
 def pki_of(state: ClusterState) -> Pki:
-    return Pki(state.directory / "pki")
+    return pki_of_dir(state.directory)
+
+
+def pki_of_dir(directory: Path) -> Pki:
+    return Pki(directory / "pki")
 
 
 def _layout(state: ClusterState, control_planes: int) -> HaLayout:
