@@ -24,6 +24,9 @@ def config(port: int, socket_path: Path, backends: Sequence[tuple[str, int]]) ->
         f"    server {name} 127.0.0.1:{bport} check inter {CHECK_INTERVAL_MS} fall 2 rise 1"
         for name, bport in backends
     ]
+    # When no server is ready (etcd lost quorum), still pass requests on, so that clients get
+    # the API servers' 5xx Status instead of a closed connection.
+    servers += [f"    server {name}-unready 127.0.0.1:{bport} backup" for name, bport in backends]
     return "\n".join(
         [
             "# Written by knet cluster up; rewritten on each up.",
@@ -44,6 +47,9 @@ def config(port: int, socket_path: Path, backends: Sequence[tuple[str, int]]) ->
             "    default_backend kube-apiservers",
             "backend kube-apiservers",
             "    balance roundrobin",
+            "    option allbackups",
+            "    option redispatch",
+            "    retries 2",
             "    option httpchk",
             "    http-check send meth GET uri /readyz",
             "    http-check expect status 200",

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,7 @@ from cluster_harness import (
 )
 
 from knet.cluster import etcdmembers, ha, procs
-from knet.testing.haload import Load, missed
+from knet.testing.haload import Load, configmap, missed
 from knet.testing.linearizability import check_history
 
 LOAD_BEFORE = 1.5  # seconds of load before the fault
@@ -184,3 +185,27 @@ def test_kill_the_leading_controller_manager_and_scheduler(hac: Cluster) -> None
         timeout=60,
     )
     restart(hac)
+
+
+def test_losing_quorum_fails_writes_with_a_status_then_recovers(hac: Cluster) -> None:
+    layout = ha.load_layout(hac.directory)
+    assert layout is not None
+    for m in layout.members[:2]:
+        kill9(hac, f"etcd/{m.index}")
+    body = json.dumps(configmap("no-quorum", "x")).encode()
+    t0 = time.monotonic()
+    req = urllib.request.Request(
+        f"{api_url(hac)}/api/v1/namespaces/default/configmaps",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=30)
+    took = time.monotonic() - t0
+    status = json.loads(err.value.read())
+    print(f"\nwithout quorum: HTTP {err.value.code} {status.get('reason')} after {took:.1f}s")
+    assert err.value.code >= 500 and status["kind"] == "Status"
+    restart(hac)
+    done = hac.kubectl("create", "configmap", "after-quorum", "--from-literal=a=b")
+    assert done.returncode == 0, done.stderr
