@@ -109,9 +109,10 @@ def add_cluster_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     up.add_argument(
         "--control-planes",
         type=int,
-        default=1,
-        help="1: one API server on SQLite (default); 3 (or 5, 7): etcd members, API servers, "
-        "leader-elected controllers and schedulers behind haproxy (docs/etcd.md)",
+        default=0,
+        help="1: one API server on SQLite (default for a new cluster); 3 (or 5, 7): etcd "
+        "members, API servers, leader-elected controllers and schedulers behind haproxy "
+        "(docs/etcd.md); unset: as the cluster was made",
     )
     up.set_defaults(func=_up)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,12 @@ def check_mode(directory: Path, control_planes: int) -> None:
 
 
 def up(opts: UpOptions, out: Printer = print) -> ClusterState:
-    """`knet cluster up` for any number of control planes: 1 is up.py's own control plane."""
+    """`knet cluster up` for any number of control planes: 1 is up.py's own control plane;
+    0 means as recorded (a new cluster: 1), so a plain `up` (as `knet demo` runs it) keeps an
+    HA cluster HA."""
+    if opts.control_planes == 0:
+        layout = load_layout(cluster_dir(opts.state_root, opts.name))
+        opts = replace(opts, control_planes=1 if layout is None else layout.control_planes)
     check_count(opts.control_planes)
     check_mode(cluster_dir(opts.state_root, opts.name), opts.control_planes)
     if opts.control_planes == 1:

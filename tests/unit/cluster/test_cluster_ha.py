@@ -106,3 +106,17 @@ def test_haproxy_config_checks_readyz_and_binds_loopback_and_the_socket(tmp_path
     cfg.write_text(text)
     done = subprocess.run(loadbalancer.check_argv(cfg), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_unset_count_keeps_what_the_cluster_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    monkeypatch.setattr(ha, "up_cluster", lambda opts, out, **kw: seen.append(opts.control_planes))
+    opts = ha.UpOptions(name="c", state_root=tmp_path, control_planes=0)
+    ha.up(opts)  # a new cluster: 1
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "state.json").write_text("{}")
+    ha.layout_path(tmp_path / "c").write_text(json.dumps(ha.plan("c", 3).to_dict()))
+    ha.up(opts)  # recorded: 3
+    assert seen == [1, 3]
