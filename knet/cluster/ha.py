@@ -15,8 +15,10 @@ that died (a killed etcd member rejoins with its data directory).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,19 @@ class HaLayout:
         return cls(
             tuple(Member.from_dict(m) for m in d["members"]),
             tuple(int(p) for p in d["apiserverPorts"]),
+        )
+
+
+HA_TOOLS = {"etcd": "etcd-server", "etcdctl": "etcd-client", "haproxy": "haproxy"}
+
+
+def check_tools(which: Callable[[str], str | None] = shutil.which) -> None:
+    missing = [tool for tool in HA_TOOLS if which(tool) is None]
+    if missing:
+        packages = " ".join(sorted({HA_TOOLS[t] for t in missing}))
+        raise UpError(
+            f"--control-planes needs {', '.join(missing)}: apt-get install {packages} "
+            "(scripts/setup installs them)"
         )
 
 
@@ -117,6 +132,8 @@ def up(opts: UpOptions, out: Printer = print) -> ClusterState:
         layout = load_layout(cluster_dir(opts.state_root, opts.name))
         opts = replace(opts, control_planes=1 if layout is None else layout.control_planes)
     check_count(opts.control_planes)
+    if opts.control_planes > 1:
+        check_tools()
     check_mode(cluster_dir(opts.state_root, opts.name), opts.control_planes)
     if opts.control_planes == 1:
         return up_cluster(opts, out)

@@ -120,3 +120,21 @@ def test_unset_count_keeps_what_the_cluster_has(
     ha.layout_path(tmp_path / "c").write_text(json.dumps(ha.plan("c", 3).to_dict()))
     ha.up(opts)  # recorded: 3
     assert seen == [1, 3]
+
+
+def test_missing_tools_are_named_with_their_packages() -> None:
+    with pytest.raises(UpError, match=r"needs etcd, haproxy: apt-get install etcd-server haproxy"):
+        ha.check_tools(lambda tool: "/usr/bin/etcdctl" if tool == "etcdctl" else None)
+    ha.check_tools(lambda tool: f"/usr/bin/{tool}")
+
+
+def test_status_rows_show_leader_and_unreachable_members(tmp_path: Path) -> None:
+    from knet.cluster.etcdmembers import MemberStatus
+    from knet.cluster.ha_status import member_row
+    from knet.cluster.state import ClusterState
+
+    state = ClusterState(directory=tmp_path, name="c", nodes=1, proxy_mode="iptables", port=1)
+    row, ok = member_row(state, MemberStatus(MEMBERS[0], True, True, 3, 40, 2048))
+    assert "leader" in row and "rev 40" in row and not ok  # no process recorded: not healthy
+    row, ok = member_row(state, MemberStatus(MEMBERS[1], reachable=False))
+    assert "unreachable" in row and not ok
