@@ -157,7 +157,9 @@ def _layout(state: ClusterState, control_planes: int) -> HaLayout:
     return layout
 
 
-def _wait(what: str, ready: Any, roles: list[str], state: ClusterState, timeout: float) -> None:
+def _wait(
+    what: str, ready: Callable[[], bool], roles: list[str], state: ClusterState, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         for role in roles:
