@@ -30,18 +30,19 @@ class Member:
     client_port: int
     peer_port: int
     metrics_port: int
+    host: str = "127.0.0.1"  # the local cluster's; a Vagrant VM's own address there
 
     @property
     def client_url(self) -> str:
-        return f"https://127.0.0.1:{self.client_port}"
+        return f"https://{self.host}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"https://127.0.0.1:{self.peer_port}"
+        return f"https://{self.host}:{self.peer_port}"
 
     @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.metrics_port}"
+        return f"http://{self.host}:{self.metrics_port}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,8 +84,9 @@ class Pki:
 
 
 def ensure_pki(where: Pki, members: Sequence[Member]) -> None:
-    """Make the CA, a serving + peer certificate per member and the client certificate, each
-    only if missing (a second `up` keeps what the members already trust)."""
+    """Make the CA, a serving + peer certificate per member (for its address, 127.0.0.1 and
+    localhost) and the client certificate, each only if missing (a second `up` keeps what the
+    members already trust)."""
     if where.ca.cert.exists() and where.ca.key.exists():
         ca = pki.load(where.ca)
     else:
@@ -92,7 +94,8 @@ def ensure_pki(where: Pki, members: Sequence[Member]) -> None:
         pki.write(ca, where.directory, "etcd-ca")
     for m in members:
         if not where.member(m.name).cert.exists():
-            pair = pki.issue(ca, m.name, hosts=HOSTS, server=True, client=True)
+            hosts = list(dict.fromkeys([m.host, *HOSTS]))
+            pair = pki.issue(ca, m.name, hosts=hosts, server=True, client=True)
             pki.write(pair, where.directory, m.name)
     if not where.client.cert.exists():
         pair = pki.issue(

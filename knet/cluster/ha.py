@@ -251,8 +251,9 @@ def ensure_load_balancer(
 ) -> None:
     cfg = state.directory / "haproxy.cfg"
     state.add_file(cfg)
-    backends = [(f"apiserver-{i}", p) for i, p in enumerate(layout.apiserver_ports)]
-    cfg.write_text(loadbalancer.config(state.port, state.socket_path, backends))
+    backends = [(f"apiserver-{i}", f"127.0.0.1:{p}") for i, p in enumerate(layout.apiserver_ports)]
+    binds = loadbalancer.local_binds(state.port, state.socket_path)
+    cfg.write_text(loadbalancer.config(binds, backends))
     checked = subprocess.run(loadbalancer.check_argv(cfg), capture_output=True, text=True)
     if checked.returncode != 0:
         raise UpError(f"haproxy rejects {cfg}: {checked.stderr.strip()[-300:]}")

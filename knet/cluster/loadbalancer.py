@@ -18,15 +18,20 @@ CHECK_INTERVAL_MS = 1000
 STREAM_TIMEOUT = "1h"
 
 
-def config(port: int, socket_path: Path, backends: Sequence[tuple[str, int]]) -> str:
-    """haproxy.cfg for ``backends`` (name, 127.0.0.1 port)."""
+def local_binds(port: int, socket_path: Path) -> list[str]:
+    """The local cluster's: 127.0.0.1 for kubectl, the unix socket for everything else."""
+    return [f"127.0.0.1:{port}", f"unix@{socket_path} mode 600"]
+
+
+def config(binds: Sequence[str], backends: Sequence[tuple[str, str]]) -> str:
+    """haproxy.cfg listening on ``binds`` for ``backends`` (name, host:port)."""
     servers = [
-        f"    server {name} 127.0.0.1:{bport} check inter {CHECK_INTERVAL_MS} fall 2 rise 1"
-        for name, bport in backends
+        f"    server {name} {addr} check inter {CHECK_INTERVAL_MS} fall 2 rise 1"
+        for name, addr in backends
     ]
     # When no server is ready (etcd lost quorum), still pass requests on, so that clients get
     # the API servers' 5xx Status instead of a closed connection.
-    servers += [f"    server {name}-unready 127.0.0.1:{bport} backup" for name, bport in backends]
+    servers += [f"    server {name}-unready {addr} backup" for name, addr in backends]
     return "\n".join(
         [
             "# Written by knet cluster up; rewritten on each up.",
@@ -42,8 +47,7 @@ def config(port: int, socket_path: Path, backends: Sequence[tuple[str, int]]) ->
             f"    timeout server {STREAM_TIMEOUT}",
             "    timeout check 2s",
             "frontend kube-apiserver",
-            f"    bind 127.0.0.1:{port}",
-            f"    bind unix@{socket_path} mode 600",
+            *(f"    bind {b}" for b in binds),
             "    default_backend kube-apiservers",
             "backend kube-apiservers",
             "    balance roundrobin",

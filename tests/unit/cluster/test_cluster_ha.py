@@ -95,7 +95,8 @@ def test_endpoint_status_marks_leader_and_unreachable_members() -> None:
 
 
 def test_haproxy_config_checks_readyz_and_binds_loopback_and_the_socket(tmp_path: Path) -> None:
-    text = loadbalancer.config(6443, tmp_path / "api.sock", [("a0", 7000), ("a1", 7001)])
+    binds = loadbalancer.local_binds(6443, tmp_path / "api.sock")
+    text = loadbalancer.config(binds, [("a0", "127.0.0.1:7000"), ("a1", "127.0.0.1:7001")])
     assert "bind 127.0.0.1:6443" in text
     assert f"bind unix@{tmp_path / 'api.sock'}" in text
     assert "http-check send meth GET uri /readyz" in text
@@ -138,3 +139,16 @@ def test_status_rows_show_leader_and_unreachable_members(tmp_path: Path) -> None
     assert "leader" in row and "rev 40" in row and not ok  # no process recorded: not healthy
     row, ok = member_row(state, MemberStatus(MEMBERS[1], reachable=False))
     assert "unreachable" in row and not ok
+
+
+def test_provision_members_are_named_pairs(capsys: pytest.CaptureFixture[str]) -> None:
+    from knet.cluster import ha_provision
+
+    ms = ha_provision.members(["a=10.0.0.1", "b=10.0.0.2"])
+    assert [m.client_url for m in ms] == ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
+    with pytest.raises(ValueError, match="NAME=IP"):
+        ha_provision.members(["a"])
+    with pytest.raises(ValueError, match="differ"):
+        ha_provision.members(["a=1.1.1.1", "a=1.1.1.2"])
+    assert ha_provision.main(["haproxy-config", "--bind", "0.0.0.0:6443", "bad"]) == 1
+    assert "NAME=HOST:PORT" in capsys.readouterr().err
