@@ -235,6 +235,7 @@ class Load:
     history: History = field(default_factory=History)
     logs: list[WatchLog] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _stop_watchers: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
@@ -244,7 +245,7 @@ class Load:
         for i in range(self.watchers):
             log = WatchLog()
             self.logs.append(log)
-            self._spawn(f"watcher-{i}", watcher, self.base, log, self._stop, rv)
+            self._spawn(f"watcher-{i}", watcher, self.base, log, self._stop_watchers, rv)
         for key in self.keys:
             for w in range(self.writers_per_key):
                 client = f"{key}-w{w}-{time.monotonic_ns() % 100000}"
@@ -255,8 +256,20 @@ class Load:
         self._threads.append(t)
         t.start()
 
-    def stop(self) -> None:
+    def stop(self, drain: float = 10.0) -> None:
+        """Stop the writers, give the watchers up to ``drain`` seconds to see the last
+        acknowledged write, then stop them: `missed` then covers every acknowledged write."""
         self._stop.set()
+        writers = [t for t in self._threads if not t.name.startswith("watcher-")]
+        for t in writers:
+            t.join(timeout=REQUEST_TIMEOUT + 5)
+        last = max((op.version or 0 for op in self.history.acknowledged_writes()), default=0)
+        deadline = time.monotonic() + drain
+        while time.monotonic() < deadline and any(
+            not log.events or log.events[-1][0] < last for log in self.logs
+        ):
+            time.sleep(0.05)
+        self._stop_watchers.set()
         for t in self._threads:
             t.join(timeout=REQUEST_TIMEOUT + 5)
 

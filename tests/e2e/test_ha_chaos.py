@@ -124,6 +124,8 @@ def check(load: Load) -> None:
         gaps = missed(log, writes)
         assert not gaps, f"a watcher missed acknowledged writes: {[str(o) for o in gaps[:5]]}"
         assert log.events, "a watcher saw nothing"
+        # Load.stop let the watchers drain: each reached the last acknowledged write.
+        assert log.events[-1][0] >= max(op.version or 0 for op in writes)
 
 
 def restart(c: Cluster) -> None:
