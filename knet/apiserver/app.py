@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from knet.api import registry
-from knet.apiserver import handlers, streaming
+from knet.apiserver import handlers, health, streaming
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
@@ -101,8 +101,8 @@ def make_app(config: ApiServerConfig) -> web.Application:
     r = app.router
     r.add_get("/version", handlers.version)
     for path in ("/healthz", "/livez", "/readyz"):
-        r.add_get(path, handlers.healthz)
-        r.add_get(path + "/{check}", handlers.healthz)
+        r.add_get(path, health.handle)
+        r.add_get(path + "/{check}", health.handle)
     r.add_get("/api", handlers.api_root)
     r.add_get("/apis", handlers.apis_root)
     r.add_get("/apis/{group}", handlers.api_group)

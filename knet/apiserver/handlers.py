@@ -91,12 +91,6 @@ async def version(request: web.Request) -> web.Response:
     return json_response(discovery.version_info())
 
 
-async def healthz(request: web.Request) -> web.Response:
-    if request.query.get("verbose") is not None:
-        return web.Response(text=f"[+]ping ok\n[+]etcd ok\n{request.path[1:]} check passed\n")
-    return web.Response(text="ok")
-
-
 async def api_root(request: web.Request) -> web.Response:
     tag = aggregated_discovery_version(request.headers.get("Accept"))
     if tag:

@@ -33,7 +33,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from knet.cluster.up import UpError, UpOptions, up
+    from knet.cluster.ha import up
+    from knet.cluster.up import UpError, UpOptions
 
     opts = UpOptions(
         name=args.name,
@@ -42,6 +43,7 @@ def _up(args: argparse.Namespace) -> int:
         state_root=state_root(args.state_dir),
         port=args.port,
         timeout=args.timeout,
+        control_planes=args.control_planes,
     )
     try:
         up(opts)
@@ -104,6 +106,14 @@ def add_cluster_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     up.add_argument("--port", type=int, default=0, help="API server port (default: a free one)")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Ready nodes")
+    up.add_argument(
+        "--control-planes",
+        type=int,
+        default=0,
+        help="1: one API server on SQLite (default for a new cluster); 3 (or 5, 7): etcd "
+        "members, API servers, leader-elected controllers and schedulers behind haproxy "
+        "(docs/etcd.md); unset: as the cluster was made",
+    )
     up.set_defaults(func=_up)
 
     down = csub.add_parser("down", help="remove everything the cluster made")

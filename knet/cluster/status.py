@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knet.cluster import procs, topology
+from knet.cluster import ha, ha_status, procs, topology
 from knet.cluster.state import ClusterState, cluster_dir
 from knet.netlink import netns
 
@@ -73,11 +73,16 @@ def render(state: ClusterState, nodes: dict[str, dict[str, Any]] | None) -> tupl
         f"  state dir:  {state.directory}",
         f"  kubeconfig: {state.kubeconfig_path}",
     ]
-    server = component(state, "apiserver")
-    if server is None or not server.alive:
-        healthy = False
-    api = "unreachable" if nodes is None else "answering"
-    lines.append(f"  apiserver:  {server.cell() if server else '-'} ({state.api_url}, {api})")
+    layout = ha.load_layout(state.directory)
+    if layout is not None:
+        ha_lines, healthy = ha_status.render(state, layout)
+        lines += ha_lines
+    else:
+        server = component(state, "apiserver")
+        if server is None or not server.alive:
+            healthy = False
+        api = "unreachable" if nodes is None else "answering"
+        lines.append(f"  apiserver:  {server.cell() if server else '-'} ({state.api_url}, {api})")
     header = f"  {'NODE':<16} {'IP':<12} {'POD CIDR':<15} {'NETNS':<14} {'API':<9}"
     lines.append(header + "".join(f" {c.upper():<10}" for c in COMPONENTS))
     for n in topo.nodes:

@@ -55,6 +55,7 @@ class UpOptions:
     port: int = 0  # 0: pick a free one
     timeout: float = 120.0  # for the API server and for the nodes to become Ready
     python: str = field(default=sys.executable)
+    control_planes: int = 1  # 1: SQLite in one process; 3, 5, 7: etcd members (cluster/ha.py)
 
 
 def preflight(which: Callable[[str], str | None] = shutil.which) -> None:
@@ -367,8 +368,14 @@ def load_or_create(opts: UpOptions) -> ClusterState:
     return state
 
 
-def up(opts: UpOptions, out: Printer = print) -> ClusterState:
-    """Bring the cluster up (finishing whatever is missing); raises UpError."""
+ControlPlane = Callable[[ClusterState, Topology, UpOptions, Printer], object]
+
+
+def up(
+    opts: UpOptions, out: Printer = print, control_plane: ControlPlane = ensure_control_plane
+) -> ClusterState:
+    """Bring the cluster up (finishing whatever is missing); raises UpError. ``control_plane``
+    makes the API endpoint and writes the kubeconfigs (cluster/ha.py passes its own)."""
     preflight()
     if opts.proxy_mode not in node_bootstrap.PROXY_MODES:
         raise UpError(f"--proxy-mode must be one of {', '.join(node_bootstrap.PROXY_MODES)}")
@@ -382,7 +389,7 @@ def up(opts: UpOptions, out: Printer = print) -> ClusterState:
         state = load_or_create(opts)
         state.add_netns_prefix(topo.pod_netns_prefix)
         state.add_file(directory / "lock")
-        ensure_control_plane(state, topo, opts, out)
+        control_plane(state, topo, opts, out)
         out(f"switch: namespace {topo.underlay_netns}, bridge {topo.underlay_bridge}")
         ensure_underlay(state, topo)
         for node in topo.nodes:

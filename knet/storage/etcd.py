@@ -47,6 +47,10 @@ from knet.storage.ops import WriteOp
 log = logging.getLogger("knet.storage.etcd")
 
 RANGE_PAGE = 500
+# As kube-apiserver's --etcd-healthcheck-timeout default: a health check is a linearizable read
+# of the key "health", so a member without quorum fails it.
+HEALTH_TIMEOUT = 2.0
+HEALTH_KEY = b"health"
 # The key through which API servers on one etcd take turns compacting (upstream's name; at the
 # root of the keyspace, not under --etcd-prefix, as upstream).
 COMPACT_REV_KEY = b"compact_rev_key"
@@ -54,6 +58,8 @@ COMPACT_REV_KEY = b"compact_rev_key"
 
 class EtcdStore(Store):
     """Use `await EtcdStore.open(client, ...)`; close with `await store.close()`."""
+
+    health_check_name = "etcd"  # as kube-apiserver names its check
 
     def __init__(
         self,
@@ -283,6 +289,13 @@ class EtcdStore(Store):
 
     def _see_revision(self, revision: int) -> None:
         self._revision = max(self._revision, revision)
+
+    async def check(self) -> None:
+        if self._closed:
+            raise StoreError("store is closed")
+        await self._client.call(
+            "Range", wire.range_request(HEALTH_KEY, limit=1), timeout=HEALTH_TIMEOUT
+        )
 
     async def close(self) -> None:
         if self._closed:

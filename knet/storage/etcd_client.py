@@ -72,15 +72,17 @@ class EtcdClient:
     def endpoints(self) -> list[str]:
         return [m.url for m in self._members]
 
-    async def call(self, method: str, request: Pb) -> Pb:
-        """KV.<method>(request) on the first member that answers."""
+    async def call(self, method: str, request: Pb, *, timeout: float | None = None) -> Pb:
+        """KV.<method>(request) on the first member that answers (within ``timeout`` seconds,
+        default the client's)."""
+        timeout = self.timeout if timeout is None else timeout
         last: grpc.aio.AioRpcError | None = None
         attempts = [(i, True) for i in self._order()]
         while attempts:
             i, may_retry = attempts.pop(0)
             member = self._members[i]
             try:
-                response = await getattr(member.kv, method)(request, timeout=self.timeout)
+                response = await getattr(member.kv, method)(request, timeout=timeout)
             except grpc.aio.AioRpcError as e:
                 code = e.code()
                 if code is grpc.StatusCode.UNAVAILABLE:
@@ -90,7 +92,7 @@ class EtcdClient:
                     continue
                 if code is grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise StoreTimeoutError(
-                        f"etcd did not answer {method} within {self.timeout:g}s ({member.url})"
+                        f"etcd did not answer {method} within {timeout:g}s ({member.url})"
                     ) from None
                 raise EtcdError(e.details() or str(code), code) from None
             self._preferred = i

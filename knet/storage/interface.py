@@ -121,6 +121,9 @@ class Watch(abc.ABC):
 class Store(abc.ABC):
     """Async, single-process store. All methods are safe to call concurrently from one loop."""
 
+    # The name of `check` in the API server's /readyz?verbose.
+    health_check_name = "storage"
+
     @property
     @abc.abstractmethod
     def revision(self) -> int:
@@ -163,6 +166,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def compact(self, revision: int) -> None:
         """Forget history up to and including `revision` (never the live keys)."""
+
+    async def check(self) -> None:
+        """Raise StoreUnavailableError (or StoreError) unless the store can serve now: what the
+        API server's /readyz and /livez ask. The default: a read of one key."""
+        await self.get("/health")
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -36,6 +36,7 @@ from knet.storage.interface import (
     KeyValue,
     Store,
     StoreError,
+    StoreUnavailableError,
     Watch,
     WatchClosedError,
 )
@@ -62,6 +63,8 @@ class _Opened:
 
 class SqliteStore(Store):
     """Use `await SqliteStore.open(data_dir)`; close with `await store.close()`."""
+
+    health_check_name = "sqlite"
 
     def __init__(
         self,
@@ -232,6 +235,16 @@ class SqliteStore(Store):
         return await self._read(lambda conn: sqlite_db.read_log(conn, prefix, after, upto, limit))
 
     # Lifecycle.
+
+    async def check(self) -> None:
+        """The database answers a read and the writer thread still runs."""
+        self._check_open()
+        if self._stopped.done():
+            raise StoreUnavailableError("the SQLite writer has stopped")
+        try:
+            await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        except sqlite3.Error as e:
+            raise StoreUnavailableError(f"SQLite: {e}") from e
 
     async def close(self) -> None:
         if self._closed:

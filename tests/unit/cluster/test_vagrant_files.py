@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from knet.cluster import cli as cluster_cli
@@ -17,7 +18,12 @@ SCRIPTS = sorted((VAGRANT / "provision").glob("*.sh"))
 
 
 def test_there_are_provisioning_scripts() -> None:
-    assert {p.name for p in SCRIPTS} == {"common.sh", "control-plane.sh", "node.sh"}
+    assert {p.name for p in SCRIPTS} == {
+        "common.sh",
+        "control-plane.sh",
+        "control-plane-ha.sh",
+        "node.sh",
+    }
     for p in SCRIPTS:
         assert p.read_text().startswith("#!/usr/bin/env bash\n")
         assert "set -euo pipefail" in p.read_text()
@@ -92,3 +98,46 @@ def test_the_vms_get_distinct_pod_cidrs_inside_the_cluster_cidr() -> None:
     assert all(c.startswith("10.244.") for c in cidrs)
     assert len(ips) == 3
     assert 'config.vm.box = "debian/bookworm64"' in text
+
+
+def _parser_flags(add_arguments: Callable[[argparse.ArgumentParser], None]) -> set[str]:
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return {s for a in p._actions for s in a.option_strings}
+
+
+def test_ha_script_uses_only_flags_the_commands_know() -> None:
+    from knet.apiserver import server
+    from knet.cluster import ha_provision
+    from knet.controllers import manager
+    from knet.scheduler import scheduler
+
+    text = (VAGRANT / "provision" / "control-plane-ha.sh").read_text()
+    controllers = _flags_after(text, "controllers=")
+    assert {"--leader-elect", "--leader-elect-identity", "--kubeconfig"} <= controllers
+    apiserver = _flags_after(text, "-m knet.cli apiserver")
+    assert {"--etcd-servers", "--etcd-cafile", "--etcd-certfile", "--etcd-keyfile"} <= apiserver
+    assert apiserver <= _parser_flags(server.add_arguments)
+    cm = _flags_after(text, "-m knet.cli controller-manager") | controllers
+    assert cm <= _parser_flags(manager.add_arguments)
+    assert controllers <= _parser_flags(scheduler.add_arguments)
+    sub = next(
+        a for a in ha_provision.parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    for command in ("etcd-argv", "haproxy-config"):
+        used = _flags_after(text, f"ha_provision {command}")
+        assert used and used <= {s for a in sub.choices[command]._actions for s in a.option_strings}
+
+
+def test_ha_vagrantfile_members_get_the_certificates_the_script_copies(tmp_path: Path) -> None:
+    from knet.cluster import ha_provision
+
+    text = (VAGRANT / "Vagrantfile").read_text()
+    names = re.findall(r'name: "(knet-[a-z0-9]+)", ip: (?:API_IP|"([0-9.]+)")', text)
+    members = [f"{n}={ip or '192.168.56.10'}" for n, ip in names]
+    assert ha_provision.main(["pki", str(tmp_path), *members]) == 0
+    script = (VAGRANT / "provision" / "control-plane-ha.sh").read_text()
+    for n, _ in names:
+        for f in ("etcd-ca.crt", f"{n}.crt", f"{n}.key", "apiserver-etcd-client.key"):
+            assert (tmp_path / f).exists()
+    assert '"${node_name}.key"' in script and "apiserver-etcd-client.key" in script
