@@ -58,6 +58,8 @@ from kubelet_lite.runtime.process import (
 )
 from kubelet_lite.runtime.resolve import ImageError, resolve
 from kubelet_lite.status.checkpoint import Attempt, PodDir
+from kubelet_lite.volumes.fetch import node_capacity
+from kubelet_lite.volumes.sources import Sources
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class PodContext(Protocol):
     deps: Deps
     dir: PodDir
     pod: dict[str, Any]
+    sources: Sources  # the ConfigMaps and Secrets the pod refers to, as last read
 
     @property
     def spec(self) -> Mapping[str, Any]: ...
@@ -361,7 +364,10 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         hostname = config.node_name
     else:
         hostname = pod_hostname(pod.name, pod.spec.get("hostname"))
-    env = container_env(c, pod_fields(pod), hostname)
+    skipped: list[str] = []
+    env = container_env(c, pod_fields(pod), hostname, pod.sources, node_capacity(), skipped)
+    for message in skipped:
+        pod.event(WARNING, "InvalidEnvironmentVariableNames", message, c.name)
     command, args = expanded_command(c, env)
     plan = resolve(c.image, command or None, args or None)
     sec = container_security(
