@@ -242,14 +242,16 @@ class PodSync:
         return retry
 
     def _still_waiting(self, retried: dict[str, int]) -> None:
-        """Those retried but not started (the plan had other things first) wait as before."""
-        again = False
+        """Those retried but not started (the plan had other things first) wait as before;
+        while any waits so, the pod syncs again soon."""
         for name, attempt in retried.items():
             run = self.containers.by_name[name]
             if not run.blocked and not run.running and run.attempt == attempt:
                 run.blocked = True
-            again = again or run.blocked
-        if again:
+        if any(
+            r.blocked and r.waiting_reason == ContainerConfigError.reason
+            for r in self.containers.by_name.values()
+        ):
             self.deps.wake_later(self.uid, CONFIG_RETRY)
 
     async def _carry_out_plan(self) -> bool:
