@@ -35,8 +35,8 @@ from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 from kubelet_lite.status.pod_status import PodFacts, build_status
 from kubelet_lite.volumes.fetch import FetchError, fetch_sources, node_capacity
-from kubelet_lite.volumes.pod_volumes import PodVolumes
-from kubelet_lite.volumes.sources import Sources, referenced, volume_refs
+from kubelet_lite.volumes.pod_volumes import PodVolumes, refreshed
+from kubelet_lite.volumes.sources import Sources, referenced
 
 __all__ = ["Deps", "PodSync"]
 
@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 
 SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
 MIN_GRACE = 2  # kubelet's minimum grace period when the pod object is already gone
-# ConfigMap and Secret volumes are re-read this often (at most; and at every sync): a change
-# reaches the files within it. The kubelet's figure is its sync period (1m) plus its cache's.
+# ConfigMap, Secret and downward API volumes are re-read this often (at most; and at every
+# sync): a change reaches the files within it. The kubelet's figure: its sync period (1m)
+# plus its cache's delay.
 VOLUME_REFRESH = 10.0
 CONFIG_RETRY = 2.0  # a container waiting for a missing ConfigMap/Secret/key tries again
 
@@ -227,7 +228,7 @@ class PodSync:
             )
         if errors:
             self.deps.wake_later(self.uid, CONFIG_RETRY)
-        elif volume_refs(self.spec):
+        elif refreshed(self.spec):
             self.deps.wake_later(self.uid, min(VOLUME_REFRESH, self.deps.config.sync_frequency))
         return all(name in self.volumes.ready for name, _ in errors)
 

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 TMPFS_KINDS = ("secret", "projected")
 
 
+def refreshed(spec: Mapping[str, Any]) -> bool:
+    """Whether the pod has volumes made from the API (re-read while the pod runs)."""
+    return any(volume_kind(v) in projection.API_VOLUMES for v in spec.get("volumes") or [])
+
+
 def _resources(spec: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or []:

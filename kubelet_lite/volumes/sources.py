@@ -104,14 +104,6 @@ def referenced(spec: Mapping[str, Any]) -> set[tuple[str, str]]:
     return out
 
 
-def volume_refs(spec: Mapping[str, Any]) -> set[tuple[str, str]]:
-    """What the pod's volumes refer to (these are re-read to update the files)."""
-    out: set[tuple[str, str]] = set()
-    for vol in spec.get("volumes") or []:
-        out.update(_volume_refs(vol))
-    return out
-
-
 @dataclass(frozen=True)
 class NodeCapacity:
     """What a container without limits may use (the kubelet says: the node's allocatable)."""

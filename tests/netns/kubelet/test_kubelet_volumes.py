@@ -25,7 +25,7 @@ from kubelet_harness import (
 )
 
 from knet.client import ApiClient
-from kubelet_lite.volumes.tmpfs import mount_points
+from knet.machines.mounts import parse_mount_points as mount_points
 
 pytestmark = pytest.mark.root
 
