@@ -7,6 +7,7 @@ appears. Nothing is left on the node after."""
 from __future__ import annotations
 
 import base64
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +287,44 @@ async def test_missing_references_wait_until_they_appear(
         await wait_gone(client, name)
     assert await node.aleftovers() == NOTHING
     assert node_mounts(tmp_path) == []
+
+
+async def test_kill_9_leaves_no_volume_mounts(
+    node: Node, client: ApiClient, tmp_path: Path
+) -> None:
+    """kubelet-lite killed while a pod has memory-backed volumes; the pod deleted meanwhile;
+    the next kubelet-lite's start-up clean-up unmounts them with the pod's directory."""
+    first = node.start_kubelet()
+    await client.create(
+        {"kind": "Secret", "metadata": {"name": "k9"}, "data": {"a": b64("b")}}, "default"
+    )
+    c = {
+        "name": "c",
+        "image": "busybox",
+        "command": ["sleep", "3600"],
+        "volumeMounts": [
+            {"name": "s", "mountPath": "/tmp/s"},
+            {"name": "m", "mountPath": "/tmp/m"},
+        ],
+    }
+    manifest = pod_manifest(
+        "k9",
+        node.name,
+        [c],
+        terminationGracePeriodSeconds=1,
+        volumes=[
+            {"name": "s", "secret": {"secretName": "k9"}},
+            {"name": "m", "emptyDir": {"medium": "Memory"}},
+        ],
+    )
+    await create_pod(client, node, manifest)
+    await running(client, "k9")
+    assert len(node_mounts(tmp_path)) == 2
+    node.stop_kubelet(first, signal.SIGKILL)
+    await client.delete("Pod", "k9", "default", grace_period_seconds=0)
+    node.start_kubelet()
+
+    async def cleaned() -> bool:
+        return node_mounts(tmp_path) == [] and await node.aleftovers() == NOTHING
+
+    await wait_for("the start-up clean-up to remove the pod and its mounts", cleaned)
