@@ -58,6 +58,7 @@ from kubelet_lite.runtime.process import (
 )
 from kubelet_lite.runtime.resolve import ImageError, resolve
 from kubelet_lite.status.checkpoint import Attempt, PodDir
+from kubelet_lite.status.pod_status import qos_class
 from kubelet_lite.volumes.fetch import node_capacity
 from kubelet_lite.volumes.sources import Sources
 
@@ -380,7 +381,7 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     if sec.not_honoured and run.attempt < 0:
         for path in sec.not_honoured:
             pod.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite", c.name)
-    procs = container_cgroup(pod.deps.cgroups, pod.uid, c, config.pod_max_pids)
+    procs = container_cgroup(pod.deps.cgroups, pod.uid, c, config.pod_max_pids, qos_class(pod.spec))
     unlimited = pod.deps.cgroups is None and run.attempt < 0
     if unlimited and c.resources is not None and to_wire(c.resources).get("limits"):
         pod.event(

@@ -22,10 +22,14 @@ OOM_EXIT = 137
 
 
 def container_cgroup(
-    driver: cgroups.Cgroups | None, uid: str, c: Container, max_pids: int = -1
+    driver: cgroups.Cgroups | None,
+    uid: str,
+    c: Container,
+    max_pids: int = -1,
+    qos: str = "BestEffort",
 ) -> list[str]:
-    """Make the container's cgroups with its limits; their cgroup.procs files. Raises
-    ContainerConfigError."""
+    """Make the container's cgroups with its limits, in the tier of the pod's QoS class;
+    their cgroup.procs files. Raises ContainerConfigError."""
     if driver is None:
         return []
     resources = to_wire(c.resources) if c.resources is not None else None
@@ -34,7 +38,7 @@ def container_cgroup(
     except ValueError as exc:
         raise ContainerConfigError(f"container {c.name!r}: resources: {exc}") from None
     try:
-        procs = driver.create(uid, c.name, limits)
+        procs = driver.create(uid, c.name, limits, qos)
         if max_pids > 0:
             pod_pids_limit(driver, uid, max_pids)
     except OSError as exc:
