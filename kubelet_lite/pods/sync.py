@@ -35,7 +35,7 @@ from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 from kubelet_lite.status.pod_status import PodFacts, build_status
 from kubelet_lite.volumes.fetch import FetchError, fetch_sources, node_capacity
-from kubelet_lite.volumes.pod_volumes import PodVolumes, refreshed
+from kubelet_lite.volumes.pod_volumes import PodVolumes, not_honoured, refreshed
 from kubelet_lite.volumes.sources import Sources, referenced
 
 __all__ = ["Deps", "PodSync"]
@@ -221,6 +221,10 @@ class PodSync:
                 log.warning("pod %s/%s: %s", self.namespace, self.name, exc)
                 self.deps.wake_later(self.uid, CONFIG_RETRY)
                 return False
+        if not self.volumes.warned:
+            self.volumes.warned = True
+            for path in not_honoured(self.spec):
+                self.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite")
         errors = self.volumes.setup(self.spec, self.sources, pod_fields(self), node_capacity())
         for name, why in errors:
             self.event(

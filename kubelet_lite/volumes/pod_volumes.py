@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 TMPFS_KINDS = ("secret", "projected")
 
 
+def not_honoured(spec: Mapping[str, Any]) -> list[str]:
+    """Volume fields kubelet-lite does not carry out, by path (for a NotHonoured event)."""
+    out = []
+    for i, vol in enumerate(spec.get("volumes") or []):
+        src = vol.get("emptyDir")
+        if isinstance(src, dict) and src.get("sizeLimit") and src.get("medium") != "Memory":
+            # The kubelet evicts a pod over it; kubelet-lite does not evict.
+            out.append(f"spec.volumes[{i}].emptyDir.sizeLimit (on the node's disk)")
+    return out
+
+
 def refreshed(spec: Mapping[str, Any]) -> bool:
     """Whether the pod has volumes made from the API (re-read while the pod runs)."""
     return any(volume_kind(v) in projection.API_VOLUMES for v in spec.get("volumes") or [])
@@ -49,6 +60,7 @@ class PodVolumes:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.ready: set[str] = set()  # set up at least once
+        self.warned = False  # the NotHonoured events were given
 
     def setup(
         self,

@@ -19,6 +19,7 @@ from knet.api.core import Container
 from kubelet_lite.pods.container_spec import ContainerConfigError, PodFields, container_env
 from kubelet_lite.volumes import atomic_writer, host_path
 from kubelet_lite.volumes.atomic_writer import File
+from kubelet_lite.volumes.pod_volumes import not_honoured, refreshed
 from kubelet_lite.volumes.projection import ProjectionError, format_map, payload
 from kubelet_lite.volumes.sources import (
     NodeCapacity,
@@ -338,3 +339,16 @@ def test_host_path_types(tmp_path: Path) -> None:
         host_path.check(str(tmp_path / "no" / "f"), "FileOrCreate")  # its directory is not made
     with pytest.raises(host_path.HostPathError, match="Weird is an invalid volume type"):
         host_path.check(str(d), "Weird")
+
+
+def test_what_is_refreshed_and_not_honoured() -> None:
+    spec = {
+        "volumes": [
+            {"name": "a", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "b", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
+            {"name": "c", "hostPath": {"path": "/x"}},
+        ]
+    }
+    assert not_honoured(spec) == ["spec.volumes[0].emptyDir.sizeLimit (on the node's disk)"]
+    assert not refreshed(spec)
+    assert refreshed({"volumes": [{"name": "d", "downwardAPI": {"items": []}}]})
