@@ -94,7 +94,8 @@ def _write_version(volume: Path, files: Mapping[str, File], gid: int | None) -> 
     os.chmod(version, 0o755)
     for rel, f in files.items():
         path = version / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if "/" in rel:
+            path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as out:
             out.write(f.content)
         os.chmod(path, f.mode)

@@ -3,9 +3,9 @@
 Each sync: emptyDirs get their tmpfs (``medium: Memory``) and fsGroup once; hostPaths are
 checked once (their ``type``); configMap, secret, downwardAPI and projected volumes are
 (re)written through the atomic writer from the sources read this sync — a changed ConfigMap or
-Secret reaches the files at the next sync. Secret volumes live on a tmpfs, as the kubelet
-keeps them off the disk. A volume that cannot be set up is reported by name with the
-kubelet's message; once set up, a later failure leaves its files as they were.
+Secret reaches the files at the next sync. These volumes live on a tmpfs each (TMPFS_KINDS).
+A volume that cannot be set up is reported by name with the kubelet's message; once set up, a
+later failure leaves its files as they were.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from kubelet_lite.volumes.sources import NodeCapacity, Sources
 
 log = logging.getLogger(__name__)
 
-TMPFS_KINDS = ("secret", "projected")
+# On a tmpfs: Secrets as the kubelet keeps them (off the disk), and the other API volumes too
+# (the kubelet writes those on disk): a 20-file volume costs ~1 ms there against tens of ms of
+# file and link creation on a busy disk (scripts/bench_volumes.py), at a pod's start.
+TMPFS_KINDS = projection.API_VOLUMES
 
 
 def not_honoured(spec: Mapping[str, Any]) -> list[str]:
@@ -61,6 +64,8 @@ class PodVolumes:
         self.root = root
         self.ready: set[str] = set()  # set up at least once
         self.warned = False  # the NotHonoured events were given
+        # What each API volume was last written with: an unchanged one is not read back.
+        self.written: dict[str, tuple[dict[str, atomic_writer.File], int | None]] = {}
 
     def setup(
         self,
@@ -106,10 +111,13 @@ class PodVolumes:
             files = projection.payload(
                 vol, f"spec.volumes[{i}]", sources, fields, lambda c: _resources(spec, c), node
             )
+            if self.written.get(name) == (files, gid):
+                return
             if kind in TMPFS_KINDS:
                 tmpfs.mount_tmpfs(path, None, 0o755)
             if atomic_writer.write(path, files, gid):
                 log.debug("volume %s written (%d files)", path, len(files))
+            self.written[name] = (files, gid)
             return
         if name in self.ready:
             return

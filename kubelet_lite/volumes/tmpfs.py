@@ -13,7 +13,7 @@ import ctypes
 import os
 from pathlib import Path
 
-from knet.machines.mounts import is_mount_point, mounts_under, unmount
+from knet.machines.mounts import mounts_under, unmount
 from knet.netlink.nsthread import libc
 
 MS_NOSUID, MS_NODEV = 0x2, 0x4
@@ -22,7 +22,7 @@ MS_NOSUID, MS_NODEV = 0x2, 0x4
 def mount_tmpfs(path: Path, size_bytes: int | None, mode: int = 0o777) -> None:
     """A tmpfs at ``path`` (made if missing), unless one is there already. Raises OSError."""
     path.mkdir(parents=True, exist_ok=True)
-    if is_mount_point(path):
+    if os.path.ismount(path):  # a stat of it and its parent: cheaper than mountinfo
         return
     data = f"mode={mode:o}" + (f",size={size_bytes}" if size_bytes else "")
     rc = libc().mount(
