@@ -11,7 +11,7 @@ field it is in (the container waits in CreateContainerConfigError), never silent
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,22 @@ def _sub_path(source: str, sub: str, where: str) -> str:
     return posixpath.join(source, norm)
 
 
-def volume_binds(c: Container, sources: Mapping[str, VolumeSource]) -> list[Bind]:
+def _inside(source: str, volume: str, resolve: Callable[[str], str], why: str) -> str:
+    """The subPath's real path, refused if a symlink leads it out of its volume (the
+    kubelet's guard: a container could otherwise plant a link to any node file)."""
+    real, base = resolve(source), resolve(volume)
+    if real != base and not real.startswith(base.rstrip("/") + "/"):
+        raise ContainerConfigError(why)
+    return real
+
+
+def volume_binds(
+    c: Container,
+    sources: Mapping[str, VolumeSource],
+    resolve: Callable[[str], str] | None = None,
+) -> list[Bind]:
+    """``resolve`` (os.path.realpath on the node) checks and pins subPaths; without it they
+    are taken as written."""
     binds = []
     mounts = (c.model_extra or {}).get("volumeMounts") or []
     for i, vm in enumerate(mounts):
@@ -104,12 +119,20 @@ def volume_binds(c: Container, sources: Mapping[str, VolumeSource]) -> list[Bind
         if vm.get("subPath"):
             # Bound as it resolves now (through ``..data``): later updates do not reach it.
             source = _sub_path(source, str(vm["subPath"]), where)
+            if resolve is not None:
+                why = f'failed to prepare subPath for volumeMount "{name}" of container "{c.name}"'
+                source = _inside(source, src.path, resolve, why)
         read_only = bool(vm.get("readOnly")) or src.read_only
         binds.append(Bind(source, posixpath.normpath(target), read_only))
     return binds
 
 
-def container_mounts(c: Container, sources: Mapping[str, VolumeSource], etc_dir: Path) -> MountPlan:
+def container_mounts(
+    c: Container,
+    sources: Mapping[str, VolumeSource],
+    etc_dir: Path,
+    resolve: Callable[[str], str] | None = None,
+) -> MountPlan:
     """The container's mounts: the kubelet's /etc files, then its volumes."""
     etc = [Bind(str(etc_dir / f), f"/etc/{f}") for f in ETC_FILES]
-    return MountPlan(binds=(*etc, *volume_binds(c, sources)))
+    return MountPlan(binds=(*etc, *volume_binds(c, sources, resolve)))

@@ -104,4 +104,5 @@ class PodFiles:
     def mounts(self, pod: Mapping[str, Any], c: Container) -> MountPlan:
         """Raises ContainerConfigError for volumes that cannot be carried out."""
         volumes = (pod.get("spec") or {}).get("volumes") or []
-        return container_mounts(c, volume_sources(volumes, self.volume_root), self.etc_dir)
+        sources = volume_sources(volumes, self.volume_root)
+        return container_mounts(c, sources, self.etc_dir, os.path.realpath)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from knet.api.core import Container
 from kubelet_lite.pods import etc_files
 from kubelet_lite.pods.container_spec import ContainerConfigError
 from kubelet_lite.pods.mount_plan import VolumeSource, container_mounts, volume_sources
-from kubelet_lite.runtime.mounts import Bind, plan_from_wire
+from kubelet_lite.runtime.mounts import Bind, MountPlan, plan_from_wire
 from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.namespaces import plan_from_wire as ns_from_wire
 
@@ -151,3 +152,25 @@ def test_namespace_plan_wire() -> None:
     for bad in ({"holder": -1}, {"pid": "node"}, []):
         with pytest.raises(ValueError):
             ns_from_wire(bad)
+
+
+def test_sub_path_may_not_leave_its_volume(tmp_path: Path) -> None:
+    vols = [{"name": "e", "emptyDir": {}}]
+    sources = volume_sources(vols, tmp_path)
+    vol = Path(sources["e"].path)
+    vol.mkdir(parents=True)
+    (vol / "ok").write_text("x")
+    (vol / "inner").symlink_to("ok")
+    (vol / "escape").symlink_to("/etc/hostname")  # planted by an earlier container
+
+    def mounts(sub: str) -> MountPlan:
+        c = from_wire(
+            Container,
+            {"name": "c", "volumeMounts": [{"name": "e", "mountPath": "/x", "subPath": sub}]},
+        )
+        return container_mounts(c, sources, tmp_path / "etc", os.path.realpath)
+
+    assert mounts("inner").binds[-1] == Bind(str(vol / "ok"), "/x")  # pinned to the real path
+    with pytest.raises(ContainerConfigError) as info:
+        mounts("escape")
+    assert str(info.value) == 'failed to prepare subPath for volumeMount "e" of container "c"'
