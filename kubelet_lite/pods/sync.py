@@ -220,7 +220,10 @@ class PodSync:
             except FetchError as exc:
                 log.warning("pod %s/%s: %s", self.namespace, self.name, exc)
                 self.deps.wake_later(self.uid, CONFIG_RETRY)
-                return False
+                # The API server is away: a pod going already carries on with what it read
+                # last; a new one waits (its references would look missing).
+                if not refs <= self.sources.objects.keys():
+                    return False
         if not self.volumes.warned:
             self.volumes.warned = True
             for path in not_honoured(self.spec):

@@ -16,9 +16,11 @@ import pytest
 
 from knet.api.base import from_wire
 from knet.api.core import Container
+from knet.client import ApiConnectionError, ApiError
 from kubelet_lite.pods.container_spec import ContainerConfigError, PodFields, container_env
 from kubelet_lite.volumes import atomic_writer, host_path
 from kubelet_lite.volumes.atomic_writer import File
+from kubelet_lite.volumes.fetch import FetchError, fetch_sources
 from kubelet_lite.volumes.pod_volumes import not_honoured, refreshed
 from kubelet_lite.volumes.projection import ProjectionError, format_map, payload
 from kubelet_lite.volumes.sources import (
@@ -352,3 +354,26 @@ def test_what_is_refreshed_and_not_honoured() -> None:
     assert not_honoured(spec) == ["spec.volumes[0].emptyDir.sizeLimit (on the node's disk)"]
     assert not refreshed(spec)
     assert refreshed({"volumes": [{"name": "d", "downwardAPI": {"items": []}}]})
+
+
+class FakeClient:
+    def __init__(self, objects: dict[tuple[str, str], Any], fail: bool = False) -> None:
+        self.objects, self.fail = objects, fail
+
+    async def get(self, kind: str, name: str, namespace: str | None = None) -> Any:
+        if self.fail:
+            raise ApiConnectionError("connection refused")
+        if (kind, name) not in self.objects:
+            raise ApiError(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+        return self.objects[(kind, name)]
+
+
+async def test_fetch_sources() -> None:
+    client: Any = FakeClient({("ConfigMap", "a"): {"data": {"k": "v"}}})
+    refs = {("ConfigMap", "a"), ("Secret", "gone")}
+    got = await fetch_sources(client, "prod", refs)
+    assert got.value("ConfigMap", "a", "k") == "v"
+    assert got.objects[("Secret", "gone")] is None  # a 404 is a missing object...
+    dead: Any = FakeClient({}, fail=True)
+    with pytest.raises(FetchError, match="connection refused"):  # ...a dead API server is not
+        await fetch_sources(dead, "prod", refs)
