@@ -65,7 +65,7 @@ class KubeletConfig:
     cluster_dns: tuple[str, ...] = ("10.96.0.10",)
     cluster_domain: str = "cluster.local"
     resolv_conf: Path = Path("/etc/resolv.conf")
-    pod_max_pids: int = -1  # per container here (kubelet: per pod); -1: no limit
+    pod_max_pids: int = -1  # on the pod's cgroup, as the kubelet; -1: no limit
     port: int = 10250  # the kubelet API (HTTPS); 0: none
     address: str | None = None  # None: 0.0.0.0 inside --node-netns only (never the root netns)
     container_log_max_size: int = 10 * 1024 * 1024
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--pod-max-pids",
         type=int,
         default=-1,
-        help="most processes a container may run (pids cgroup; default -1: no limit)",
+        help="most processes a pod may run (pids cgroup; default -1: no limit)",
     )
     p.add_argument("--port", type=int, default=10250, help="kubelet API port (HTTPS); 0: off")
     p.add_argument(

@@ -37,6 +37,7 @@ from knet.apiserver.fielderrors import (
     too_long,
     too_many,
 )
+from knet.apiserver.podvolumes import validate_volumes
 
 __all__ = [
     "Cause",
@@ -334,6 +335,7 @@ def _pod_spec(value: Any, path: str, *, template: bool) -> Causes:
         return out
     out.extend(_containers(spec.get("containers"), f"{path}.containers", need_one=True))
     out.extend(_containers(spec.get("initContainers"), f"{path}.initContainers", need_one=False))
+    out.extend(validate_volumes(spec, path))
     policy = _choice(spec.get("restartPolicy"), f"{path}.restartPolicy", RESTART_POLICIES, out)
     if template and policy is not None and policy != "Always":
         # A controller's pods are restarted forever; upstream only allows Always there.

@@ -2,8 +2,9 @@
 
 `knet cluster down` stops the kubelets as a node's shutdown would (their pods' processes are
 then killed by namespace), so nothing else removes the pods' groups. kubelet-lite names them
-``/sys/fs/cgroup[/<controller>]/knet/pod<uid>`` (kubelet_lite/runtime/cgroups.py, the one
-writer); the UIDs come from the pods' checkpoints under the kubelets' root directories.
+``/sys/fs/cgroup[/<controller>]/knet[/<qos tier>]/pod<uid>`` (kubelet_lite/runtime/cgroups.py,
+the one writer); the UIDs come from the pods' checkpoints under the kubelets' root
+directories.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup")
 GROUP = "knet"  # as kubelet_lite.runtime.cgroups.GROUP
 V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "pids")
+QOS_TIERS = ("", "burstable", "besteffort")  # as kubelet_lite.runtime.cgroups.QOS_TIERS
 
 
 def pod_uids(cluster_dir: Path) -> set[str]:
@@ -51,9 +53,11 @@ def remove_pod_cgroups(uids: set[str], root: Path = ROOT) -> list[str]:
         if not base.is_dir():
             continue
         for uid in sorted(uids):
-            group = base / f"pod{uid}"
-            if not _rmdir_tree(group):
-                stayed.append(str(group))
-        with contextlib.suppress(OSError):  # other clusters' or tests' pods still in it
-            os.rmdir(base)
+            for tier in QOS_TIERS:
+                group = base / tier / f"pod{uid}" if tier else base / f"pod{uid}"
+                if not _rmdir_tree(group):
+                    stayed.append(str(group))
+        for tier in ("burstable", "besteffort", ""):
+            with contextlib.suppress(OSError):  # other clusters' or tests' pods still in it
+                os.rmdir(base / tier if tier else base)
     return stayed

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knet.cluster import cgroups, procs, topology
+from knet.cluster import cgroups, pod_mounts, procs, topology
 from knet.cluster.state import ClusterState, StateError, cluster_dir
 from knet.netlink import netns
 
@@ -81,6 +81,8 @@ def down(name: str, state_root: Path, out: Printer = print, grace: float = 10.0)
     report.processes = stop_processes(name, directory, state, grace)
     for group in cgroups.remove_pod_cgroups(cgroups.pod_uids(directory)):
         report.problems.append(f"cannot remove cgroup {group} (still busy)")
+    for mount in pod_mounts.unmount_pod_volumes(directory):
+        report.problems.append(f"cannot unmount {mount}")
     for ns in cluster_namespaces(name, state):
         try:
             netns.remove(ns)

@@ -1,8 +1,9 @@
 """A container's runtime inputs, from the pod spec. Pure.
 
-The hostname (the pod's name, as Kubernetes truncates it), the environment (with
-``valueFrom.fieldRef`` and ``$(VAR)`` references resolved as kubelet resolves them), the expanded
-command line, and stable identifiers for each run.
+The hostname (the pod's name, as Kubernetes truncates it), the environment (``envFrom``,
+``valueFrom`` of ConfigMaps, Secrets, pod fields and resources, and ``$(VAR)`` references,
+resolved as the kubelet resolves them), the expanded command line, and stable identifiers for
+each run.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from knet.api.base import to_wire
 from knet.api.core import Container
+from kubelet_lite.volumes.sources import (
+    CONFIGMAP,
+    SECRET,
+    NodeCapacity,
+    RefError,
+    Sources,
+    resource_value,
+)
 
 HOSTNAME_MAX = 63
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -99,30 +109,101 @@ class PodFields:
         raise ContainerConfigError(f"fieldRef {path!r} is not supported")
 
 
-def container_env(c: Container, fields: PodFields, hostname: str) -> dict[str, str]:
-    """The container's environment: defaults, then spec.env in order (each may refer to the
-    ones before it)."""
-    extra = c.model_extra or {}
-    if extra.get("envFrom"):
-        raise ContainerConfigError(
-            f"container {c.name!r}: envFrom (ConfigMaps, Secrets) is not supported by kubelet-lite"
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+
+
+def _value_from(
+    c: Container,
+    vf: Mapping[str, Any],
+    fields: PodFields,
+    sources: Sources,
+    node: NodeCapacity,
+) -> str | None:
+    """One ``valueFrom``'s value; None when an optional reference is missing."""
+    cm, sec = vf.get("configMapKeyRef"), vf.get("secretKeyRef")
+    if isinstance(cm, dict) or isinstance(sec, dict):
+        ref = cm if isinstance(cm, dict) else sec
+        assert ref is not None
+        kind = CONFIGMAP if isinstance(cm, dict) else SECRET
+        try:
+            return sources.value(kind, str(ref.get("name") or ""), str(ref.get("key") or ""))
+        except RefError:
+            if ref.get("optional"):
+                return None
+            raise
+    if isinstance(ref := vf.get("fieldRef"), dict):
+        return fields.get(str(ref.get("fieldPath") or ""))
+    if isinstance(ref := vf.get("resourceFieldRef"), dict):
+        return resource_value(
+            to_wire(c.resources) if c.resources is not None else None,
+            str(ref.get("resource") or ""),
+            ref.get("divisor"),
+            node,
         )
+    kinds = ", ".join(sorted(vf)) or "nothing"
+    raise ContainerConfigError(f"valueFrom {kinds} is not supported")
+
+
+def _env_from(
+    c: Container, sources: Sources, env: dict[str, str], warnings: list[str] | None
+) -> None:
+    """``envFrom``: every key of each ConfigMap/Secret (with its prefix); keys that are no
+    environment variable name are skipped, with a warning as the kubelet gives it."""
+    for src in (c.model_extra or {}).get("envFrom") or []:
+        cm, sec = src.get("configMapRef"), src.get("secretRef")
+        ref = cm if isinstance(cm, dict) else sec if isinstance(sec, dict) else None
+        if ref is None:
+            continue
+        kind, name = (CONFIGMAP if ref is cm else SECRET), str(ref.get("name") or "")
+        try:
+            data = sources.data(kind, name)
+        except RefError:
+            if ref.get("optional"):
+                continue
+            raise
+        prefix, invalid = str(src.get("prefix") or ""), []
+        for key in sorted(data):
+            if not ENV_NAME.fullmatch(prefix + key):
+                invalid.append(prefix + key)
+                continue
+            env[prefix + key] = data[key].decode("utf-8", "replace")
+        if invalid and warnings is not None:
+            warnings.append(
+                f"Keys [{', '.join(invalid)}] from the EnvFrom {kind.lower()} "
+                f"{sources.namespace}/{name} were skipped since they are considered invalid "
+                "environment variable names."
+            )
+
+
+def container_env(
+    c: Container,
+    fields: PodFields,
+    hostname: str,
+    sources: Sources | None = None,
+    node: NodeCapacity | None = None,
+    warnings: list[str] | None = None,
+) -> dict[str, str]:
+    """The container's environment as the kubelet makes it: defaults, then ``envFrom``, then
+    ``env`` in order (a ``value`` may refer to the variables before it; values read from
+    elsewhere are taken as they are). Raises ContainerConfigError with the kubelet's message
+    for a missing ConfigMap, Secret or key that is not optional."""
+    sources = sources if sources is not None else Sources(fields.namespace)
+    node = node if node is not None else NodeCapacity(Decimal(1), 0)
     env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname, "HOME": "/root"}
-    for var in c.env or []:
-        if var.value_from is not None:
-            ref = var.value_from.get("fieldRef")
-            if not isinstance(ref, dict) or not isinstance(ref.get("fieldPath"), str):
-                kinds = ", ".join(sorted(var.value_from)) or "nothing"
-                raise ContainerConfigError(
-                    f"container {c.name!r}: env {var.name}: valueFrom {kinds} is not supported "
-                    "by kubelet-lite (only fieldRef is)"
-                )
+    try:
+        _env_from(c, sources, env, warnings)
+        for var in c.env or []:
+            if var.value_from is None:
+                env[var.name] = expand(var.value or "", env)
+                continue
             try:
-                env[var.name] = fields.get(ref["fieldPath"])
+                value = _value_from(c, var.value_from, fields, sources, node)
             except ContainerConfigError as exc:
                 raise ContainerConfigError(f"container {c.name!r}: env {var.name}: {exc}") from None
-        else:
-            env[var.name] = expand(var.value or "", env)
+            if value is not None:
+                env[var.name] = value
+    except (RefError, ValueError) as exc:
+        raise ContainerConfigError(str(exc)) from None
     return env
 
 

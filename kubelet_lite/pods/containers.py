@@ -58,6 +58,9 @@ from kubelet_lite.runtime.process import (
 )
 from kubelet_lite.runtime.resolve import ImageError, resolve
 from kubelet_lite.status.checkpoint import Attempt, PodDir
+from kubelet_lite.status.pod_status import qos_class
+from kubelet_lite.volumes.fetch import node_capacity
+from kubelet_lite.volumes.sources import Sources
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class PodContext(Protocol):
     deps: Deps
     dir: PodDir
     pod: dict[str, Any]
+    sources: Sources  # the ConfigMaps and Secrets the pod refers to, as last read
 
     @property
     def spec(self) -> Mapping[str, Any]: ...
@@ -361,7 +365,10 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         hostname = config.node_name
     else:
         hostname = pod_hostname(pod.name, pod.spec.get("hostname"))
-    env = container_env(c, pod_fields(pod), hostname)
+    skipped: list[str] = []
+    env = container_env(c, pod_fields(pod), hostname, pod.sources, node_capacity(), skipped)
+    for message in skipped:
+        pod.event(WARNING, "InvalidEnvironmentVariableNames", message, c.name)
     command, args = expanded_command(c, env)
     plan = resolve(c.image, command or None, args or None)
     sec = container_security(
@@ -374,7 +381,7 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     if sec.not_honoured and run.attempt < 0:
         for path in sec.not_honoured:
             pod.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite", c.name)
-    procs = container_cgroup(pod.deps.cgroups, pod.uid, c, config.pod_max_pids)
+    procs = container_cgroup(pod.deps.cgroups, pod.uid, c, config.pod_max_pids, qos_class(pod.spec))
     unlimited = pod.deps.cgroups is None and run.attempt < 0
     if unlimited and c.resources is not None and to_wire(c.resources).get("limits"):
         pod.event(

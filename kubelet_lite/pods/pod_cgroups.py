@@ -1,6 +1,7 @@
 """A pod's cgroups as its sync uses them (runtime/cgroups.py is the driver): a container's
-groups made with its limits before it starts, the OOM killer's verdict read and the group
-removed after each run, the pod's groups removed once its processes are gone."""
+groups made with its limits before it starts (and the pod's pids limit on the pod's group),
+the OOM killer's verdict read and the group removed after each run, the pod's groups removed
+once its processes are gone."""
 
 from __future__ import annotations
 
@@ -21,21 +22,37 @@ OOM_EXIT = 137
 
 
 def container_cgroup(
-    driver: cgroups.Cgroups | None, uid: str, c: Container, max_pids: int = -1
+    driver: cgroups.Cgroups | None,
+    uid: str,
+    c: Container,
+    max_pids: int = -1,
+    qos: str = "BestEffort",
 ) -> list[str]:
-    """Make the container's cgroups with its limits; their cgroup.procs files. Raises
-    ContainerConfigError."""
+    """Make the container's cgroups with its limits, in the tier of the pod's QoS class;
+    their cgroup.procs files. Raises ContainerConfigError."""
     if driver is None:
         return []
     resources = to_wire(c.resources) if c.resources is not None else None
     try:
-        limits = cgroups.limits_for(resources, max_pids if max_pids > 0 else None)
+        limits = cgroups.limits_for(resources)
     except ValueError as exc:
         raise ContainerConfigError(f"container {c.name!r}: resources: {exc}") from None
     try:
-        return driver.create(uid, c.name, limits)
+        procs = driver.create(uid, c.name, limits, qos)
+        if max_pids > 0:
+            pod_pids_limit(driver, uid, max_pids)
     except OSError as exc:
         raise ContainerConfigError(f"container {c.name!r}: cgroup: {exc}") from None
+    return procs
+
+
+def pod_pids_limit(driver: cgroups.Cgroups, uid: str, max_pids: int) -> None:
+    """--pod-max-pids, as the kubelet applies it: on the pod's group, so that all of its
+    containers' processes together stay under it."""
+    for d in driver.pod_dirs(uid):
+        limit = d / "pids.max"
+        if limit.exists() and limit.read_text().strip() != str(max_pids):
+            limit.write_text(str(max_pids))
 
 
 def after_exit(driver: cgroups.Cgroups | None, uid: str, name: str, rec: ExitRecord) -> ExitRecord:

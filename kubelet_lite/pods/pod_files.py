@@ -57,8 +57,12 @@ class PodFiles:
         return self.dir.path / "etc"
 
     @property
+    def volume_root(self) -> Path:
+        return self.dir.path / "volumes"
+
+    @property
     def empty_dirs(self) -> Path:
-        return self.dir.path / "volumes" / "empty-dir"
+        return self.volume_root / "empty-dir"
 
     def write(
         self, pod: Mapping[str, Any], namespace: str, pod_ip: str | None, host_network: bool
@@ -100,4 +104,5 @@ class PodFiles:
     def mounts(self, pod: Mapping[str, Any], c: Container) -> MountPlan:
         """Raises ContainerConfigError for volumes that cannot be carried out."""
         volumes = (pod.get("spec") or {}).get("volumes") or []
-        return container_mounts(c, volume_sources(volumes, self.empty_dirs), self.etc_dir)
+        sources = volume_sources(volumes, self.volume_root)
+        return container_mounts(c, sources, self.etc_dir, os.path.realpath)

@@ -1,6 +1,7 @@
 """A container's securityContext (merged over the pod's) as the runtime applies it. Pure.
 
-runAsUser/runAsGroup/supplementalGroups (and fsGroup as a supplementary group), runAsNonRoot
+runAsUser/runAsGroup/supplementalGroups (and fsGroup as a supplementary group; the volumes'
+group ownership is volumes/pod_volumes.py's), runAsNonRoot
 (refused as the kubelet refuses it), privileged (every capability), capabilities add/drop over
 containerd's default set, allowPrivilegeEscalation: false (no_new_privs), and
 readOnlyRootFilesystem. The fields not carried out are returned by path, for an Event.
@@ -84,8 +85,6 @@ def container_security(
     where = f"spec.containers[{container}].securityContext"
     not_honoured = [f"spec.securityContext.{k}" for k in NOT_HONOURED if psc.get(k)]
     not_honoured += [f"{where}.{k}" for k in NOT_HONOURED if csc.get(k)]
-    if psc.get("fsGroup") is not None:
-        not_honoured.append("spec.securityContext.fsGroup (volume ownership is not changed)")
     privileged = bool(csc.get("privileged"))
     plan = SecurityPlan(
         uid=int(uid) if uid is not None else None,

@@ -22,8 +22,8 @@ from knet.client import ApiConnectionError, ApiError
 from knet.client.recorder import NORMAL, WARNING
 from kubelet_lite import failpoints
 from kubelet_lite.network.pod_network import SandboxError
-from kubelet_lite.pods.container_spec import pod_hostname
-from kubelet_lite.pods.containers import PodContainers
+from kubelet_lite.pods.container_spec import ContainerConfigError, pod_hostname
+from kubelet_lite.pods.containers import PodContainers, pod_fields
 from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.pause import PodPause
 from kubelet_lite.pods.plan import plan_pod
@@ -34,6 +34,9 @@ from kubelet_lite.pods.status_view import container_views
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.status.checkpoint import PodCheckpoint, PodDir
 from kubelet_lite.status.pod_status import PodFacts, build_status
+from kubelet_lite.volumes.fetch import FetchError, fetch_sources, node_capacity
+from kubelet_lite.volumes.pod_volumes import PodVolumes, not_honoured, refreshed
+from kubelet_lite.volumes.sources import Sources, referenced
 
 __all__ = ["Deps", "PodSync"]
 
@@ -41,6 +44,11 @@ log = logging.getLogger(__name__)
 
 SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
 MIN_GRACE = 2  # kubelet's minimum grace period when the pod object is already gone
+# ConfigMap, Secret and downward API volumes are re-read this often (at most; and at every
+# sync): a change reaches the files within it. The kubelet's figure: its sync period (1m)
+# plus its cache's delay.
+VOLUME_REFRESH = 10.0
+CONFIG_RETRY = 2.0  # a container waiting for a missing ConfigMap/Secret/key tries again
 
 
 class PodSync:
@@ -58,6 +66,8 @@ class PodSync:
         self.sandbox = PodSandbox(deps, self.dir, f"{self.namespace}/{self.name}")
         self.pause = PodPause(deps, self.dir, lambda: deps.wake(self.uid))
         self.files = PodFiles(self.dir, deps.config)
+        self.volumes = PodVolumes(self.files.volume_root)
+        self.sources = Sources(self.namespace)
         self.containers = PodContainers(self)
         self.last_status: dict[str, Any] | None = None
         self.seen_at = time.monotonic()
@@ -165,6 +175,9 @@ class PodSync:
         if not await self._ensure_pause() or not self._ensure_files():
             self.report()
             return
+        if not await self._ensure_volumes():
+            self.report()
+            return
         t_plan = time.monotonic()
         started = await self._carry_out_plan()
         self.report()
@@ -197,8 +210,67 @@ class PodSync:
             self.deps.wake_later(self.uid, 1.0)
         return error is None
 
+    async def _ensure_volumes(self) -> bool:
+        """Read what the pod refers to; set up (or refresh) its volumes. False while one has
+        never been set up (the pod stays ContainerCreating; FailedMount events say why)."""
+        refs = referenced(self.spec)
+        if refs:
+            try:
+                self.sources = await fetch_sources(self.deps.client, self.namespace, refs)
+            except FetchError as exc:
+                log.warning("pod %s/%s: %s", self.namespace, self.name, exc)
+                self.deps.wake_later(self.uid, CONFIG_RETRY)
+                # The API server is away: a pod going already carries on with what it read
+                # last; a new one waits (its references would look missing).
+                if not refs <= self.sources.objects.keys():
+                    return False
+        if not self.volumes.warned:
+            self.volumes.warned = True
+            for path in not_honoured(self.spec):
+                self.event(WARNING, "NotHonoured", f"{path} is not carried out by kubelet-lite")
+        errors = self.volumes.setup(self.spec, self.sources, pod_fields(self), node_capacity())
+        for name, why in errors:
+            self.event(
+                WARNING, "FailedMount", f'MountVolume.SetUp failed for volume "{name}" : {why}'
+            )
+        if errors:
+            self.deps.wake_later(self.uid, CONFIG_RETRY)
+        elif refreshed(self.spec):
+            self.deps.wake_later(self.uid, min(VOLUME_REFRESH, self.deps.config.sync_frequency))
+        return all(name in self.volumes.ready for name, _ in errors)
+
+    def _retry_config_errors(self) -> dict[str, int]:
+        """Containers waiting in CreateContainerConfigError try again (what they miss may
+        exist now); those let go, with their attempt."""
+        retry = {}
+        for run in self.containers.by_name.values():
+            if run.blocked and run.waiting_reason == ContainerConfigError.reason:
+                run.blocked = False
+                retry[run.name] = run.attempt
+        return retry
+
+    def _still_waiting(self, retried: dict[str, int]) -> None:
+        """Those retried but not started (the plan had other things first) wait as before;
+        while any waits so, the pod syncs again soon."""
+        for name, attempt in retried.items():
+            run = self.containers.by_name[name]
+            if not run.blocked and not run.running and run.attempt == attempt:
+                run.blocked = True
+        if any(
+            r.blocked and r.waiting_reason == ContainerConfigError.reason
+            for r in self.containers.by_name.values()
+        ):
+            self.deps.wake_later(self.uid, CONFIG_RETRY)
+
     async def _carry_out_plan(self) -> bool:
         """Kill, note back-offs, start, as plan.py decides; True if it started something."""
+        retried = self._retry_config_errors()
+        try:
+            return await self._plan_and_act()
+        finally:
+            self._still_waiting(retried)
+
+    async def _plan_and_act(self) -> bool:
         containers = self.containers
         plan = plan_pod(
             self.restart_policy,

@@ -2,11 +2,13 @@
 
 Two drivers, chosen at start-up by what is mounted: cgroup v2 (one unified hierarchy: a
 ``cgroup.controllers`` file at the root) and v1 (one hierarchy per controller, as on hybrid
-machines). Each container gets ``knet/pod<uid>/<container>``; the container's process joins it
-itself, before it becomes the container (launch.py writes its pid to every ``cgroup.procs``
-given), so nothing it starts escapes the limits. Limits are the kubelet's translation of the
-container's resources (``limits_for``, pure). Groups are removed by pod UID (never by a scan):
-after the container ends, when the pod goes, and by GC for the recorded pods it removes.
+machines). Each container gets ``knet[/<qos tier>]/pod<uid>/<container>`` (the kubelet's
+layout: Guaranteed pods at the top, ``burstable`` and ``besteffort`` tiers for the others); the
+container's process joins it itself, before it becomes the container (launch.py writes its pid
+to every ``cgroup.procs`` given), so nothing it starts escapes the limits. Limits are the
+kubelet's translation of the container's resources (``limits_for``, pure). Groups are removed
+by pod UID (never by a scan): after the container ends, when the pod goes, and by GC for the
+recorded pods it removes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ def limits_for(resources: Mapping[str, Any] | None, pids: int | None = None) -> 
     return Limits(quota, shares, memory, pids)
 
 
+# As the kubelet lays pods out: Guaranteed pods at the top, the others in a tier of their own.
+QOS_TIERS = {"Guaranteed": "", "Burstable": "burstable", "BestEffort": "besteffort"}
+
+
+def tier(base: Path, qos: str) -> Path:
+    name = QOS_TIERS.get(qos, "besteffort")
+    return base / name if name else base
+
+
 def _write(path: Path, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
@@ -85,28 +96,42 @@ class Cgroups:
             return [("", self.root / GROUP)]
         return [(c, self.root / c / GROUP) for c in V1_CONTROLLERS]
 
-    def pod_dirs(self, uid: str) -> list[Path]:
-        return [base / f"pod{uid}" for _, base in self._bases()]
+    def _pod_dir(self, base: Path, uid: str, qos: str | None = None) -> Path:
+        """The pod's group under ``base``: in its QoS class's tier when given, else in the
+        tier it was made in (Guaranteed's, the top, when none is there)."""
+        if qos is not None:
+            return tier(base, qos) / f"pod{uid}"
+        for q in QOS_TIERS:
+            d = tier(base, q) / f"pod{uid}"
+            if d.is_dir():
+                return d
+        return base / f"pod{uid}"
 
-    def container_dirs(self, uid: str, name: str) -> list[Path]:
-        return [d / name for d in self.pod_dirs(uid)]
+    def pod_dirs(self, uid: str, qos: str | None = None) -> list[Path]:
+        return [self._pod_dir(base, uid, qos) for _, base in self._bases()]
 
-    def create(self, uid: str, name: str, limits: Limits) -> list[str]:
-        """Make the container's groups with its limits; the cgroup.procs files to join."""
+    def container_dirs(self, uid: str, name: str, qos: str | None = None) -> list[Path]:
+        return [d / name for d in self.pod_dirs(uid, qos)]
+
+    def create(self, uid: str, name: str, limits: Limits, qos: str = "Guaranteed") -> list[str]:
+        """Make the container's groups with its limits, in its pod's group in the tier of the
+        pod's QoS class; the cgroup.procs files to join."""
         if self.version == 2:
-            self._enable_v2(uid)
+            self._enable_v2(uid, qos)
         procs = []
-        for (ctrl, _), d in zip(self._bases(), self.container_dirs(uid, name), strict=True):
+        dirs = self.container_dirs(uid, name, qos)
+        for (ctrl, _), d in zip(self._bases(), dirs, strict=True):
             d.mkdir(parents=True, exist_ok=True)
             for file, value in self._settings(ctrl, limits):
                 _write(d / file, value)
             procs.append(str(d / "cgroup.procs"))
         return procs
 
-    def _enable_v2(self, uid: str) -> None:
-        pod = self.root / GROUP / f"pod{uid}"
+    def _enable_v2(self, uid: str, qos: str) -> None:
+        base = self.root / GROUP
+        pod = self._pod_dir(base, uid, qos)
         pod.mkdir(parents=True, exist_ok=True)
-        for d in (self.root, self.root / GROUP, pod):
+        for d in dict.fromkeys((self.root, base, tier(base, qos), pod)):
             with contextlib.suppress(OSError):
                 _write(d / "cgroup.subtree_control", "+cpu +memory +pids")
 
@@ -179,8 +204,9 @@ class Cgroups:
 
     def remove_pod(self, uid: str) -> None:
         """Remove the pod's groups (its processes must be gone). Raises OSError (EBUSY)."""
-        for d in self.pod_dirs(uid):
-            _rmdir_tree(d)
+        for _, base in self._bases():
+            for q in QOS_TIERS:
+                _rmdir_tree(tier(base, q) / f"pod{uid}")
 
     def remove_pod_waiting(self, uid: str, timeout: float = 2.0) -> None:
         """remove_pod, retried while the last processes are still being reaped (EBUSY)."""
@@ -195,13 +221,18 @@ class Cgroups:
             time.sleep(0.01)
 
     def pod_exists(self, uid: str) -> bool:
-        return any(d.exists() for d in self.pod_dirs(uid))
+        return any(
+            (tier(base, q) / f"pod{uid}").exists() for _, base in self._bases() for q in QOS_TIERS
+        )
 
     def remove_if_unused(self) -> None:
         """Remove knet's own group under each controller once no pod group is left in it (other
         kubelets on this machine may still use it: then it stays)."""
         for _ctrl, base in self._bases():
-            with contextlib.suppress(OSError):  # ENOENT, or EBUSY/ENOTEMPTY: still in use
+            for q in ("Burstable", "BestEffort"):
+                with contextlib.suppress(OSError):  # ENOENT, or EBUSY/ENOTEMPTY: in use
+                    os.rmdir(tier(base, q))
+            with contextlib.suppress(OSError):
                 os.rmdir(base)
 
 

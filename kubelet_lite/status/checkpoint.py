@@ -31,6 +31,7 @@ from kubelet_lite.runtime.process import (
     read_exit_record,
     read_pid_record,
 )
+from kubelet_lite.volumes import tmpfs
 
 SandboxState = Literal["none", "creating", "ready", "deleting"]
 _SAFE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: no trailing newline
@@ -181,6 +182,7 @@ class PodDir:
         return out
 
     def remove(self) -> None:
+        tmpfs.unmount_under(self.path)  # memory-backed volumes (volumes/tmpfs.py)
         shutil.rmtree(self.path, ignore_errors=True)
         self._made = False
 

@@ -232,6 +232,19 @@ class Cluster:
         reap_children()
 
 
+def teardown(cluster: Cluster) -> None:
+    """`knet cluster down`, then a check that nothing of the cluster is left (forced away if
+    anything is, so that a broken `down` cannot leak into other tests)."""
+    cluster.remember()
+    done = cluster.cli("cluster", "down", timeout=120)
+    left = cluster.leftovers()
+    if any(left.values()):
+        cluster.force_cleanup()
+    reap_children()
+    assert done.returncode == 0, f"cluster down failed: {done.stdout}{done.stderr}"
+    assert left == {"namespaces": [], "processes": [], "files": []}
+
+
 def new_cluster(tmp_path: Path, nodes: int = 3) -> Cluster:
     """A cluster with a unique name (t<hex4>); a short state root, since the API server's unix
     socket path must fit 107 bytes."""

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_harness import Cluster, become_subreaper, new_cluster, reap_children
+from cluster_harness import Cluster, become_subreaper, new_cluster, teardown
 
 
 @pytest.fixture(autouse=True)
@@ -22,17 +22,6 @@ def _needs_root_and_tools() -> None:
             pytest.skip(f"needs {tool}")
     if not Path("/proc/sys/net/bridge").is_dir():
         pytest.skip("needs the br_netfilter module")
-
-
-def teardown(cluster: Cluster) -> None:
-    cluster.remember()
-    done = cluster.cli("cluster", "down", timeout=120)
-    left = cluster.leftovers()
-    if any(left.values()):
-        cluster.force_cleanup()
-    reap_children()
-    assert done.returncode == 0, f"cluster down failed: {done.stdout}{done.stderr}"
-    assert left == {"namespaces": [], "processes": [], "files": []}
 
 
 @pytest.fixture

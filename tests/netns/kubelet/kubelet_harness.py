@@ -29,6 +29,7 @@ from kubelet_lite.gc import kill_process, kill_recorded
 from kubelet_lite.runtime import cgroups, logs, procfs
 from kubelet_lite.runtime.process import MARKER_ENV
 from kubelet_lite.status.checkpoint import StateStore
+from kubelet_lite.volumes import tmpfs
 
 T = TypeVar("T")
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.47"
@@ -325,6 +326,7 @@ class Node:
             kill_process(pid, ticks)
             recorded.add(pid)
         reap(recorded)
+        tmpfs.unmount_under(self.root)  # memory-backed volumes, if the kubelet could not
         for name in netns.list_names(self.pod_prefix):
             netns.remove(name)
         netns.remove(self.node_ns)

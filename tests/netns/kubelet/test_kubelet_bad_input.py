@@ -75,7 +75,7 @@ async def test_unknown_image_without_command(node: Node, client: ApiClient) -> N
     assert pod is not None and pod["status"]["phase"] == "Pending"
 
 
-async def test_unsupported_env_source(node: Node, client: ApiClient) -> None:
+async def test_missing_secret_for_env(node: Node, client: ApiClient) -> None:
     node.start_kubelet()
     c = netexec(env=[{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])
     await create_pod(client, node, pod_manifest("secretive", node.name, [c]))
@@ -83,7 +83,7 @@ async def test_unsupported_env_source(node: Node, client: ApiClient) -> None:
         client, "secretive", "web", lambda c: "waiting" in c["state"], "a waiting container"
     )
     assert cs["state"]["waiting"]["reason"] == "CreateContainerConfigError"
-    assert "secretKeyRef is not supported" in cs["state"]["waiting"]["message"]
+    assert cs["state"]["waiting"]["message"] == 'secret "s" not found'
 
 
 async def test_port_conflict_between_containers(node: Node, client: ApiClient) -> None:

@@ -142,7 +142,8 @@ async def test_pids_limit(node: Node, client: ApiClient, driver: cgroups.Cgroups
     text = await wait_for("the forks", forked)
     # 30 forks asked, at most 10 processes (relay and python among them) allowed.
     assert int(text.split()[1]) >= 20
-    pids_dir = driver.container_dirs(uid, "forker")[-1]
+    pids_dir = driver.pod_dirs(uid)[-1]  # the limit is the pod's, as the kubelet's
+    assert pids_dir.parent.name == "besteffort"  # the pod's QoS tier, as the kubelet's
     assert (pids_dir / "pids.max").read_text().strip() == "10"
     assert int((pids_dir / "pids.current").read_text()) <= 10
     await client.delete("Pod", "pids", "default")

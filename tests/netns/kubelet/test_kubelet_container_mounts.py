@@ -206,16 +206,16 @@ async def test_empty_dir_shared_and_unsupported_volume_refused(
     assert await output(node, uid, "c") == "from-init\n"
 
     bad = pod_manifest(
-        "cm-vol",
+        "nfs-vol",
         node.name,
         [shell("c", "true")],
-        volumes=[{"name": "cfg", "configMap": {"name": "x"}}],
+        volumes=[{"name": "share", "nfs": {"server": "192.0.2.1", "path": "/x"}}],
     )
     pod = await create_pod(client, node, bad)
     node.uids.add(pod["metadata"]["uid"])
 
     async def refused() -> dict[str, Any] | None:
-        p = await client.get("Pod", "cm-vol", "default")
+        p = await client.get("Pod", "nfs-vol", "default")
         for cs in (p.get("status") or {}).get("containerStatuses") or []:
             waiting = cs.get("state", {}).get("waiting") or {}
             if waiting.get("reason") == "CreateContainerConfigError":
@@ -223,7 +223,7 @@ async def test_empty_dir_shared_and_unsupported_volume_refused(
         return None
 
     waiting = await wait_for("CreateContainerConfigError", refused)
-    assert "spec.volumes[0].configMap" in waiting["message"]
-    for name in ("vols", "cm-vol"):
+    assert "spec.volumes[0].nfs" in waiting["message"]
+    for name in ("vols", "nfs-vol"):
         await delete(client, node, name)
     assert await node.aleftovers() == NOTHING

@@ -21,10 +21,12 @@ def test_the_clusters_pod_groups_go_and_others_stay(tmp_path: Path) -> None:
     (cluster / "nodes" / "n2" / "kubelet" / "pods" / "junk").mkdir()  # no checkpoint: ignored
     assert cgroups.pod_uids(cluster) == {"u1", "u2"}
     for ctrl in ("cpu", "memory"):
-        for uid in ("u1", "u2", "other"):
+        for uid in ("u1", "other"):
             (root / ctrl / "knet" / f"pod{uid}" / "main").mkdir(parents=True)
+        (root / ctrl / "knet" / "burstable" / "podu2" / "main").mkdir(parents=True)
     assert cgroups.remove_pod_cgroups({"u1", "u2"}, root) == []
     for ctrl in ("cpu", "memory"):
+        # The QoS tier goes with its last pod.
         assert sorted(p.name for p in (root / ctrl / "knet").iterdir()) == ["podother"]
     assert cgroups.remove_pod_cgroups({"other"}, root) == []
     assert not (root / "cpu" / "knet").exists()  # knet's own group goes once empty

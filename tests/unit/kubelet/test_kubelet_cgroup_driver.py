@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from knet.api.base import from_wire
+from knet.api.core import Container
+from kubelet_lite.pods.pod_cgroups import container_cgroup
 from kubelet_lite.runtime import cgroups
 from kubelet_lite.runtime.cgroups import Limits, limits_for
 
@@ -78,3 +81,43 @@ def test_a_cgroup_tree_we_may_not_write_gives_no_driver(
     assert cgroups.detect(root) is not None
     monkeypatch.setattr(cgroups.os, "access", lambda path, mode: mode != os.W_OK)
     assert cgroups.detect(root) is None
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_pod_max_pids_is_the_pods(tmp_path: Path, version: int) -> None:
+    driver = cgroups.detect(fake_root(tmp_path, version))
+    assert driver is not None
+    pids_pod = driver.pod_dirs("u1")[-1]  # the pids controller's (v1) or the one group (v2)
+    pids_pod.mkdir(parents=True)
+    (pids_pod / "pids.max").write_text("max")  # as the kernel makes it
+    c = from_wire(Container, {"name": "web", "image": "busybox"})
+    container_cgroup(driver, "u1", c, 42)
+    assert (pids_pod / "pids.max").read_text() == "42"
+    assert not (driver.container_dirs("u1", "web")[-1] / "pids.max").exists()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_pods_in_their_qos_tier(tmp_path: Path, version: int) -> None:
+    driver = cgroups.detect(fake_root(tmp_path, version))
+    assert driver is not None
+    procs = driver.create("u1", "web", Limits(), "Burstable")
+    assert all(p.endswith("/knet/burstable/podu1/web/cgroup.procs") for p in procs)
+    driver.create("u2", "db", Limits(), "Guaranteed")
+    # Found by UID alone, in the tier it was made in.
+    assert all(d.parent.name == "burstable" for d in driver.pod_dirs("u1"))
+    assert all(d.parent.name == "knet" for d in driver.pod_dirs("u2"))
+    if version == 2:
+        tier = tmp_path / "knet" / "burstable" / "cgroup.subtree_control"
+        assert tier.read_text() == "+cpu +memory +pids"
+    for root, _dirs, files in os.walk(tmp_path / ("knet" if version == 2 else "")):
+        for f in files:
+            if root != str(tmp_path):
+                os.unlink(os.path.join(root, f))
+    driver.remove_pod("u1")
+    driver.remove_pod("u2")
+    assert not driver.pod_exists("u1") and not driver.pod_exists("u2")
+    driver.remove_if_unused()
+    bases = (
+        [tmp_path / "knet"] if version == 2 else [tmp_path / c / "knet" for c in ["cpu", "memory"]]
+    )
+    assert not any(base.exists() for base in bases)

@@ -87,16 +87,22 @@ def test_command_and_args_expand_from_env() -> None:
     [
         (
             {"env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
-            "valueFrom secretKeyRef is not supported by kubelet-lite",
+            'secret "s" not found',
         ),
         (
             {"env": [{"name": "F", "valueFrom": {"fieldRef": {"fieldPath": "spec.bogus"}}}]},
             "fieldRef 'spec.bogus' is not supported",
         ),
-        ({"envFrom": [{"configMapRef": {"name": "cm"}}]}, "envFrom"),
+        ({"envFrom": [{"configMapRef": {"name": "cm"}}]}, 'configmap "cm" not found'),
+        (
+            {"env": [{"name": "X", "valueFrom": {"somethingElse": {}}}]},
+            "valueFrom somethingElse is not supported",
+        ),
     ],
 )
-def test_unsupported_env_sources_are_config_errors(spec: dict[str, Any], message: str) -> None:
+def test_missing_or_unsupported_env_sources_are_config_errors(
+    spec: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ContainerConfigError, match=message) as info:
         container_env(container(**spec), FIELDS, "h")
     assert info.value.reason == "CreateContainerConfigError"

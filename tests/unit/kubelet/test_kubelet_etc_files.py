@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from knet.api.base import from_wire
 from knet.api.core import Container
 from kubelet_lite.pods import etc_files
 from kubelet_lite.pods.container_spec import ContainerConfigError
-from kubelet_lite.pods.mount_plan import container_mounts, volume_sources
-from kubelet_lite.runtime.mounts import Bind, plan_from_wire
+from kubelet_lite.pods.mount_plan import VolumeSource, container_mounts, volume_sources
+from kubelet_lite.runtime.mounts import Bind, MountPlan, plan_from_wire
 from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.namespaces import plan_from_wire as ns_from_wire
 
@@ -83,9 +84,18 @@ def test_hosts_file() -> None:
 
 
 def test_mount_plan_volumes(tmp_path: Path) -> None:
-    vols = [{"name": "scratch", "emptyDir": {}}, {"name": "host", "hostPath": {"path": "/srv//x/"}}]
+    vols = [
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "host", "hostPath": {"path": "/srv//x/"}},
+        {"name": "cfg", "configMap": {"name": "app"}},
+    ]
     sources = volume_sources(vols, tmp_path)
-    assert sources == {"scratch": str(tmp_path / "scratch"), "host": "/srv/x"}
+    cfg_dir = str(tmp_path / "kubernetes.io~configmap" / "cfg")
+    assert sources == {
+        "scratch": VolumeSource(str(tmp_path / "empty-dir" / "scratch")),
+        "host": VolumeSource("/srv/x"),
+        "cfg": VolumeSource(cfg_dir, read_only=True),
+    }
     c = from_wire(
         Container,
         {
@@ -93,6 +103,8 @@ def test_mount_plan_volumes(tmp_path: Path) -> None:
             "volumeMounts": [
                 {"name": "scratch", "mountPath": "/tmp/s"},
                 {"name": "host", "mountPath": "/data", "subPath": "sub", "readOnly": True},
+                {"name": "cfg", "mountPath": "/etc/app", "readOnly": False},
+                {"name": "cfg", "mountPath": "/etc/one.conf", "subPath": "one.conf"},
             ],
         },
     )
@@ -101,8 +113,11 @@ def test_mount_plan_volumes(tmp_path: Path) -> None:
         Bind(str(tmp_path / "etc" / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")
     )
     assert plan.binds[3:] == (
-        Bind(str(tmp_path / "scratch"), "/tmp/s"),
+        Bind(str(tmp_path / "empty-dir" / "scratch"), "/tmp/s"),
         Bind("/srv/x/sub", "/data", True),
+        # The kubelet's API volumes are read-only whatever the mount says.
+        Bind(cfg_dir, "/etc/app", True),
+        Bind(cfg_dir + "/one.conf", "/etc/one.conf", True),
     )
     assert plan_from_wire(plan.to_wire()) == plan
 
@@ -110,8 +125,12 @@ def test_mount_plan_volumes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("vols", "mounts", "field"),
     [
-        ([{"name": "c", "configMap": {"name": "x"}}], [], "spec.volumes[0].configMap"),
-        ([{"name": "m", "emptyDir": {"medium": "Memory"}}], [], "spec.volumes[0].emptyDir.medium"),
+        ([{"name": "c", "nfs": {"server": "x"}}], [], "spec.volumes[0].nfs"),
+        (
+            [{"name": "m", "emptyDir": {"medium": "HugePages"}}],
+            [],
+            "spec.volumes[0].emptyDir.medium",
+        ),
         ([], [{"name": "nope", "mountPath": "/x"}], "no volume named 'nope'"),
         (
             [{"name": "e", "emptyDir": {}}],
@@ -133,3 +152,25 @@ def test_namespace_plan_wire() -> None:
     for bad in ({"holder": -1}, {"pid": "node"}, []):
         with pytest.raises(ValueError):
             ns_from_wire(bad)
+
+
+def test_sub_path_may_not_leave_its_volume(tmp_path: Path) -> None:
+    vols = [{"name": "e", "emptyDir": {}}]
+    sources = volume_sources(vols, tmp_path)
+    vol = Path(sources["e"].path)
+    vol.mkdir(parents=True)
+    (vol / "ok").write_text("x")
+    (vol / "inner").symlink_to("ok")
+    (vol / "escape").symlink_to("/etc/hostname")  # planted by an earlier container
+
+    def mounts(sub: str) -> MountPlan:
+        c = from_wire(
+            Container,
+            {"name": "c", "volumeMounts": [{"name": "e", "mountPath": "/x", "subPath": sub}]},
+        )
+        return container_mounts(c, sources, tmp_path / "etc", os.path.realpath)
+
+    assert mounts("inner").binds[-1] == Bind(str(vol / "ok"), "/x")  # pinned to the real path
+    with pytest.raises(ContainerConfigError) as info:
+        mounts("escape")
+    assert str(info.value) == 'failed to prepare subPath for volumeMount "e" of container "c"'

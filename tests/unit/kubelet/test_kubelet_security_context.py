@@ -33,7 +33,7 @@ def test_container_overrides_pod_and_groups() -> None:
     sec = container_security(pod, {"runAsUser": 7, "allowPrivilegeEscalation": False}, "c", "p")
     assert (sec.plan.uid, sec.plan.gid, sec.plan.groups) == (7, 2, (5, 6))
     assert sec.plan.no_new_privs
-    assert sec.not_honoured == ["spec.securityContext.fsGroup (volume ownership is not changed)"]
+    assert sec.not_honoured == []  # fsGroup's volume ownership is pod_volumes.py's
     assert container_security(None, {"privileged": True}, "c", "p").plan.capabilities is None
 
 
