@@ -1,13 +1,21 @@
-"""The local cluster, end to end, with the real kubectl: `kubectl logs` and `kubectl exec` reach
-a pod on another node through the API server, which dials the kubelets from the underlay
-namespace; no kubelet API listens in the root namespace."""
+"""The local cluster, end to end, with the real kubectl (and, where kubectl cannot show it, a
+small SPDY client): `kubectl logs`, `exec`, `port-forward` and `cp` reach pods on another node
+through the API server, which dials the kubelets from the underlay namespace; no kubelet API
+listens in the root namespace. One two-node cluster for the whole module."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
-from pathlib import Path
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
 
-from cluster_harness import Cluster, new_cluster, wait_for
+import pytest
+from cluster_harness import AGNHOST, Cluster, become_subreaper, new_cluster, reap_children, wait_for
+from spdy_client import forward_once
 
 SCRIPT = "echo hello from $HOSTNAME; echo to stderr >&2; sleep 3600"
 
@@ -17,21 +25,51 @@ def root_listeners() -> str:
     return done.stdout
 
 
-def test_logs_and_exec_across_nodes(tmp_path: Path, cluster_factory: list[Cluster]) -> None:
-    c = new_cluster(tmp_path, nodes=2)
-    cluster_factory.append(c)
-    done = c.up()
-    assert done.returncode == 0, done.stdout + done.stderr
-    node2 = c.topo.nodes[1].name
-    manifest = (
-        '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"talker"},"spec":{"nodeName":"'
-        + node2
-        + '","containers":[{"name":"main","image":"busybox","command":["sh","-c","'
-        + SCRIPT.replace('"', '\\"')
-        + '"]}]}}'
-    )
-    r = c.kubectl("apply", "-f", "-", stdin=manifest)
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    become_subreaper()
+    c = new_cluster(tmp_path_factory.mktemp("stream"), nodes=2)
+    try:
+        done = c.up()
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield c
+    finally:
+        c.remember()
+        down = c.cli("cluster", "down", timeout=120)
+        left = c.leftovers()
+        if any(left.values()):
+            c.force_cleanup()
+        reap_children()
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert left == {"namespaces": [], "processes": [], "files": []}
+
+
+def apply(c: Cluster, doc: dict[str, object]) -> None:
+    r = c.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
     assert r.returncode == 0, r.stderr
+
+
+def running(c: Cluster, name: str) -> None:
+    def phase() -> bool | None:
+        r = c.kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}")
+        return True if r.stdout == "Running" else None
+
+    wait_for(f"pod {name} running", phase, timeout=90)
+
+
+def test_logs_and_exec_across_nodes(cluster: Cluster) -> None:
+    c = cluster
+    node2 = c.topo.nodes[1].name
+    pod = {"name": "main", "image": "busybox", "command": ["sh", "-c", SCRIPT]}
+    apply(
+        c,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "talker"},
+            "spec": {"nodeName": node2, "containers": [pod]},
+        },
+    )
 
     def logged() -> str | None:
         r = c.kubectl("logs", "talker")
@@ -45,3 +83,114 @@ def test_logs_and_exec_across_nodes(tmp_path: Path, cluster_factory: list[Cluste
     r = c.kubectl("logs", "talker", "-c", "nope")
     assert r.returncode != 0 and "container nope is not valid for pod talker" in r.stderr
     assert ":10250 " not in root_listeners()
+
+
+def web_pod(node: str) -> dict[str, object]:
+    """Two HTTP servers (8080, 9090) in one pod; nothing listens on 9999."""
+    containers = [
+        {
+            "name": f"http{port}",
+            "image": AGNHOST,
+            "args": ["netexec", f"--http-port={port}", f"--udp-port={port + 1}"],
+        }
+        for port in (8080, 9090)
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"nodeName": node, "containers": containers},
+    }
+
+
+def start_port_forward(c: Cluster, *ports: str) -> tuple[subprocess.Popen[str], dict[int, int]]:
+    """`kubectl port-forward pod/web` on random local ports; (process, remote → local)."""
+    proc = subprocess.Popen(
+        ["kubectl", "--kubeconfig", str(c.kubeconfig), "port-forward", "pod/web"]
+        + [f":{p}" for p in ports],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    local: dict[int, int] = {}
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while len(local) < len(ports) and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
+        if m:
+            local[int(m.group(2))] = int(m.group(1))
+    if len(local) < len(ports):
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"kubectl port-forward did not start: {err}")
+    return proc, local
+
+
+def get(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return str(r.read().decode())
+
+
+def test_kubectl_port_forward_several_ports_and_connections(cluster: Cluster) -> None:
+    c = cluster
+    apply(c, web_pod(c.topo.nodes[1].name))
+    running(c, "web")
+    proc, local = start_port_forward(c, "8080", "9090")
+    try:
+        answers: list[str] = []
+        failures: list[BaseException] = []
+
+        def fetch(port: int) -> None:
+            try:
+                answers.append(get(port, "/hostname"))
+            except BaseException as exc:  # collected and reported below
+                failures.append(exc)
+
+        threads = [
+            threading.Thread(target=fetch, args=(local[p],)) for p in (8080, 9090) for _ in range(6)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert failures == []
+        assert answers == ["web"] * 12
+        # A bigger answer than one frame: netexec echoes what it is given.
+        big = "x" * 60_000
+        assert get(local[8080], f"/echo?msg={big}") == big
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def test_kubectl_port_forward_closed_port_reports_error(cluster: Cluster) -> None:
+    c = cluster
+    running(c, "web")
+    proc, local = start_port_forward(c, "9999")
+    try:
+        with pytest.raises(OSError):
+            get(local[9999], "/")
+        # kubectl 1.32 ends port-forward after a connection's error; it prints ours first.
+        _, err = proc.communicate(timeout=20)
+        assert "error forwarding port 9999 to pod web" in err
+        assert "connection refused" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
+def test_tunnel_stays_up_after_a_refused_connection(cluster: Cluster) -> None:
+    """The server side of kubectl's protocol, with several connections on one tunnel: a
+    refused one reports on its error stream, and the next ones still work."""
+    c = cluster
+    running(c, "web")
+    results = forward_once(c.kubeconfig, "default", "web", [9999, 8080, 9090])
+    refused, first, second = results
+    assert "connect: connection refused" in refused.error
+    assert first.error == "" and first.data.endswith(b"web")
+    assert second.error == "" and second.data.endswith(b"web")
