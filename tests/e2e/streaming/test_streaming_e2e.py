@@ -6,12 +6,14 @@ listens in the root namespace. One two-node cluster for the whole module."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cluster_harness import AGNHOST, Cluster, become_subreaper, new_cluster, reap_children, wait_for
@@ -194,3 +196,65 @@ def test_tunnel_stays_up_after_a_refused_connection(cluster: Cluster) -> None:
     assert "connect: connection refused" in refused.error
     assert first.error == "" and first.data.endswith(b"web")
     assert second.error == "" and second.data.endswith(b"web")
+
+
+def sleepers(marker: str) -> list[int]:
+    """Pids of processes whose command line is exactly `sleep <marker>`."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
+                    found.append(int(d.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_exec_runs_as_the_container_in_its_cgroup_and_dies_with_the_pod(cluster: Cluster) -> None:
+    c = cluster
+    script = "cat /proc/self/cgroup; id -u; sleep 3600"
+    apply(
+        c,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "runner"},
+            "spec": {
+                "nodeName": c.topo.nodes[1].name,
+                "terminationGracePeriodSeconds": 1,
+                "securityContext": {"runAsUser": 1000, "runAsGroup": 1000},
+                "containers": [
+                    {"name": "main", "image": "busybox", "command": ["sh", "-c", script]}
+                ],
+            },
+        },
+    )
+    running(c, "runner")
+
+    def own_view() -> str | None:
+        out = c.kubectl("logs", "runner").stdout
+        return out if out.endswith("1000\n") else None
+
+    logged = wait_for("the container's own cgroup and uid in its log", own_view)
+    r = c.kubectl("exec", "runner", "--", "sh", "-c", "cat /proc/self/cgroup; id -u; id -g")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == logged + "1000\n"
+    # A command still running when the pod goes is killed with it.
+    marker = str(6000 + os.getpid() % 1000)
+    proc = subprocess.Popen(
+        ["kubectl", "--kubeconfig", str(c.kubeconfig), "exec", "runner", "--", "sleep", marker],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for("the exec'd sleep", lambda: sleepers(marker) or None, timeout=20)
+        r = c.kubectl("delete", "pod", "runner", "--wait=true", timeout=60)
+        assert r.returncode == 0, r.stderr
+        wait_for("the exec'd sleep to die with its pod", lambda: not sleepers(marker) or None)
+        assert proc.wait(timeout=20) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
