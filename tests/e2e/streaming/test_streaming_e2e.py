@@ -258,3 +258,71 @@ def test_exec_runs_as_the_container_in_its_cgroup_and_dies_with_the_pod(cluster:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=10)
+
+
+def test_kubectl_cp_both_ways(cluster: Cluster, tmp_path: Path) -> None:
+    """tar through exec: into a volume and /tmp (the root is the node's, read-only) and back."""
+    c = cluster
+    box = {
+        "name": "main",
+        "image": "busybox",
+        "command": ["sh", "-c", "sleep 3600"],
+        "volumeMounts": [{"name": "scratch", "mountPath": "/mnt"}],
+    }
+    apply(
+        c,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "box"},
+            "spec": {
+                "nodeName": c.topo.nodes[1].name,
+                "containers": [box],
+                "volumes": [{"name": "scratch", "emptyDir": {}}],
+            },
+        },
+    )
+    running(c, "box")
+    up = tmp_path / "up"
+    (up / "sub").mkdir(parents=True)
+    (up / "a.txt").write_text("hello\n")
+    (up / "sub" / "b.bin").write_bytes(os.urandom(300_000))
+    r = c.kubectl("cp", str(up), "box:/mnt/up")
+    assert r.returncode == 0, r.stderr
+    r = c.kubectl("exec", "box", "--", "sh", "-c", "cat /mnt/up/a.txt; wc -c < /mnt/up/sub/b.bin")
+    assert r.stdout.split() == ["hello", "300000"], r.stderr
+    r = c.kubectl("cp", str(up / "a.txt"), "box:/tmp/a.txt")
+    assert r.returncode == 0, r.stderr
+    down = tmp_path / "down"
+    r = c.kubectl("cp", "box:/mnt/up", str(down))
+    assert r.returncode == 0, r.stderr
+    assert (down / "a.txt").read_text() == "hello\n"
+    assert (down / "sub" / "b.bin").read_bytes() == (up / "sub" / "b.bin").read_bytes()
+    r = c.kubectl("cp", "box:/tmp/a.txt", str(tmp_path / "back.txt"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "back.txt").read_text() == "hello\n"
+    # The node's root stays read-only: a clear error, not a hang.
+    r = c.kubectl("cp", str(up / "a.txt"), "box:/a.txt")
+    assert r.returncode != 0
+
+
+def test_kubectl_top_nodes_and_pods(cluster: Cluster) -> None:
+    """metrics.k8s.io from the kubelets' summaries: real figures for nodes and containers."""
+    c = cluster
+    apply(c, web_pod(c.topo.nodes[1].name))  # unchanged if there already
+    running(c, "web")
+    r = c.kubectl("top", "nodes", "--no-headers")
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line.split() for line in r.stdout.splitlines()}
+    assert set(rows) == {n.name for n in c.topo.nodes}
+    for cells in rows.values():
+        assert re.fullmatch(r"\d+m", cells[1]) and re.fullmatch(r"[1-9]\d*Mi", cells[3]), cells
+    r = c.kubectl("top", "pods", "web", "--containers", "--no-headers")
+    assert r.returncode == 0, r.stderr
+    mine = {line.split()[1]: line.split() for line in r.stdout.splitlines()}
+    assert set(mine) == {"http8080", "http9090"}  # the pod's containers, not its sandbox
+    for cells in mine.values():
+        assert re.fullmatch(r"\d+m", cells[2]) and re.fullmatch(r"[1-9]\d*Mi", cells[3]), cells
+    r = c.kubectl("top", "pod", "nope")
+    assert r.returncode != 0
+    assert 'podmetrics.metrics.k8s.io "default/nope" not found' in r.stderr
