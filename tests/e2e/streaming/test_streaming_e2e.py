@@ -11,6 +11,7 @@ import re
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -326,3 +327,56 @@ def test_kubectl_top_nodes_and_pods(cluster: Cluster) -> None:
     r = c.kubectl("top", "pod", "nope")
     assert r.returncode != 0
     assert 'podmetrics.metrics.k8s.io "default/nope" not found' in r.stderr
+
+
+def test_kubectl_proxy_to_a_service_and_a_pod(cluster: Cluster) -> None:
+    """services/proxy picks a ready endpoint from the EndpointSlices; pods/proxy goes to the
+    pod's port; both through `kubectl proxy`, as a user would curl them."""
+    c = cluster
+    apply(c, web_pod(c.topo.nodes[1].name))
+    running(c, "web")
+    apply(
+        c,
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"app": "web"},
+                "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+            },
+        },
+    )
+    proc = subprocess.Popen(
+        ["kubectl", "--kubeconfig", str(c.kubeconfig), "proxy", "--port=0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        m = re.search(r"127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m, "kubectl proxy did not say where it listens"
+        port = int(m.group(1))
+        base = "/api/v1/namespaces/default"
+
+        def through_service() -> str | None:
+            try:
+                return get(port, f"{base}/services/web:http/proxy/hostname")
+            except OSError:
+                return None  # the EndpointSlice may not be ready yet
+
+        assert wait_for("the service through kubectl proxy", through_service) == "web"
+        assert get(port, f"{base}/services/web:80/proxy/echo?msg=hi") == "hi"
+        assert get(port, f"{base}/pods/web:9090/proxy/hostname") == "web"
+        with pytest.raises(urllib.error.HTTPError) as e:
+            get(port, f"{base}/services/web:81/proxy/")
+        assert e.value.code == 503
+        assert 'no service port 81 found for service \\"web\\"' in e.value.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as e:
+            get(port, f"{base}/pods/web:9999/proxy/")
+        assert e.value.code == 503
+        assert "connection refused" in e.value.read().decode()
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
