@@ -9,10 +9,13 @@ kubelet-lite left behind, from the pod's run records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import os
 from collections.abc import Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -402,7 +405,19 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         security=sec.plan,
         log_max_size=config.container_log_max_size,
         log_max_files=config.container_log_max_files,
+        stdin=stdin_fifo(pod.dir, c, attempt),
     )
+
+
+def stdin_fifo(pd: PodDir, c: Container, attempt: int) -> Path | None:
+    """The FIFO that is the container's stdin when it asks for one (``kubectl run -i``)."""
+    if not c.stdin:
+        return None
+    path = pd.stdin_file(c.name, attempt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkfifo(path, 0o600)
+    return path
 
 
 def pid_mode(spec: Mapping[str, Any]) -> str:

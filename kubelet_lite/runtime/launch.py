@@ -64,6 +64,15 @@ class ChildPlan:
     security: SecurityPlan | None = None  # applied last, just before exec
     log_max_size: int = logs.DEFAULT_MAX_SIZE
     log_max_files: int = logs.DEFAULT_MAX_FILES
+    stdin: str | None = None  # a FIFO to read stdin from (``kubectl attach -i`` writes to it)
+
+
+def _open_stdin(path: str) -> None:
+    # Read-write: the open does not wait for a writer, and the container never reads EOF
+    # between two attaches (as a runtime's held-open stdin).
+    fd = os.open(path, os.O_RDWR)
+    os.dup2(fd, 0)
+    os.close(fd)
 
 
 class StartError(Exception):
@@ -150,6 +159,9 @@ def become_container(
             "open log",
             lambda: logs.start_shim(plan.log, plan.log_max_size, plan.log_max_files, (err_fd,)),
         )
+        if plan.stdin:
+            path = plan.stdin
+            _stage("open stdin", lambda: _open_stdin(path))
         if plan.cgroup_procs:
             procs = plan.cgroup_procs
             _stage("join the container's cgroup", lambda: _join_cgroups(procs))

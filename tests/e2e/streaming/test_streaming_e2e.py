@@ -380,3 +380,59 @@ def test_kubectl_proxy_to_a_service_and_a_pod(cluster: Cluster) -> None:
     finally:
         proc.kill()
         proc.communicate(timeout=10)
+
+
+def test_kubectl_run_i_rm_feeds_stdin_and_deletes_the_pod(cluster: Cluster) -> None:
+    c = cluster
+    script = "read x; echo got $x; exit 4"
+    r = c.kubectl(
+        "run", "once", "-i", "--rm", "--restart=Never", "--image=busybox",
+        f"--overrides={json.dumps({'spec': {'nodeName': c.topo.nodes[1].name}})}",
+        "--", "sh", "-c", script,
+        stdin="hello\n",
+        timeout=90,
+    )  # fmt: skip
+    assert r.returncode == 4, (r.stdout, r.stderr)
+    assert "got hello" in r.stdout
+    gone = c.kubectl("get", "pod", "once")
+    assert gone.returncode != 0 and 'pods "once" not found' in gone.stderr
+
+
+def test_kubectl_attach_i_writes_to_the_containers_stdin(cluster: Cluster) -> None:
+    c = cluster
+    loop = "while read l; do echo echo:$l; done"
+    apply(
+        c,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "echoer"},
+            "spec": {
+                "nodeName": c.topo.nodes[0].name,
+                "containers": [
+                    {"name": "main", "image": "busybox", "stdin": True,
+                     "command": ["sh", "-c", loop]}
+                ],
+            },
+        },
+    )  # fmt: skip
+    running(c, "echoer")
+    proc = subprocess.Popen(
+        ["kubectl", "--kubeconfig", str(c.kubeconfig), "attach", "-i", "echoer"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("one\ntwo\n")
+        proc.stdin.flush()
+        seen = [proc.stdout.readline().strip() for _ in range(2)]
+        assert seen == ["echo:one", "echo:two"]
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    # The container outlived the attach; what it wrote is in its log too.
+    r = c.kubectl("logs", "echoer")
+    assert r.stdout.splitlines() == ["echo:one", "echo:two"]
