@@ -15,7 +15,8 @@ end (recorded processes by pid, then the namespaces). Measures:
 
 - port-forward: a pod serves ``--megabytes`` MiB per connection; read once over a plain TCP
   connection to the pod (a socket made in the node's namespace) and once through the
-  port-forward tunnel (WebSocket v4, API server and kubelet hops), same client, same run
+  port-forward tunnel (WebSocket v4, API server and kubelet hops) and once through kubectl's
+  protocol (SPDY/3.1 inside the WebSocket, ended in the API server), same client, same run
   (floor: tunnel >= 25% of direct, moonshot 50%).
 
 Run as root:  .venv/bin/python scripts/bench_streaming.py [--execs 100] [--followers 100]
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import aiohttp
 
-from knet.apiserver.streaming import channel
+from knet.apiserver.streaming import channel, spdy, tunnel
 from knet.client import ApiClient
 from knet.netlink import netns
 from knet.netlink.nsthread import call_in_netns
@@ -159,19 +160,45 @@ async def read_tunnel(api: ApiServerProcess) -> int:
     return total
 
 
+async def read_spdy(api: ApiServerProcess) -> int:
+    """The same through kubectl's protocol: SPDY/3.1 inside the WebSocket, one stream pair."""
+    url = f"{api.url}/api/v1/namespaces/default/pods/source/portforward"
+    codec, total = spdy.Codec(), 0
+    headers = {"port": str(SOURCE_PORT), "requestID": "0"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=(tunnel.PROTOCOL,), max_msg_size=0) as ws,
+    ):
+        await ws.send_bytes(
+            codec.encode(spdy.SynStream(1, {**headers, "streamType": "error"}))
+            + codec.encode(spdy.SynStream(3, {**headers, "streamType": "data"}))
+        )
+        async for msg in ws:
+            for frame in codec.feed(msg.data):
+                if isinstance(frame, spdy.Data) and frame.stream_id == 3:
+                    total += len(frame.data)
+                    if frame.fin:
+                        return total
+    return total
+
+
 async def bench_portforward(api: ApiServerProcess, netns_name: str, ip: str, mib: int) -> None:
     rates = {}
-    for name in ("direct", "tunnel"):
+    for name in ("direct", "tunnel", "spdy"):
         t0 = time.perf_counter()
-        got = await (read_direct(netns_name, ip) if name == "direct" else read_tunnel(api))
+        if name == "direct":
+            got = await read_direct(netns_name, ip)
+        else:
+            got = await (read_tunnel(api) if name == "tunnel" else read_spdy(api))
         took = time.perf_counter() - t0
         if got != mib << 20:
             print(f"port-forward {name}: got {got} bytes, want {mib << 20}")
         rates[name] = got / took / 2**20
     print(
         f"port-forward, {mib} MiB: direct {rates['direct']:.0f} MiB/s, tunnel "
-        f"{rates['tunnel']:.0f} MiB/s = {rates['tunnel'] / rates['direct']:.0%} of direct "
-        "(floor 25%, moonshot 50%)"
+        f"{rates['tunnel']:.0f} MiB/s = {rates['tunnel'] / rates['direct']:.0%} of direct, "
+        f"kubectl's SPDY tunnel {rates['spdy']:.0f} MiB/s = "
+        f"{rates['spdy'] / rates['direct']:.0%} (floor 25%, moonshot 50%)"
     )
 
 
