@@ -9,9 +9,9 @@ port (the kubelet makes one TCP connection per port per WebSocket): the kubelet'
 goes to the data stream, its error channel to the error stream. A connection that fails reports
 on its own error stream and the tunnel stays up. When the pod side ends, both streams get FIN.
 
-kubectl half-closes its data stream when its local client stops sending; the kubelet's channel
-protocol has no half-close, so that is ignored and the connection lasts until the pod side ends
-it or kubectl resets the stream.
+kubectl half-closes its data stream when its local client stops sending; that is passed to the
+kubelet as v5's close signal (``255``, then the data channel), which kubelet-lite takes on its
+port-forward socket too and turns into a TCP half-close; the answer still flows back.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from knet.apiserver.streaming import channel, spdy
 log = logging.getLogger(__name__)
 PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 QUEUE_DEPTH = 64  # client messages waiting for the kubelet, per connection
+HALF_CLOSE = b""  # in a pair's inbox: kubectl will send no more on this connection
 
 Dial = Callable[[int], Awaitable[aiohttp.ClientWebSocketResponse]]
 
@@ -96,10 +97,13 @@ class Tunnel:
         match frame:
             case spdy.SynStream():
                 await self.open_stream(frame)
-            case spdy.Data(sid, data, _fin):
+            case spdy.Data(sid, data, fin):
                 pair = self.by_stream.get(sid)
-                if pair is not None and sid == pair.data_sid and data:
-                    await pair.inbox.put(data)
+                if pair is not None and sid == pair.data_sid:
+                    if data:
+                        await pair.inbox.put(data)
+                    if fin:
+                        await pair.inbox.put(HALF_CLOSE)
             case spdy.RstStream(sid):
                 pair = self.by_stream.get(sid)
                 if pair is not None:
@@ -196,4 +200,7 @@ class Tunnel:
 
 async def to_kubelet(pair: Pair, kubelet: aiohttp.ClientWebSocketResponse) -> None:
     while (data := await pair.inbox.get()) is not None:
-        await kubelet.send_bytes(channel.frame(0, data))
+        if data == HALF_CLOSE:
+            await kubelet.send_bytes(channel.frame(channel.CLOSE, bytes((0,))))
+        else:
+            await kubelet.send_bytes(channel.frame(0, data))

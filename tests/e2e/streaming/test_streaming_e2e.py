@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -88,8 +89,23 @@ def test_logs_and_exec_across_nodes(cluster: Cluster) -> None:
     assert ":10250 " not in root_listeners()
 
 
+# Reads a connection to its end, then answers: only works if the client's half-close arrives.
+UNTIL_EOF = (
+    "import socket\n"
+    "s = socket.create_server(('0.0.0.0', 7070))\n"
+    "while True:\n"
+    "    c, _ = s.accept()\n"
+    "    n = 0\n"
+    "    while d := c.recv(65536):\n"
+    "        n += len(d)\n"
+    "    c.sendall(b'read %d bytes' % n)\n"
+    "    c.close()\n"
+)
+
+
 def web_pod(node: str) -> dict[str, object]:
-    """Two HTTP servers (8080, 9090) in one pod; nothing listens on 9999."""
+    """Two HTTP servers (8080, 9090) and an answer-after-EOF server (7070) in one pod; nothing
+    listens on 9999."""
     containers = [
         {
             "name": f"http{port}",
@@ -97,7 +113,7 @@ def web_pod(node: str) -> dict[str, object]:
             "args": ["netexec", f"--http-port={port}", f"--udp-port={port + 1}"],
         }
         for port in (8080, 9090)
-    ]
+    ] + [{"name": "eof", "image": "busybox", "command": ["/usr/bin/python3", "-c", UNTIL_EOF]}]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -141,7 +157,7 @@ def test_kubectl_port_forward_several_ports_and_connections(cluster: Cluster) ->
     c = cluster
     apply(c, web_pod(c.topo.nodes[1].name))
     running(c, "web")
-    proc, local = start_port_forward(c, "8080", "9090")
+    proc, local = start_port_forward(c, "8080", "9090", "7070")
     try:
         answers: list[str] = []
         failures: list[BaseException] = []
@@ -164,6 +180,14 @@ def test_kubectl_port_forward_several_ports_and_connections(cluster: Cluster) ->
         # A bigger answer than one frame: netexec echoes what it is given.
         big = "x" * 60_000
         assert get(local[8080], f"/echo?msg={big}") == big
+        # kubectl's half-close reaches the pod: the server answers only after EOF.
+        with socket.create_connection(("127.0.0.1", local[7070]), timeout=10) as s:
+            s.sendall(b"z" * 100_000)
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer == b"read 100000 bytes"
         assert proc.poll() is None
     finally:
         proc.kill()
@@ -321,7 +345,7 @@ def test_kubectl_top_nodes_and_pods(cluster: Cluster) -> None:
     r = c.kubectl("top", "pods", "web", "--containers", "--no-headers")
     assert r.returncode == 0, r.stderr
     mine = {line.split()[1]: line.split() for line in r.stdout.splitlines()}
-    assert set(mine) == {"http8080", "http9090"}  # the pod's containers, not its sandbox
+    assert set(mine) == {"http8080", "http9090", "eof"}  # the pod's containers, not its sandbox
     for cells in mine.values():
         assert re.fullmatch(r"\d+m", cells[2]) and re.fullmatch(r"[1-9]\d*Mi", cells[3]), cells
     r = c.kubectl("top", "pod", "nope")

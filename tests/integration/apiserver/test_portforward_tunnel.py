@@ -43,6 +43,9 @@ class FakeKubelet:
         try:
             async for msg in ws:
                 ch, data = channel.parse(msg.data)
+                if ch == channel.CLOSE:  # the client's half-close: answer, then end
+                    await ws.send_bytes(channel.frame(0, b"eof on channel %d" % data[0]))
+                    break
                 if data == b"bye":
                     break  # the pod side ends the connection
                 await ws.send_bytes(channel.frame(ch, b"echo:" + data))
@@ -188,3 +191,15 @@ async def test_bytes_that_are_not_spdy_end_the_tunnel_with_goaway(
     assert await c.next() == spdy.GoAway(0, 1)
     msg = await asyncio.wait_for(c.ws.receive(), 10)
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_kubectls_half_close_reaches_the_kubelet(setup: tuple[Client, FakeKubelet]) -> None:
+    c, _ = setup
+    err, data = await c.open(0, 8080)
+    await c.send(spdy.Data(data, b"last", fin=True))
+    assert await c.next() == spdy.Data(data, b"echo:last")
+    assert await c.next() == spdy.Data(data, b"eof on channel 0")  # the answer still comes
+    assert {await c.next() for _ in range(2)} == {
+        spdy.Data(data, b"", fin=True),
+        spdy.Data(err, b"", fin=True),
+    }
