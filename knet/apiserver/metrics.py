@@ -183,7 +183,10 @@ async def nodes_handler(request: web.Request) -> web.Response:
     assert info is not None
     name = request.match_info.get("name")
     if name is not None:
-        node = await res.get(info, None, name)
+        try:
+            node = await res.get(info, None, name)
+        except ApiError:
+            raise not_found("NodeMetrics", name) from None
         got = await summaries(request, [node])
         if name not in got:
             raise not_found("NodeMetrics", name)

@@ -351,6 +351,9 @@ def test_kubectl_top_nodes_and_pods(cluster: Cluster) -> None:
     r = c.kubectl("top", "pod", "nope")
     assert r.returncode != 0
     assert 'podmetrics.metrics.k8s.io "default/nope" not found' in r.stderr
+    r = c.kubectl("top", "node", "nope")
+    assert r.returncode != 0
+    assert 'nodemetrics.metrics.k8s.io "nope" not found' in r.stderr
 
 
 def test_kubectl_proxy_to_a_service_and_a_pod(cluster: Cluster) -> None:
