@@ -150,6 +150,12 @@ def _labels(request: web.Request) -> Any:
         raise errors.bad_request(f"unable to parse requirement: {exc}") from None
 
 
+def no_watch(request: web.Request) -> None:
+    """metrics-server serves get and list only."""
+    if request.query.get("watch", "").lower() in ("1", "true"):
+        raise errors.method_not_allowed("WATCH")
+
+
 def respond(
     request: web.Request, kind: str, items: list[dict[str, Any]] | dict[str, Any]
 ) -> web.Response:
@@ -178,6 +184,7 @@ def not_found(kind: str, name: str) -> ApiError:
 
 
 async def nodes_handler(request: web.Request) -> web.Response:
+    no_watch(request)
     res = request.app[RESOURCES]
     info = registry.lookup("", "v1", "nodes")
     assert info is not None
@@ -200,6 +207,7 @@ async def nodes_handler(request: web.Request) -> web.Response:
 
 
 async def pods_handler(request: web.Request) -> web.Response:
+    no_watch(request)
     res = request.app[RESOURCES]
     pods_info, nodes_info = registry.lookup("", "v1", "pods"), registry.lookup("", "v1", "nodes")
     assert pods_info is not None and nodes_info is not None
