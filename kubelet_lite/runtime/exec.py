@@ -95,7 +95,7 @@ def read_environ(pid: int) -> dict[str, str]:
 def exec_argv(pid: int, argv: list[str]) -> list[str]:
     """argv that runs ``argv`` in the namespaces of ``pid``, in its working directory."""
     flags = namespace_flags(pid)
-    user = exec_identity.user_argv(exec_identity.identity(pid))
+    user = exec_identity.user_argv(exec_identity.identity(pid), exec_identity.identity(os.getpid()))
     # --wd without a value: the target's working directory.
     return [NSENTER, "-t", str(pid), *flags, "--wd", "--", *user, *EXTRA_ARGV_HOOK(pid), *argv]
 

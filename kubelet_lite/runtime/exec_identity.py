@@ -1,6 +1,7 @@
-"""Who an exec'd command runs as and where it is accounted: the container's own user, groups and
-cgroups, read off the container's process, so `kubectl exec` cannot do more than the container
-could and its usage counts against the container's limits.
+"""Who an exec'd command runs as and where it is accounted: the container's own user, groups,
+capability bounding set, no_new_privs and cgroups, read off the container's process, so
+`kubectl exec` cannot do more than the container could and its usage counts against the
+container's limits.
 
 The user is switched *after* nsenter has entered the namespaces (entering needs root), by
 ``setpriv``; the cgroups are joined by the child before it executes anything, so everything it
@@ -23,6 +24,8 @@ class Identity:
     uid: int
     gid: int
     groups: tuple[int, ...]
+    bounding: int | None = None  # capability bounding set (bit n: capability n)
+    no_new_privs: bool = False
 
 
 def parse_status(text: str) -> Identity:
@@ -34,7 +37,9 @@ def parse_status(text: str) -> Identity:
         return int(values[1]) if len(values) > 1 else 0
 
     groups = tuple(int(g) for g in fields.get("Groups", "").split())
-    return Identity(effective("Uid"), effective("Gid"), groups)
+    bounding = int(fields["CapBnd"].strip(), 16) if "CapBnd" in fields else None
+    nnp = fields.get("NoNewPrivs", "0").strip() == "1"
+    return Identity(effective("Uid"), effective("Gid"), groups, bounding, nnp)
 
 
 def identity(pid: int) -> Identity:
@@ -44,12 +49,24 @@ def identity(pid: int) -> Identity:
         return Identity(0, 0, ())
 
 
-def user_argv(who: Identity) -> list[str]:
-    """The argv prefix that becomes ``who`` (none for root with no extra groups)."""
-    if who.uid == 0 and who.gid == 0 and not who.groups:
-        return []
-    groups = f"--groups={','.join(str(g) for g in who.groups)}" if who.groups else "--clear-groups"
-    return [SETPRIV, f"--reuid={who.uid}", f"--regid={who.gid}", groups, "--"]
+def bounding_arg(mask: int) -> str:
+    kept = ",".join(f"+cap_{n}" for n in range(mask.bit_length()) if mask >> n & 1)
+    return "--bounding-set=-all" + (f",{kept}" if kept else "")
+
+
+def user_argv(who: Identity, ours: Identity | None = None) -> list[str]:
+    """The argv prefix that becomes ``who``: its ids and groups, its bounding set where it is
+    narrower than ``ours``, no_new_privs; none when nothing differs from a plain root."""
+    args = []
+    if ours is not None and who.bounding is not None and who.bounding != ours.bounding:
+        args.append(bounding_arg(who.bounding))
+    if who.no_new_privs:
+        args.append("--no-new-privs")
+    if who.uid != 0 or who.gid != 0 or who.groups:
+        groups = ",".join(str(g) for g in who.groups)
+        args += [f"--reuid={who.uid}", f"--regid={who.gid}"]
+        args.append(f"--groups={groups}" if groups else "--clear-groups")
+    return [SETPRIV, *args, "--"] if args else []
 
 
 def parse_cgroups(text: str, root: Path = CGROUP_ROOT) -> list[Path]:

@@ -238,7 +238,9 @@ def sleepers(marker: str) -> list[int]:
 
 def test_exec_runs_as_the_container_in_its_cgroup_and_dies_with_the_pod(cluster: Cluster) -> None:
     c = cluster
-    script = "cat /proc/self/cgroup; id -u; sleep 3600"
+    privileges = "grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status"
+    script = f"cat /proc/self/cgroup; {privileges}; id -u; sleep 3600"
+    locked = {"capabilities": {"drop": ["ALL"]}, "allowPrivilegeEscalation": False}
     apply(
         c,
         {
@@ -250,7 +252,12 @@ def test_exec_runs_as_the_container_in_its_cgroup_and_dies_with_the_pod(cluster:
                 "terminationGracePeriodSeconds": 1,
                 "securityContext": {"runAsUser": 1000, "runAsGroup": 1000},
                 "containers": [
-                    {"name": "main", "image": "busybox", "command": ["sh", "-c", script]}
+                    {
+                        "name": "main",
+                        "image": "busybox",
+                        "command": ["sh", "-c", script],
+                        "securityContext": locked,
+                    }
                 ],
             },
         },
@@ -262,9 +269,10 @@ def test_exec_runs_as_the_container_in_its_cgroup_and_dies_with_the_pod(cluster:
         return out if out.endswith("1000\n") else None
 
     logged = wait_for("the container's own cgroup and uid in its log", own_view)
-    r = c.kubectl("exec", "runner", "--", "sh", "-c", "cat /proc/self/cgroup; id -u; id -g")
+    r = c.kubectl("exec", "runner", "--", "sh", "-c", f"cat /proc/self/cgroup; {privileges}; id -u")
     assert r.returncode == 0, r.stderr
-    assert r.stdout == logged + "1000\n"
+    assert r.stdout == logged
+    assert "CapBnd:\t0000000000000000" in logged and "NoNewPrivs:\t1" in logged
     # A command still running when the pod goes is killed with it.
     marker = str(6000 + os.getpid() % 1000)
     proc = subprocess.Popen(

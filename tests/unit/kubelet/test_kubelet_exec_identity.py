@@ -13,11 +13,13 @@ State:\tS (sleeping)
 Uid:\t1000\t1001\t1001\t1001
 Gid:\t2000\t2002\t2002\t2002
 Groups:\t3000 3001\x20
+CapBnd:\t0000000000000400
+NoNewPrivs:\t1
 """
 
 
-def test_the_effective_ids_and_groups_are_read() -> None:
-    assert parse_status(STATUS) == Identity(1001, 2002, (3000, 3001))
+def test_the_effective_ids_groups_and_privileges_are_read() -> None:
+    assert parse_status(STATUS) == Identity(1001, 2002, (3000, 3001), 0x400, True)
     assert parse_status("Name:\tinit\n") == Identity(0, 0, ())
 
 
@@ -31,6 +33,18 @@ def test_root_needs_no_switch_and_others_get_setpriv() -> None:
         "--",
     ]
     assert user_argv(Identity(0, 0, (5, 6)))[3] == "--groups=5,6"
+
+
+def test_a_narrower_bounding_set_and_no_new_privs_are_kept() -> None:
+    full = Identity(0, 0, (), 0x1FF_FFFF_FFFF)
+    assert user_argv(Identity(0, 0, (), 0x1FF_FFFF_FFFF), full) == []
+    assert user_argv(Identity(0, 0, (), 0x401, True), full) == [
+        "setpriv",
+        "--bounding-set=-all,+cap_0,+cap_10",
+        "--no-new-privs",
+        "--",
+    ]
+    assert user_argv(Identity(0, 0, (), 0), full)[1] == "--bounding-set=-all"
 
 
 def test_cgroup_v2_path() -> None:
