@@ -84,12 +84,15 @@ async def exchange(
         for name, value in parsed.headers:
             resp.headers.add(name, value)
         await resp.prepare(request)
-        if rest:
-            await resp.write(rest)
-        async for ch, data in stream:
-            if ch == 0:
-                await resp.write(data)
-        await resp.write_eof()
+        try:
+            if rest:
+                await resp.write(rest)
+            async for ch, data in stream:
+                if ch == 0:
+                    await resp.write(data)
+            await resp.write_eof()
+        except (aiohttp.ClientError, ConnectionResetError):
+            pass  # either side went away mid-answer: the answer just ends
         return resp
     finally:
         await ws.close()
