@@ -9,10 +9,8 @@ kubelet-lite left behind, from the pod's run records.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import os
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -46,6 +44,7 @@ from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.pod_cgroups import after_exit, container_cgroup
 from kubelet_lite.pods.probes import Kind, Target, start_probes
 from kubelet_lite.pods.security_context import container_security
+from kubelet_lite.runtime import stdin
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.process import (
@@ -415,8 +414,8 @@ def stdin_fifo(pd: PodDir, c: Container, attempt: int) -> Path | None:
         return None
     path = pd.stdin_file(c.name, attempt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.mkfifo(path, 0o600)
+    stdin.release(pd.stdin_file(c.name, attempt - 1))  # the previous attempt's
+    stdin.hold(path)
     return path
 
 

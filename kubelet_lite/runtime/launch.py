@@ -68,9 +68,10 @@ class ChildPlan:
 
 
 def _open_stdin(path: str) -> None:
-    # Read-write: the open does not wait for a writer, and the container never reads EOF
-    # between two attaches (as a runtime's held-open stdin).
-    fd = os.open(path, os.O_RDWR)
+    # The kubelet holds a writer (runtime/stdin.py), so reads wait for input until it lets go;
+    # non-blocking only for the open itself, which must never hang the start.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
     os.dup2(fd, 0)
     os.close(fd)
 

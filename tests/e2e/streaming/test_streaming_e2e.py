@@ -433,6 +433,19 @@ def test_kubectl_run_i_rm_feeds_stdin_and_deletes_the_pod(cluster: Cluster) -> N
     assert gone.returncode != 0 and 'pods "once" not found' in gone.stderr
 
 
+def test_kubectl_run_i_ends_the_containers_stdin_with_its_own(cluster: Cluster) -> None:
+    """kubectl run -i sets stdinOnce: when kubectl's stdin ends, the container reads EOF."""
+    c = cluster
+    r = c.kubectl(
+        "run", "counter", "-i", "--rm", "--restart=Never", "--image=busybox",
+        "--", "wc", "-l",
+        stdin="a\nb\nc\n",
+        timeout=90,
+    )  # fmt: skip
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert r.stdout.split()[0] == "3", r.stdout
+
+
 def test_kubectl_attach_i_writes_to_the_containers_stdin(cluster: Cluster) -> None:
     c = cluster
     loop = "while read l; do echo echo:$l; done"
