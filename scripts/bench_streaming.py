@@ -15,10 +15,16 @@ end (recorded processes by pid, then the namespaces). Measures:
 
 - port-forward: a pod serves ``--megabytes`` MiB per connection; read once over a plain TCP
   connection to the pod (a socket made in the node's namespace) and once through the
-  port-forward tunnel (WebSocket v4, API server and kubelet hops), same client, same run
+  port-forward tunnel (WebSocket v4, API server and kubelet hops) and once through kubectl's
+  protocol (SPDY/3.1 inside the WebSocket, ended in the API server), same client, same run
   (floor: tunnel >= 25% of direct, moonshot 50%).
 
+- tunnels: ``--tunnels`` port-forward tunnels in kubectl's protocol, each with one connection
+  to an echo pod, held ``--seconds`` with a 1 KiB round trip every 50 ms: round-trip p50/p99,
+  the longest gap between round trips, and stalled tunnels (must be 0).
+
 Run as root:  .venv/bin/python scripts/bench_streaming.py [--execs 100] [--followers 100]
+              [--tunnels 20] [--seconds 60] [--megabytes 256]
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from pathlib import Path
 
 import aiohttp
 
-from knet.apiserver.streaming import channel
+from knet.apiserver.streaming import channel, spdy, tunnel
 from knet.client import ApiClient
 from knet.netlink import netns
 from knet.netlink.nsthread import call_in_netns
@@ -59,6 +65,19 @@ SOURCE = (
     "    c,_=s.accept()\n"
     "    [c.sendall(chunk) for _ in range(int(sys.argv[1]))]\n"
     "    c.close()\n"
+)
+ECHO_PORT = 9001
+# Echoes every connection back (a thread each), for tunnels held open.
+ECHO = (
+    "import socket,threading\n"
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    f"s.bind(('0.0.0.0', {ECHO_PORT})); s.listen(64)\n"
+    "def serve(c):\n"
+    "    while d := c.recv(65536):\n"
+    "        c.sendall(d)\n"
+    "    c.close()\n"
+    "while True:\n"
+    "    c,_=s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()\n"
 )
 WRITER = "i=0; while true; do i=$((i+1)); echo $i $(date +%s%N); sleep 0.01; done"
 
@@ -159,19 +178,95 @@ async def read_tunnel(api: ApiServerProcess) -> int:
     return total
 
 
+async def read_spdy(api: ApiServerProcess) -> int:
+    """The same through kubectl's protocol: SPDY/3.1 inside the WebSocket, one stream pair."""
+    url = f"{api.url}/api/v1/namespaces/default/pods/source/portforward"
+    codec, total = spdy.Codec(), 0
+    headers = {"port": str(SOURCE_PORT), "requestID": "0"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=(tunnel.PROTOCOL,), max_msg_size=0) as ws,
+    ):
+        await ws.send_bytes(
+            codec.encode(spdy.SynStream(1, {**headers, "streamType": "error"}))
+            + codec.encode(spdy.SynStream(3, {**headers, "streamType": "data"}))
+        )
+        async for msg in ws:
+            for frame in codec.feed(msg.data):
+                if isinstance(frame, spdy.Data) and frame.stream_id == 3:
+                    total += len(frame.data)
+                    if frame.fin:
+                        return total
+    return total
+
+
+async def hold_tunnel(api: ApiServerProcess, seconds: float, rtts: list[float]) -> float:
+    """One tunnel in kubectl's protocol with one connection to the echo pod: a 1 KiB round
+    trip every 50 ms for ``seconds``. The longest time without a round trip (inf: stalled)."""
+    url = f"{api.url}/api/v1/namespaces/default/pods/echo/portforward"
+    codec, payload = spdy.Codec(), bytes(1024)
+    headers = {"port": str(ECHO_PORT), "requestID": "0"}
+    longest, last = 0.0, time.monotonic()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=(tunnel.PROTOCOL,)) as ws,
+    ):
+        await ws.send_bytes(
+            codec.encode(spdy.SynStream(1, {**headers, "streamType": "error"}))
+            + codec.encode(spdy.SynStream(3, {**headers, "streamType": "data"}))
+        )
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            await ws.send_bytes(codec.encode(spdy.Data(3, payload)))
+            got = 0
+            try:
+                while got < len(payload):
+                    msg = await asyncio.wait_for(ws.receive(), 10)
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        return float("inf")
+                    for f in codec.feed(msg.data):
+                        if isinstance(f, spdy.Data) and f.stream_id == 3:
+                            got += len(f.data)
+            except TimeoutError:
+                return float("inf")
+            rtts.append(time.perf_counter() - t0)
+            now = time.monotonic()
+            longest, last = max(longest, now - last), now
+            await asyncio.sleep(0.05)
+    return longest
+
+
+async def bench_tunnels(api: ApiServerProcess, tunnels: int, seconds: float) -> None:
+    rtts: list[float] = []
+    gaps = await asyncio.gather(*(hold_tunnel(api, seconds, rtts) for _ in range(tunnels)))
+    stalled = sum(1 for g in gaps if g == float("inf"))
+    longest = max((g for g in gaps if g != float("inf")), default=float("nan"))
+    print(
+        f"port-forward tunnels (kubectl's protocol): {tunnels} held {seconds:.0f}s, "
+        f"{len(rtts)} round trips of 1 KiB, p50 {pct(rtts, 50) * 1000:.1f} ms, p99 "
+        f"{pct(rtts, 99) * 1000:.1f} ms, longest gap {longest:.2f} s, "
+        f"stalled tunnels {stalled}"
+    )
+
+
 async def bench_portforward(api: ApiServerProcess, netns_name: str, ip: str, mib: int) -> None:
     rates = {}
-    for name in ("direct", "tunnel"):
+    for name in ("direct", "tunnel", "spdy"):
         t0 = time.perf_counter()
-        got = await (read_direct(netns_name, ip) if name == "direct" else read_tunnel(api))
+        if name == "direct":
+            got = await read_direct(netns_name, ip)
+        else:
+            got = await (read_tunnel(api) if name == "tunnel" else read_spdy(api))
         took = time.perf_counter() - t0
         if got != mib << 20:
             print(f"port-forward {name}: got {got} bytes, want {mib << 20}")
         rates[name] = got / took / 2**20
     print(
         f"port-forward, {mib} MiB: direct {rates['direct']:.0f} MiB/s, tunnel "
-        f"{rates['tunnel']:.0f} MiB/s = {rates['tunnel'] / rates['direct']:.0%} of direct "
-        "(floor 25%, moonshot 50%)"
+        f"{rates['tunnel']:.0f} MiB/s = {rates['tunnel'] / rates['direct']:.0%} of direct, "
+        f"kubectl's SPDY tunnel {rates['spdy']:.0f} MiB/s = "
+        f"{rates['spdy'] / rates['direct']:.0%} (floor 25%, moonshot 50%)"
     )
 
 
@@ -188,10 +283,15 @@ async def bench(args: argparse.Namespace, api: ApiServerProcess, netns_name: str
         await client.create(source, "default")
         await wait_running(client, "source")
         ip = (await client.get("Pod", "source", "default"))["status"]["podIP"]
+        echo = pod("echo", "")
+        echo["spec"]["containers"][0]["command"] = [sys.executable, "-c", ECHO]  # type: ignore[index]
+        await client.create(echo, "default")
         await client.create(pod("writer", WRITER), "default")
         await wait_running(client, "shell")
         await wait_running(client, "writer")
+        await wait_running(client, "echo")
     await bench_portforward(api, netns_name, ip, args.megabytes)
+    await bench_tunnels(api, args.tunnels, args.seconds)
     await bench_exec(api, 3)  # warm the connections and the code paths
     lat = await bench_exec(api, args.execs)
     print(
@@ -257,6 +357,7 @@ def main() -> int:
     p.add_argument("--followers", type=int, default=100)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--megabytes", type=int, default=256)
+    p.add_argument("--tunnels", type=int, default=20)
     args = p.parse_args()
     if os.geteuid() != 0:
         print("bench_streaming: needs root (network namespaces)", file=sys.stderr)

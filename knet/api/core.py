@@ -128,6 +128,10 @@ class Container(KubeModel):
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
     image_pull_policy: str | None = None
+    # A stdin the container reads and `kubectl attach -i` writes to (kubectl run -i).
+    stdin: bool | None = None
+    stdin_once: bool | None = None
+    tty: bool | None = None
     # Set on an init container to make it a sidecar ("Always").
     restart_policy: str | None = None
 

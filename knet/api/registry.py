@@ -247,18 +247,28 @@ RESOURCES: tuple[ResourceInfo, ...] = (
 )
 
 
-def group_versions() -> list[tuple[str, str]]:
-    """(group, version) pairs in serving order; the core group first."""
+# Kinds the API server computes on each request instead of storing (metrics.k8s.io, read from
+# the kubelets): in discovery only; nothing stores, watches, collects or deletes them.
+COMPUTED: tuple[ResourceInfo, ...] = tuple(
+    ResourceInfo("metrics.k8s.io", "v1beta1", kind, plural, "", namespaced, verbs=("get", "list"))
+    for kind, plural, namespaced in (("NodeMetrics", "nodes", False), ("PodMetrics", "pods", True))
+)
+
+
+def group_versions(computed: bool = False) -> list[tuple[str, str]]:
+    """(group, version) pairs in serving order; the core group first (``computed``: with the
+    computed kinds' groups too, for discovery)."""
     seen: list[tuple[str, str]] = []
-    for info in RESOURCES:
+    for info in RESOURCES + (COMPUTED if computed else ()):
         gv = (info.group, info.version)
         if gv not in seen:
             seen.append(gv)
     return seen
 
 
-def resources_in(group: str, version: str) -> list[ResourceInfo]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+def resources_in(group: str, version: str, computed: bool = False) -> list[ResourceInfo]:
+    infos = RESOURCES + (COMPUTED if computed else ())
+    return [r for r in infos if r.group == group and r.version == version]
 
 
 def lookup(group: str, version: str, plural: str) -> ResourceInfo | None:

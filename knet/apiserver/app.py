@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from knet.api import registry
-from knet.apiserver import handlers, health, streaming
+from knet.apiserver import handlers, health, metrics, streaming
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
@@ -98,6 +98,7 @@ def make_app(config: ApiServerConfig) -> web.Application:
 
     app.cleanup_ctx.append(store_ctx)
     streaming.setup(app, config)
+    metrics.setup(app)
     r = app.router
     r.add_get("/version", handlers.version)
     for path in ("/healthz", "/livez", "/readyz"):

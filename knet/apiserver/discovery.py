@@ -21,14 +21,14 @@ def api_versions(server_address: str) -> dict[str, Any]:
 
 def _named_groups() -> list[str]:
     groups: list[str] = []
-    for group, _ in group_versions():
+    for group, _ in group_versions(computed=True):
         if group and group not in groups:
             groups.append(group)
     return groups
 
 
 def _versions_of(group: str) -> list[str]:
-    return [v for g, v in group_versions() if g == group]
+    return [v for g, v in group_versions(computed=True) if g == group]
 
 
 def api_group_list() -> dict[str, Any]:
@@ -47,7 +47,7 @@ def api_group(group: str) -> dict[str, Any] | None:
 
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
-    infos = resources_in(group, version)
+    infos = resources_in(group, version, computed=True)
     if not infos:
         return None
     resources: list[dict[str, Any]] = []
@@ -115,7 +115,9 @@ def _aggregated_group(group: str, version_tag: str) -> dict[str, Any]:
         "versions": [
             {
                 "version": v,
-                "resources": [_aggregated_resource(i) for i in resources_in(group, v)],
+                "resources": [
+                    _aggregated_resource(i) for i in resources_in(group, v, computed=True)
+                ],
                 "freshness": "Current",
             }
             for v in _versions_of(group)

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -43,6 +44,7 @@ from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.pod_cgroups import after_exit, container_cgroup
 from kubelet_lite.pods.probes import Kind, Target, start_probes
 from kubelet_lite.pods.security_context import container_security
+from kubelet_lite.runtime import stdin
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.process import (
@@ -409,7 +411,19 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         security=sec.plan,
         log_max_size=config.container_log_max_size,
         log_max_files=config.container_log_max_files,
+        stdin=stdin_fifo(pod.dir, c, attempt),
     )
+
+
+def stdin_fifo(pd: PodDir, c: Container, attempt: int) -> Path | None:
+    """The FIFO that is the container's stdin when it asks for one (``kubectl run -i``)."""
+    if not c.stdin:
+        return None
+    path = pd.stdin_file(c.name, attempt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stdin.release(pd.stdin_file(c.name, attempt - 1))  # the previous attempt's
+    stdin.hold(path)
+    return path
 
 
 def pid_mode(spec: Mapping[str, Any]) -> str:

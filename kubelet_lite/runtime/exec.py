@@ -1,5 +1,6 @@
 """Running a command inside a running container (``kubectl exec``): the same namespaces, the
-same environment and working directory as the container's main process.
+same environment and working directory, user and cgroups as the container's main process
+(``exec_identity``).
 
 Which namespaces to enter is read off the container's process: every namespace of ``pid`` that
 differs from ours is entered (with ``nsenter``). Today that is the pod's network namespace and
@@ -23,6 +24,9 @@ import struct
 import termios
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from kubelet_lite.runtime import exec_identity
 
 NSENTER = "nsenter"
 # /proc/<pid>/ns/<name> → nsenter's flag; the order nsenter enters them in is its own.
@@ -91,8 +95,9 @@ def read_environ(pid: int) -> dict[str, str]:
 def exec_argv(pid: int, argv: list[str]) -> list[str]:
     """argv that runs ``argv`` in the namespaces of ``pid``, in its working directory."""
     flags = namespace_flags(pid)
+    user = exec_identity.user_argv(exec_identity.identity(pid), exec_identity.identity(os.getpid()))
     # --wd without a value: the target's working directory.
-    return [NSENTER, "-t", str(pid), *flags, "--wd", "--", *EXTRA_ARGV_HOOK(pid), *argv]
+    return [NSENTER, "-t", str(pid), *flags, "--wd", "--", *user, *EXTRA_ARGV_HOOK(pid), *argv]
 
 
 @dataclass
@@ -136,9 +141,16 @@ class ExecProcess:
         self.stdin = self.stdout = self.stderr = None
 
 
-def _take_ctty() -> None:
-    # Runs in the child after setsid (start_new_session): the pty becomes its terminal.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def _child_setup(cgroups: list[Path], tty: bool) -> Callable[[], None]:
+    """What the child does before it executes nsenter (after setsid): join the container's
+    cgroups, and with a TTY make the pty its controlling terminal."""
+
+    def setup() -> None:
+        exec_identity.join_cgroups(cgroups)
+        if tty:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    return setup
 
 
 def set_size(fd: int, width: int, height: int) -> None:
@@ -147,8 +159,9 @@ def set_size(fd: int, width: int, height: int) -> None:
 
 
 async def _start_tty(
-    full: list[str], env: dict[str, str], name: str, width: int, height: int
+    full: list[str], env: dict[str, str], name: str, size: tuple[int, int], cgroups: list[Path]
 ) -> ExecProcess:
+    width, height = size
     master, slave = os.openpty()
     os.set_blocking(master, False)
     if width and height:
@@ -161,7 +174,7 @@ async def _start_tty(
             stderr=slave,
             env=env,
             start_new_session=True,
-            preexec_fn=_take_ctty,
+            preexec_fn=_child_setup(cgroups, tty=True),
         )
     except OSError as exc:
         os.close(master)
@@ -180,8 +193,9 @@ async def start(
         raise ExecFailed("you must specify at least one command for the container")
     env = read_environ(pid)
     full = exec_argv(pid, argv)
+    cgroups = exec_identity.cgroup_files(pid)
     if tty:
-        return await _start_tty(full, env, argv[0], width, height)
+        return await _start_tty(full, env, argv[0], (width, height), cgroups)
     pipes = [os.pipe() for _ in range(3)]
     in_r, in_w = pipes[0]
     try:
@@ -192,6 +206,7 @@ async def start(
             stderr=pipes[2][1],
             env=env,
             start_new_session=True,
+            preexec_fn=_child_setup(cgroups, tty=False),
         )
     except OSError as exc:
         for r, w in pipes:

@@ -64,6 +64,16 @@ class ChildPlan:
     security: SecurityPlan | None = None  # applied last, just before exec
     log_max_size: int = logs.DEFAULT_MAX_SIZE
     log_max_files: int = logs.DEFAULT_MAX_FILES
+    stdin: str | None = None  # a FIFO to read stdin from (``kubectl attach -i`` writes to it)
+
+
+def _open_stdin(path: str) -> None:
+    # The kubelet holds a writer (runtime/stdin.py), so reads wait for input until it lets go;
+    # non-blocking only for the open itself, which must never hang the start.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
+    os.dup2(fd, 0)
+    os.close(fd)
 
 
 class StartError(Exception):
@@ -150,6 +160,9 @@ def become_container(
             "open log",
             lambda: logs.start_shim(plan.log, plan.log_max_size, plan.log_max_files, (err_fd,)),
         )
+        if plan.stdin:
+            path = plan.stdin
+            _stage("open stdin", lambda: _open_stdin(path))
         if plan.cgroup_procs:
             procs = plan.cgroup_procs
             _stage("join the container's cgroup", lambda: _join_cgroups(procs))

@@ -67,6 +67,7 @@ class LaunchRequest:
     security: SecurityPlan | None = None  # uid/gid, capabilities, no_new_privs
     log_max_size: int = 0  # 0: the runtime's default (see runtime.logs)
     log_max_files: int = 0
+    stdin: Path | None = None  # a FIFO to read stdin from (spec.stdin); else /dev/null
 
     @property
     def mark(self) -> bytes:
@@ -92,6 +93,7 @@ class LaunchRequest:
             "exitFile": str(self.exit_file),
             "logMaxSize": self.log_max_size,
             "logMaxFiles": self.log_max_files,
+            "stdin": str(self.stdin) if self.stdin is not None else None,
         }
 
 

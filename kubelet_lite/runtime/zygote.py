@@ -114,6 +114,7 @@ def plan_from_request(req: dict[str, Any]) -> ChildPlan:
         security=security_from_wire(req.get("security")),
         log_max_size=int(req.get("logMaxSize") or logs.DEFAULT_MAX_SIZE),
         log_max_files=int(req.get("logMaxFiles") or logs.DEFAULT_MAX_FILES),
+        stdin=req.get("stdin") or None,
     )
 
 

@@ -1,9 +1,9 @@
 """kubelet-lite's own API (HTTPS, the kubelet's paths), served in the node's network namespace.
 
 Modules: ``app`` (routes, the server's lifetime), ``view`` (what it reads of the node),
-``exec`` (commands in a running container over a WebSocket), ``logs`` (reading CRI
-container logs: options, tail, since, follow), ``listen`` (the socket, made inside
-``--node-netns``), ``tls`` (the self-signed serving certificate).
+``exec`` (commands in a running container over a WebSocket), ``stats`` (``/stats/summary``),
+``logs`` (reading CRI container logs: options, tail, since, follow), ``listen`` (the socket,
+made inside ``--node-netns``), ``tls`` (the self-signed serving certificate).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ async def serve(
     if config.port == 0:
         return None
     cert, key = ensure_cert(config.root_dir / "pki", config.node_name, config.node_ip)
-    server = KubeletServer(make_app(NodeView(pods, pod_dir)), server_context(cert, key))
+    view = NodeView(pods, pod_dir, config.node_name)
+    server = KubeletServer(make_app(view), server_context(cert, key))
     try:
         await server.start(config.node_netns, config.address, config.port)
     except ListenRefused as exc:

@@ -1,5 +1,6 @@
 """kubelet-lite's HTTPS API (the kubelet's paths): ``/healthz``, ``/pods``,
-``/containerLogs/{ns}/{pod}/{container}``.
+``/containerLogs/{ns}/{pod}/{container}``, ``/exec``, ``/attach``, ``/portForward``,
+``/stats/summary``.
 
 Errors are plain text with the kubelet's status codes and wording; the API server turns them
 into Kubernetes Status objects for its clients.
@@ -14,7 +15,7 @@ import ssl
 
 from aiohttp import web
 
-from kubelet_lite.server import listen
+from kubelet_lite.server import listen, stats
 from kubelet_lite.server import logs as logview
 from kubelet_lite.server.attach import attach_handler
 from kubelet_lite.server.exec import exec_handler
@@ -67,10 +68,12 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
 def make_app(view: NodeView) -> web.Application:
     app = web.Application()
     app[VIEW] = view
+    app[stats.RATES] = stats.Rates()
     r = app.router
     r.add_get("/healthz", healthz)
     r.add_get("/pods", pods)
     r.add_get("/pods/", pods)
+    r.add_get("/stats/summary", stats.stats_summary)
     r.add_get("/containerLogs/{ns}/{pod}/{container}", container_logs)
     r.add_route("*", "/exec/{ns}/{pod}/{container}", exec_handler)
     r.add_route("*", "/attach/{ns}/{pod}/{container}", attach_handler)

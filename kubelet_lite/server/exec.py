@@ -4,7 +4,8 @@ Kubernetes' channel framing (``knet.apiserver.streaming.channel``, shared with t
 The query is the API server's: ``command`` (repeated), ``stdin``, ``stdout``, ``stderr``,
 ``tty``. The session ends with a Status on the error channel (the exit code for kubectl) once
 the command has exited and its output is sent; a client that goes away first hangs the
-command up (EOF, SIGHUP, then SIGKILL) and it is reaped.
+command up (EOF, SIGHUP, then SIGKILL) and it is reaped. When the container ends (or its pod
+is deleted) the command is killed: it lived in the container and dies with it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,12 +23,13 @@ from aiohttp import WSMsgType, web
 
 from knet.apiserver.streaming import channel
 from kubelet_lite.runtime import exec as rexec
-from kubelet_lite.server.view import VIEW, container_names, text_error
+from kubelet_lite.server.view import VIEW, container_names, pick_attempt, text_error
 
 log = logging.getLogger(__name__)
 OUTPUT_GRACE = 2.0  # seconds to wait for output after the command exited (a daemon may hold it)
 READ_SIZE = 64 * 1024
 MAX_MESSAGE = 4 * 1024 * 1024
+CONTAINER_POLL = 0.1  # seconds between checks that the exec's container still runs
 
 Send = Callable[[bytes], Awaitable[None]]
 
@@ -124,7 +127,24 @@ async def read_client(ws: web.WebSocketResponse, ep: rexec.ExecProcess) -> str |
     return None
 
 
-async def run_session(ws: web.WebSocketResponse, ep: rexec.ExecProcess, argv: list[str]) -> None:
+async def until(ended: Callable[[], bool]) -> None:
+    while not ended():
+        await asyncio.sleep(CONTAINER_POLL)
+
+
+def attempt_ended(request: web.Request, ns: str, name: str, container: str) -> Callable[[], bool]:
+    """Whether the container attempt an exec runs in has ended (or its pod is gone)."""
+    view = request.app[VIEW]
+    uid = str(((view.find(ns, name) or {}).get("metadata") or {}).get("uid") or "")
+    picked = pick_attempt(view.pod_dir(uid), name, container, False)
+    if isinstance(picked, web.Response):
+        return lambda: True
+    return picked[1]
+
+
+async def run_session(
+    ws: web.WebSocketResponse, ep: rexec.ExecProcess, argv: list[str], ended: Callable[[], bool]
+) -> None:
     async def sender(ch: int) -> Send:
         async def send(data: bytes) -> None:
             await ws.send_bytes(channel.frame(ch, data))
@@ -138,8 +158,13 @@ async def run_session(ws: web.WebSocketResponse, ep: rexec.ExecProcess, argv: li
     ]
     client = asyncio.create_task(read_client(ws, ep))
     exited = asyncio.create_task(ep.proc.wait())
+    gone = asyncio.create_task(until(ended))
     try:
-        await asyncio.wait({client, exited}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({client, exited, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if gone.done() and not exited.done():
+            # The container ended (or its pod was deleted): what runs in it dies with it.
+            ep.signal_group(signal.SIGKILL)
+            await asyncio.wait({exited}, timeout=OUTPUT_GRACE)
         if not exited.done():  # the client left (or broke the protocol) first
             problem = client.result()
             await ep.hang_up()
@@ -153,9 +178,9 @@ async def run_session(ws: web.WebSocketResponse, ep: rexec.ExecProcess, argv: li
         if not ws.closed:
             await ws.send_bytes(channel.status_frame(channel.exit_status(code, argv)))
     finally:
-        for t in (*outputs, client, exited):
+        for t in (*outputs, client, exited, gone):
             t.cancel()
-        for t in (*outputs, client, exited):
+        for t in (*outputs, client, exited, gone):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         if ep.proc.returncode is None:
@@ -181,5 +206,5 @@ async def exec_handler(request: web.Request) -> web.StreamResponse:
         await ws.close()
         return ws
     log.info("exec in %s/%s/%s: %s", ns, name, container, json.dumps(argv))
-    await run_session(ws, ep, argv)
+    await run_session(ws, ep, argv, attempt_ended(request, ns, name, container))
     return ws

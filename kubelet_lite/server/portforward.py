@@ -5,7 +5,9 @@ For the i-th port of ``?ports=`` the data channel is 2i and the error channel 2i
 with the port number (2 bytes, little-endian). One TCP connection per port per WebSocket, made
 from inside the pod's network namespace to 127.0.0.1 (the socket is created there by a
 short-lived thread; the kubelet never moves). A port that refuses gets its error on its error
-channel; the others stay up. The WebSocket ends when every connection has ended.
+channel; the others stay up. The WebSocket ends when every connection has ended. A ``255``
+frame naming a data channel (v5's close signal, which the API server's SPDY tunnel sends for
+kubectl's half-close) shuts the connection's sending side; the answer still comes back.
 """
 
 from __future__ import annotations
@@ -117,6 +119,12 @@ class Forward:
             self.writer.write(data)
             await self.writer.drain()
 
+    async def half_close(self) -> None:
+        """The client will send no more: pass the EOF on, keep reading the answer."""
+        await self.connected.wait()
+        if self.writer is not None and not self.writer.is_closing() and self.writer.can_write_eof():
+            self.writer.write_eof()
+
 
 async def read_client(ws: web.WebSocketResponse, forwards: list[Forward]) -> None:
     async for msg in ws:
@@ -124,6 +132,12 @@ async def read_client(ws: web.WebSocketResponse, forwards: list[Forward]) -> Non
         if not raw:
             continue
         ch, payload = raw[0], raw[1:]
+        if ch == channel.CLOSE and payload and payload[0] % 2 == 0:
+            # Not in v4 itself: the API server's SPDY tunnel passes kubectl's half-close on.
+            if payload[0] // 2 < len(forwards):
+                with contextlib.suppress(OSError):
+                    await forwards[payload[0] // 2].half_close()
+            continue
         index, kind = divmod(ch, 2)
         if index >= len(forwards) or kind != 0:
             continue  # a client writes only to data channels

@@ -19,6 +19,7 @@ class NodeView:
 
     pods: Callable[[], list[dict[str, Any]]]
     pod_dir: Callable[[str], PodDir]
+    node_name: str = ""
 
     def find(self, namespace: str, name: str) -> dict[str, Any] | None:
         for pod in self.pods():

@@ -153,6 +153,10 @@ class PodDir:
     def pid_file(self, container: str, n: int) -> Path:
         return self.run_dir / f"{container}.{n}.pid"
 
+    def stdin_file(self, container: str, n: int) -> Path:
+        """The FIFO that is attempt ``n``'s stdin when the container asks for one."""
+        return self.run_dir / f"{container}.{n}.stdin"
+
     def exit_file(self, container: str, n: int) -> Path:
         return self.run_dir / f"{container}.{n}.exit"
 

@@ -4,7 +4,8 @@ kubelet's.
 Both hops speak the same channel framing (``channel``), so the API server checks the request,
 dials the kubelet with the protocol the client chose (``v5.channel.k8s.io`` for kubectl 1.30+,
 ``v4.channel.k8s.io`` for the Python client's ``stream()``), and then copies messages both ways
-untouched. Everything that can fail before the upgrade (pod, container, node, kubelet) is
+untouched (kubectl's port-forward, SPDY inside a WebSocket, is ended here: ``tunnel``).
+Everything that can fail before the upgrade (pod, container, node, kubelet) is
 answered with a Status, so kubectl prints it; SPDY-only clients get upstream's 400.
 """
 
@@ -22,7 +23,7 @@ from knet.api import registry
 from knet.apiserver import errors
 from knet.apiserver.errors import ApiError
 from knet.apiserver.resources import Resources
-from knet.apiserver.streaming import channel
+from knet.apiserver.streaming import channel, tunnel
 from knet.apiserver.streaming.dial import CONNECT_TIMEOUT, DIALER, unreachable
 from knet.apiserver.streaming.logs import choose_container, node_of
 
@@ -116,6 +117,18 @@ async def relay(client: web.WebSocketResponse, kubelet: aiohttp.ClientWebSocketR
         await client.close()
 
 
+async def serve_tunnel(request: web.Request, url: str, pod: str) -> web.StreamResponse:
+    """kubectl's SPDY-in-WebSocket port-forward: one kubelet WebSocket per connection."""
+
+    async def dial(port: int) -> aiohttp.ClientWebSocketResponse:
+        return await dial_kubelet(request, url, channel.V4, [("ports", str(port))])
+
+    ws = web.WebSocketResponse(protocols=(tunnel.PROTOCOL,), max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    await tunnel.Tunnel(ws, dial, pod).run()
+    return ws
+
+
 async def pod_stream(
     request: web.Request, res: Resources, namespace: str, name: str, sub: str
 ) -> web.StreamResponse:
@@ -128,7 +141,7 @@ async def pod_stream(
     if sub == "portforward":
         check_pod_running(pod)
         path = f"portForward/{quote(namespace)}/{quote(name)}"
-        offered: tuple[str, ...] = (channel.V4,)
+        offered: tuple[str, ...] = (tunnel.PROTOCOL, channel.V4)
     else:
         container = choose_container(pod, request.query.get("container"))
         check_running(pod, container)
@@ -138,6 +151,8 @@ async def pod_stream(
         offered = channel.PROTOCOLS
     base = await node_of(res, pod)
     protocol = wants_websocket(request, offered)
+    if protocol == tunnel.PROTOCOL:
+        return await serve_tunnel(request, f"{base}/{path}", name)
     query = [(k, v) for k, v in request.query.items() if k in PASSED]
     kubelet = await dial_kubelet(request, f"{base}/{path}", protocol, query)
     client = web.WebSocketResponse(protocols=(protocol,), max_msg_size=MAX_MESSAGE)

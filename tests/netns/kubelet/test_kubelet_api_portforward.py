@@ -1,14 +1,18 @@
 """Port-forward over WebSocket (``v4.channel.k8s.io``) with the Python client's
 ``portforward()``: several ports on one tunnel, a refused port reports its error on its own
-error channel while the other port keeps working."""
+error channel while the other port keeps working; and kubectl's SPDY-in-WebSocket tunnel."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import shutil
+import subprocess
+import urllib.request
 
 import pytest
-from api_fixtures import apiserver, client, kubectl, node, tag
+from api_fixtures import apiserver, client, node, tag
 from kubelet_harness import (
     Node,
     create_pod,
@@ -69,14 +73,38 @@ async def test_python_client_portforward_two_ports_one_refused(
     assert error is not None and "9999" in error and "refused" in error.lower(), error
 
 
-async def test_kubectl_port_forward_is_refused_with_a_status(
+async def test_kubectl_port_forward_tunnels_spdy_in_a_websocket(
     node: Node, client: ApiClient, apiserver: ApiServerProcess
 ) -> None:
-    """kubectl 1.31+ tunnels SPDY inside the WebSocket, which is not implemented: it must get a
-    readable error and exit, not hang."""
+    """kubectl 1.31+ tunnels SPDY inside the WebSocket; the API server ends the SPDY and
+    relays each connection over its own kubelet WebSocket."""
     node.start_kubelet()
     await create_pod(client, node, pod_manifest("web", node.name, [netexec()]))
-    await wait_running(client, "web")
-    r = await asyncio.to_thread(kubectl, apiserver, "port-forward", "pod/web", "18080:8080")
-    assert r.returncode != 0
-    assert "Upgrade request required" in r.stderr or "upgrade" in r.stderr.lower(), r.stderr
+    pod = await wait_running(client, "web")
+    await wait_for(
+        "netexec to listen", lambda: asyncio.to_thread(answers, node, pod["status"]["podIP"])
+    )
+    env = {**os.environ, "KUBECONFIG": str(apiserver.kubeconfig)}
+    proc = subprocess.Popen(
+        ["kubectl", "port-forward", "pod/web", ":8080"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", line)
+        assert m, line
+        url = f"http://127.0.0.1:{m.group(1)}/hostname"
+
+        def get() -> bytes:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return bytes(r.read())
+
+        assert await asyncio.to_thread(get) == b"web"
+        assert await asyncio.to_thread(get) == b"web"  # a second connection, same tunnel
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
