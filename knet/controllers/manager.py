@@ -23,10 +23,12 @@ from knet.controllers.cidrset import CidrSet
 from knet.controllers.deployment import DeploymentController
 from knet.controllers.endpointslice import EndpointSliceController
 from knet.controllers.garbagecollector import GarbageCollector
+from knet.controllers.job import JobController
 from knet.controllers.namespace import NamespaceController
 from knet.controllers.nodeipam import NodeIpamController
 from knet.controllers.nodelifecycle import NodeLifecycleController
 from knet.controllers.replicaset import ReplicaSetController
+from knet.controllers.replicationcontroller import ReplicationControllerController
 
 log = logging.getLogger("knet.controllers.manager")
 
@@ -38,6 +40,8 @@ ALL_CONTROLLERS = (
     "nodeipam",
     "namespace",
     "garbagecollector",
+    "replicationcontroller",
+    "job",
 )
 LEASE_NAME = "kube-controller-manager"
 
@@ -97,6 +101,10 @@ def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[C
         out.append(NamespaceController(ctx))
     if "garbagecollector" in wanted:
         out.append(GarbageCollector(ctx))
+    if "replicationcontroller" in wanted:
+        out.append(ReplicationControllerController(ctx))
+    if "job" in wanted:
+        out.append(JobController(ctx))
     return out
 
 
