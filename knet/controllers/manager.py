@@ -20,6 +20,7 @@ from knet.component import duration_arg, fail, run_main, setup_logging, until_st
 from knet.component.leader import add_leader_election_flags, run_leading
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.cidrset import CidrSet
+from knet.controllers.daemonset import DaemonSetController
 from knet.controllers.deployment import DeploymentController
 from knet.controllers.endpointslice import EndpointSliceController
 from knet.controllers.garbagecollector import GarbageCollector
@@ -42,6 +43,7 @@ ALL_CONTROLLERS = (
     "garbagecollector",
     "replicationcontroller",
     "job",
+    "daemonset",
 )
 LEASE_NAME = "kube-controller-manager"
 
@@ -105,6 +107,8 @@ def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[C
         out.append(ReplicationControllerController(ctx))
     if "job" in wanted:
         out.append(JobController(ctx))
+    if "daemonset" in wanted:
+        out.append(DaemonSetController(ctx))
     return out
 
 
