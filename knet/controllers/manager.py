@@ -20,6 +20,7 @@ from knet.component import duration_arg, fail, run_main, setup_logging, until_st
 from knet.component.leader import add_leader_election_flags, run_leading
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.cidrset import CidrSet
+from knet.controllers.cronjob import CronJobController
 from knet.controllers.daemonset import DaemonSetController
 from knet.controllers.deployment import DeploymentController
 from knet.controllers.endpointslice import EndpointSliceController
@@ -44,6 +45,7 @@ ALL_CONTROLLERS = (
     "replicationcontroller",
     "job",
     "daemonset",
+    "cronjob",
 )
 LEASE_NAME = "kube-controller-manager"
 
@@ -109,6 +111,8 @@ def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[C
         out.append(JobController(ctx))
     if "daemonset" in wanted:
         out.append(DaemonSetController(ctx))
+    if "cronjob" in wanted:
+        out.append(CronJobController(ctx))
     return out
 
 
