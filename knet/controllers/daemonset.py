@@ -32,6 +32,7 @@ from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.expectations import Expectations
 from knet.controllers.jobutil import merge_patch
 from knet.controllers.replicaset import claim, patch_owner_refs, selector_of, with_owner
+from knet.controllers.revisions import ensure_revision, names_for_hashes, prune_revisions
 
 log = logging.getLogger("knet.controllers.daemonset")
 
@@ -118,7 +119,7 @@ class DaemonSetController(Controller):
         revisions = history.owned_by(
             ds, self.revisions.cache.by_index(NAMESPACE_INDEX, namespace_of(ds))
         )
-        current = await self._current_revision(ds, revisions)
+        current = await ensure_revision(self.client, ds, revisions, du.DS_API_VERSION, du.DS_KIND)
         current_hash = labels_of(current).get(history.REVISION_HASH_LABEL, "")
         pods = await self._claim(ds)
         by_node: dict[str, list[Obj]] = {}
@@ -131,7 +132,9 @@ class DaemonSetController(Controller):
             except (ApiError, OSError) as e:
                 error = e
         await self._write_status(ds, du.daemon_status(ds, eligible, by_node, current_hash, now))
-        await self._prune_history(ds, revisions, pods, name_of(current))
+        hashes = {history.pod_revision_hash(p) for p in pods}
+        live = {name_of(current)} | names_for_hashes(revisions, hashes)
+        await prune_revisions(self.client, ds, revisions, live)
         if error is not None:
             raise error
 
@@ -203,57 +206,6 @@ class DaemonSetController(Controller):
         for r in results:
             if isinstance(r, BaseException):
                 raise r
-
-    # ------------------------------------------------------------------ history
-
-    async def _current_revision(self, ds: Obj, revisions: list[Obj]) -> Obj:
-        """The revision of the current template: found (and renumbered as the newest if an
-        undo brought an old one back) or created."""
-        top = history.max_revision(revisions)
-        equal = history.find_equal(ds, revisions)
-        if equal is not None:
-            if history.revision_number(equal) < top:
-                return await self.client.patch(
-                    "ControllerRevision",
-                    name_of(equal),
-                    {"revision": top + 1},
-                    namespace=namespace_of(ds),
-                )
-            return equal
-        collision = (ds.get("status") or {}).get("collisionCount")
-        wanted = history.new_revision(ds, du.DS_API_VERSION, du.DS_KIND, top + 1, collision)
-        try:
-            return await self.client.create(wanted)
-        except ApiError as e:
-            if e.code != 409:
-                raise
-        existing = await self.client.get("ControllerRevision", name_of(wanted), namespace_of(ds))
-        if existing.get("data") == wanted["data"] and controller_ref(existing) is not None:
-            return existing
-        # A hash collision with another template: count it, so the next name differs.
-        await self.client.patch_status(
-            du.DS_KIND,
-            name_of(ds),
-            {"status": {"collisionCount": int(collision or 0) + 1}},
-            namespace=namespace_of(ds),
-        )
-        raise RuntimeError(f"revision name {name_of(wanted)} collides; retrying")
-
-    async def _prune_history(
-        self, ds: Obj, revisions: list[Obj], pods: list[Obj], current: str
-    ) -> None:
-        limit = (ds.get("spec") or {}).get("revisionHistoryLimit")
-        limit = limit if isinstance(limit, int) else 10
-        hashes = {history.pod_revision_hash(p) for p in pods}
-        live = {current} | {
-            name_of(r) for r in revisions if labels_of(r).get(history.REVISION_HASH_LABEL) in hashes
-        }
-        for r in history.to_prune(revisions, live, limit):
-            try:
-                await self.client.delete("ControllerRevision", name_of(r), namespace_of(r))
-            except ApiError as e:
-                if not is_not_found(e):
-                    raise
 
     # ------------------------------------------------------------------ status
 

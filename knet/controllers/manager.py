@@ -31,6 +31,7 @@ from knet.controllers.nodeipam import NodeIpamController
 from knet.controllers.nodelifecycle import NodeLifecycleController
 from knet.controllers.replicaset import ReplicaSetController
 from knet.controllers.replicationcontroller import ReplicationControllerController
+from knet.controllers.statefulset import StatefulSetController
 
 log = logging.getLogger("knet.controllers.manager")
 
@@ -46,6 +47,7 @@ ALL_CONTROLLERS = (
     "job",
     "daemonset",
     "cronjob",
+    "statefulset",
 )
 LEASE_NAME = "kube-controller-manager"
 
@@ -113,6 +115,8 @@ def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[C
         out.append(DaemonSetController(ctx))
     if "cronjob" in wanted:
         out.append(CronJobController(ctx))
+    if "statefulset" in wanted:
+        out.append(StatefulSetController(ctx))
     return out
 
 
