@@ -203,7 +203,7 @@ def _pruned(value: Any) -> Any:
 def equal_ignore_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two pod templates are the same but for pod-template-hash (upstream
     EqualIgnoreHash), so `kubectl rollout undo` scales the old revision's ReplicaSet back up."""
-    return _pruned(_without_hash(a)) == _pruned(_without_hash(b))
+    return bool(_pruned(_without_hash(a)) == _pruned(_without_hash(b)))
 
 
 def template_of(obj: Mapping[str, Any]) -> Obj:
