@@ -104,8 +104,16 @@ class JobController(Controller):
             await self._remove_finalizers(job, [p for p in pods if ju.has_tracking_finalizer(p)])
             await self._expire(job, now)
             return
-        status = await self._count(key, job, pods, now)
-        await self._drive(key, job, status, pods, now)
+        for attempt in (1, 2):
+            try:
+                status = await self._count(key, job, pods, now)
+                await self._drive(key, job, status, pods, now)
+                return
+            except ApiError as e:
+                # Our cache lags our own last status write: read the Job and go again, once.
+                if e.code != 409 or attempt == 2:
+                    raise
+                job = await self.client.get(ju.JOB_KIND, name_of(job), namespace_of(job))
 
     async def _claim(self, job: Obj) -> list[Obj]:
         in_namespace = self.pods.cache.by_index(NAMESPACE_INDEX, namespace_of(job))
