@@ -272,6 +272,12 @@ def schedule_errors(schedule: str) -> list[str]:
 
 
 def timezone_errors(tz: str) -> list[str]:
+    if not tz:
+        return ["timeZone must be nil or non-empty string"]
+    if tz.lower() == "local":
+        return [
+            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+        ]
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -254,6 +254,10 @@ def test_cronjob_schedule_time_zone_and_name() -> None:
     obj = created(cronjob())
     obj["spec"]["schedule"] = "TZ=UTC 0 * * * *"
     assert "use timeZone field" in fields("CronJob", obj)["spec.schedule"]
+    obj["spec"]["timeZone"] = ""
+    assert "non-empty" in fields("CronJob", obj)["spec.timeZone"]
+    obj["spec"]["timeZone"] = "Local"
+    assert "explicit time zone" in fields("CronJob", obj)["spec.timeZone"]
     obj["spec"]["schedule"] = "@hourly"
     obj["spec"]["timeZone"] = "Europe/Berlin"
     assert fields("CronJob", obj) == {}
