@@ -92,16 +92,18 @@ class JobController(Controller):
 
     async def reconcile(self, key: str) -> None:
         cached = self.jobs.cache.get(key)
-        if cached is None:
+        if cached is None or is_deleting(cached):
+            # The Job is gone or going: its pods must not stay held by our finalizer.
             self.expectations.forget(key)
             self.counted.pop(key, None)
             self.last_failure.pop(key, None)
+            await self._release_orphans(key)
             return
         job = copy.deepcopy(cached)  # status writes refresh it; the cache's copy stays as is
         now = datetime.now(UTC)
         pods = await self._claim(job)
         if ju.is_finished(job):
-            await self._remove_finalizers(job, [p for p in pods if ju.has_tracking_finalizer(p)])
+            await self._remove_finalizers([p for p in pods if ju.has_tracking_finalizer(p)])
             await self._expire(job, now)
             return
         for attempt in (1, 2):
@@ -114,6 +116,15 @@ class JobController(Controller):
                 if e.code != 409 or attempt == 2:
                     raise
                 job = await self.client.get(ju.JOB_KIND, name_of(job), namespace_of(job))
+
+    async def _release_orphans(self, key: str) -> None:
+        namespace = key.partition("/")[0]
+        held = [
+            p
+            for p in self.pods.cache.by_index(NAMESPACE_INDEX, namespace)
+            if ju.has_tracking_finalizer(p) and self._job_key(p) == key
+        ]
+        await self._remove_finalizers(held)
 
     async def _claim(self, job: Obj) -> list[Obj]:
         in_namespace = self.pods.cache.by_index(NAMESPACE_INDEX, namespace_of(job))
@@ -168,7 +179,7 @@ class JobController(Controller):
             await self._write_status(job, status)
         pending = set(pending_ok) | set(pending_failed)
         to_release = [p for p in pods if uid_of(p) in pending and ju.has_tracking_finalizer(p)]
-        await self._remove_finalizers(job, to_release + ignored)
+        await self._remove_finalizers(to_release + ignored)
         counted.update(pending)
         counted.update(uid_of(p) for p in ignored)
         status["succeeded"] = int(status.get("succeeded") or 0) + len(pending_ok)
@@ -178,7 +189,7 @@ class JobController(Controller):
         status["uncountedTerminatedPods"] = {}
         return status
 
-    async def _remove_finalizers(self, job: Obj, pods: list[Obj]) -> None:
+    async def _remove_finalizers(self, pods: list[Obj]) -> None:
         async def one(pod: Obj) -> None:
             for _ in range(3):
                 finalizers = list(meta(pod).get("finalizers") or [])

@@ -226,3 +226,22 @@ async def test_replication_controller_keeps_its_replicas(cluster: Cluster) -> No
         return len([p for p in pods if not p["metadata"].get("deletionTimestamp")]) == 1
 
     await eventually(scaled_down, timeout=30)
+
+
+async def test_deleting_a_job_releases_and_removes_its_pods(cluster: Cluster) -> None:
+    await start(cluster, finish_after=None)  # the pods never end by themselves
+    client = cluster.client
+    await client.create(job("endless", parallelism=2, completions=4))
+
+    async def running() -> bool:
+        pods = await job_pods(cluster, "endless")
+        return len(pods) == 2 and all(p.get("status", {}).get("phase") == "Running" for p in pods)
+
+    await eventually(running, timeout=30)
+    await client.delete("Job", "endless", "default", propagation_policy="Background")
+
+    async def gone() -> bool:
+        return await job_pods(cluster, "endless") == []
+
+    # The garbage collector deletes the pods; the Job controller takes its finalizer off them.
+    await eventually(gone, timeout=30)
