@@ -220,6 +220,14 @@ def validate_job_spec(spec: Obj, path: str, out: Causes, *, selector_needed: boo
     policy = base._dict_or_empty(template.get("spec")).get("restartPolicy")
     if isinstance(policy, str) and policy not in JOB_RESTART_POLICIES:
         out.append(not_supported(f"{tpath}.restartPolicy", policy, JOB_RESTART_POLICIES))
+    elif spec.get("podFailurePolicy") is not None and policy != "Never":
+        out.append(
+            invalid(
+                f"{tpath}.restartPolicy",
+                policy,
+                'only "Never" is supported when podFailurePolicy is specified',
+            )
+        )
     if isinstance(raw_sel, dict) and not any(c.field.startswith(f"{path}.selector") for c in out):
         labels = base._dict_or_empty(base._dict_or_empty(template.get("metadata")).get("labels"))
         try:

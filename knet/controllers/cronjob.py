@@ -61,7 +61,10 @@ class CronJobController(Controller):
             and not meta(cj).get("deletionTimestamp")
         ):
             active = await self._start(cj, status, jobs, active, when, now)
-        status["active"] = [cu.job_ref(j) for j in active] or None
+        # A Job already listed keeps its reference as written (upstream adds and removes
+        # entries; it does not rewrite them each time the Job's resourceVersion moves).
+        listed = {r.get("uid"): r for r in status.get("active") or [] if isinstance(r, dict)}
+        status["active"] = [listed.get(uid_of(j)) or cu.job_ref(j) for j in active] or None
         await self._clean_history(cj, jobs)
         await self._write_status(cj, status)
         if when.next_time is not None:

@@ -222,6 +222,16 @@ def test_job_restart_policy_and_counts() -> None:
     assert "spec.activeDeadlineSeconds" in got
 
 
+def test_pod_failure_policy_needs_restart_policy_never() -> None:
+    obj = job()
+    obj["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    obj["spec"]["podFailurePolicy"] = {
+        "rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [1]}}]
+    }
+    got = fields("Job", created(obj))
+    assert 'only "Never" is supported' in got["spec.template.spec.restartPolicy"]
+
+
 def test_indexed_job_needs_completions() -> None:
     obj = job()
     obj["spec"].update(completionMode="Indexed", parallelism=2)
