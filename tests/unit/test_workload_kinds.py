@@ -426,3 +426,48 @@ def test_registry_short_names_and_subresources() -> None:
     assert registry.by_kind("ReplicationController").subresource("scale") is not None
     assert registry.by_kind("CronJob").short_names == ("cj",)
     assert registry.by_kind("Job").subresource("scale") is None
+
+
+# ------------------------------------------------------------------------------ protobuf
+
+
+def test_workload_kinds_round_trip_through_protobuf() -> None:
+    from knet.apiserver.protobuf import decode_k8s_protobuf, encode_k8s_protobuf
+
+    ds = created(daemonset())
+    sts = created(statefulset())
+    sts["spec"]["volumeClaimTemplates"] = [
+        {
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }
+    ]
+    sts["status"] = {"replicas": 2, "readyReplicas": 1, "currentRevision": "db-abc"}
+    revision = {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {"name": "agent-abc", "namespace": "default"},
+        "data": {"spec": {"template": {"$patch": "replace", "spec": {"containers": []}}}},
+        "revision": 3,
+    }
+    policy = {
+        "rules": [
+            {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [3, 42]}},
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+        ]
+    }
+    j = job()
+    j["spec"].update(podFailurePolicy=policy, activeDeadlineSeconds=60, ttlSecondsAfterFinished=5)
+    j = created(j)
+    j["status"] = {"active": 1, "succeeded": 2, "completedIndexes": "0-1"}
+    cj = created(cronjob())
+    cj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"] = {"app": "tick"}
+    for obj in (ds, sts, created(rc()), revision, j, cj):
+        obj["metadata"].pop("creationTimestamp", None)
+        assert decode_k8s_protobuf(encode_k8s_protobuf(obj)) == obj, obj["kind"]

@@ -166,26 +166,37 @@ async def test_rolling_update_honours_the_partition(cluster: Cluster) -> None:
 
 
 @pytest.mark.kubectl
-async def test_kubectl_rollout_status_sts(cluster: Cluster, tmp_path: Path) -> None:
+async def test_kubectl_rollout_status_history_undo_sts(cluster: Cluster, tmp_path: Path) -> None:
     await start(cluster, ready_delay=0.2)
-    await cluster.client.create(statefulset("db", 2))
+    client = cluster.client
+    await client.create(statefulset("db", 2))
     home = tmp_path / "home"
     home.mkdir()
-    proc = await asyncio.create_subprocess_exec(
-        "kubectl",
-        "--kubeconfig",
-        str(cluster.server.kubeconfig),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "rollout",
-        "status",
-        "sts/db",
-        "--timeout=60s",
-        env={**os.environ, "HOME": str(home)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, (out.decode(), err.decode())
+
+    async def kubectl(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            "kubectl",
+            "--kubeconfig",
+            str(cluster.server.kubeconfig),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *args,
+            env={**os.environ, "HOME": str(home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, (args, out.decode(), err.decode())
+        return out.decode()
+
+    out = await kubectl("rollout", "status", "sts/db", "--timeout=60s")
     # Defaulting sets partition 0, so kubectl reports a partitioned roll out, as upstream.
-    assert "partitioned roll out complete: 2 new pods have been updated" in out.decode()
+    assert "partitioned roll out complete: 2 new pods have been updated" in out
+    await kubectl("set", "image", "sts/db", "db=nginx:1.26")
+    await eventually(lambda: all_ready(cluster, "db", 2, "nginx:1.26"), timeout=40)
+    out = await kubectl("rollout", "history", "sts/db")
+    assert [line.split()[0] for line in out.splitlines()[2:] if line.strip()] == ["1", "2"]
+    assert "rolled back" in await kubectl("rollout", "undo", "sts/db")
+    await eventually(lambda: all_ready(cluster, "db", 2, "nginx:1.25"), timeout=40)
+    revisions, _ = await client.list("ControllerRevision", "default")
+    assert sorted(r["revision"] for r in revisions) == [2, 3]
