@@ -349,3 +349,79 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> Obj:
         elif v != before or k not in old:
             out[k] = v
     return out
+
+
+# ---------------------------------------------------------------------------- counting
+
+
+@dataclass
+class Tally:
+    """Finished pods sorted for counting: uids to count as succeeded / failed (those already in
+    status.uncountedTerminatedPods first), the completed indexes, pods to let go uncounted
+    (Ignore rule, a repeated index), and the message of a matching FailJob rule."""
+
+    succeeded: list[str]
+    failed: list[str]
+    done_indexes: set[int]
+    ignored: list[Obj]
+    policy_failure: str = ""
+    new: bool = False  # whether any pod was added to the uncounted lists
+
+
+def tally(job: Mapping[str, Any], pods: Sequence[Obj], counted: set[str]) -> Tally:
+    """Sort the Job's finished pods that still carry the tracking finalizer (`counted`: uids
+    already counted, which a stale cache may still show with it)."""
+    uncounted = status_of(job).get("uncountedTerminatedPods") or {}
+    out = Tally(
+        list(uncounted.get("succeeded") or []),
+        list(uncounted.get("failed") or []),
+        parse_indexes(status_of(job).get("completedIndexes")),
+        [],
+    )
+    seen = counted | set(out.succeeded) | set(out.failed)
+    for pod in pods:
+        uid = uid_of(pod)
+        finished = is_pod_finished(pod) or is_deleting(pod)
+        if not finished or not has_tracking_finalizer(pod) or uid in seen:
+            continue
+        if phase(pod) == SUCCEEDED:
+            index = pod_index(pod)
+            if is_indexed(job):
+                if index is None or index in out.done_indexes:
+                    out.ignored.append(pod)
+                    continue
+                out.done_indexes.add(index)
+            out.succeeded.append(uid)
+            out.new = True
+            continue
+        action, message = failure_policy_action(job, pod)
+        if action == "Ignore":
+            out.ignored.append(pod)
+            continue
+        if action == "FailJob" and not out.policy_failure:
+            out.policy_failure = message
+        out.failed.append(uid)
+        out.new = True
+    return out
+
+
+def finish_conditions(
+    conditions: Sequence[Mapping[str, Any]], result: Outcome, pods_left: bool, now: datetime
+) -> tuple[list[Obj], bool]:
+    """The interim condition (SuccessCriteriaMet / FailureTarget) now, and the terminal one
+    (Complete / Failed) once no pod of the Job is left; returns (conditions, terminal added)."""
+    success = result.kind == "success"
+    interim = SUCCESS_CRITERIA_MET if success else FAILURE_TARGET
+    out = set_condition(conditions, interim, "True", result.reason, result.message, now)
+    if pods_left:
+        return out, False
+    final = COMPLETE if success else FAILED_COND
+    return set_condition(out, final, "True", result.reason, result.message, now), True
+
+
+def policy_target_message(job: Mapping[str, Any]) -> str:
+    """A FailureTarget set by a policy rule keeps failing the Job once its pods are gone."""
+    for c in status_of(job).get("conditions") or []:
+        if c.get("type") == FAILURE_TARGET and c.get("reason") == "PodFailurePolicy":
+            return str(c.get("message") or "")
+    return ""

@@ -165,3 +165,68 @@ def test_merge_patch_nulls_dropped_keys() -> None:
         "succeeded": 1,
     }
     assert ju.merge_patch(new, new) == {}
+
+
+def finished_pod(uid: str, phase: str, index: int | None = None, code: int = 1) -> Obj:
+    pod = failed_pod(code, name=f"pi-{uid}")
+    pod["metadata"].update(uid=uid, finalizers=[ju.TRACKING_FINALIZER])
+    pod["status"]["phase"] = phase
+    if index is not None:
+        pod["metadata"]["annotations"] = {ju.INDEX_ANNOTATION: str(index)}
+    return pod
+
+
+def test_tally_sorts_finished_pods_once() -> None:
+    j = job(completions=3)
+    j["status"] = {"uncountedTerminatedPods": {"succeeded": ["a"]}}
+    pods = [
+        finished_pod("a", "Succeeded"),  # already uncounted: not added twice
+        finished_pod("b", "Succeeded"),
+        finished_pod("c", "Failed"),
+        finished_pod("d", "Failed"),  # counted before; a stale cache still shows it
+        {
+            "metadata": {"uid": "e", "finalizers": [ju.TRACKING_FINALIZER]},
+            "status": {"phase": "Running"},
+        },
+    ]
+    t = ju.tally(j, pods, counted={"d"})
+    assert (t.succeeded, t.failed, t.new) == (["a", "b"], ["c"], True)
+    assert ju.tally(j, pods[:1], counted=set()).new is False
+
+
+def test_tally_indexed_and_policy() -> None:
+    j = job(completions=3, completionMode="Indexed")
+    j["status"] = {"completedIndexes": "0"}
+    t = ju.tally(j, [finished_pod("a", "Succeeded", 0), finished_pod("b", "Succeeded", 2)], set())
+    assert t.succeeded == ["b"]
+    assert t.done_indexes == {0, 2}
+    assert [p["metadata"]["uid"] for p in t.ignored] == ["a"]  # index 0 was done already
+    policy = {
+        "rules": [
+            {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [7]}},
+            {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [9]}},
+        ]
+    }
+    j = job(podFailurePolicy=policy)
+    t = ju.tally(
+        j, [finished_pod("x", "Failed", code=7), finished_pod("y", "Failed", code=9)], set()
+    )
+    assert t.failed == ["y"]
+    assert [p["metadata"]["uid"] for p in t.ignored] == ["x"]
+    assert "exit code 9 matching FailJob rule at index 1" in t.policy_failure
+
+
+def test_finish_conditions_wait_for_the_pods() -> None:
+    success = ju.Outcome(
+        "success", "CompletionsReached", "Reached expected number of succeeded pods"
+    )
+    conds, final = ju.finish_conditions([], success, pods_left=True, now=NOW)
+    assert ([c["type"] for c in conds], final) == (["SuccessCriteriaMet"], False)
+    conds, final = ju.finish_conditions(conds, success, pods_left=False, now=NOW)
+    assert ([c["type"] for c in conds], final) == (["SuccessCriteriaMet", "Complete"], True)
+    failure = ju.Outcome(
+        "failure", "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+    )
+    conds, _ = ju.finish_conditions([], failure, pods_left=False, now=NOW)
+    assert [c["type"] for c in conds] == ["FailureTarget", "Failed"]
+    assert conds[1]["reason"] == "BackoffLimitExceeded"
