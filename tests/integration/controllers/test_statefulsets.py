@@ -113,7 +113,7 @@ async def test_ordered_pods_with_stable_names_and_dns_identity(cluster: Cluster)
 
 
 async def test_parallel_creates_all_at_once(cluster: Cluster) -> None:
-    await start(cluster, ready_delay=2.0)
+    await start(cluster, ready_delay=5.0)
     client = cluster.client
     await client.create(statefulset("web", 3, podManagementPolicy="Parallel"))
 
@@ -121,7 +121,7 @@ async def test_parallel_creates_all_at_once(cluster: Cluster) -> None:
         return sorted(await live(cluster, "web")) == ["web-0", "web-1", "web-2"]
 
     await eventually(all_exist, timeout=10)
-    # They exist before the first is Ready (each takes 2 s to become Ready).
+    # They exist before the first is Ready (each takes 5 s to become Ready).
     assert not any(ready(p) for p in (await live(cluster, "web")).values())
 
 
