@@ -2,6 +2,10 @@
 agents. Pydantic v2, camelCase on the wire, unknown fields kept. No I/O."""
 
 from knet.api.apps import (
+    ControllerRevision,
+    ControllerRevisionList,
+    DaemonSet,
+    DaemonSetList,
     Deployment,
     DeploymentCondition,
     DeploymentList,
@@ -14,6 +18,8 @@ from knet.api.apps import (
     ReplicaSetSpec,
     ReplicaSetStatus,
     RollingUpdateDeployment,
+    StatefulSet,
+    StatefulSetList,
 )
 from knet.api.autoscaling import (
     Scale,
@@ -29,6 +35,7 @@ from knet.api.base import (
     from_wire,
     to_wire,
 )
+from knet.api.batch import CronJob, CronJobList, Job, JobList
 from knet.api.config import (
     ConfigMap,
     ConfigMapList,
@@ -118,6 +125,7 @@ from knet.api.meta import (
     OwnerReference,
     TypeMeta,
 )
+from knet.api.replication import ReplicationController, ReplicationControllerList
 from knet.api.status import (
     Status,
     StatusCause,
@@ -142,7 +150,13 @@ __all__ = [
     "ContainerStateTerminated",
     "ContainerStateWaiting",
     "ContainerStatus",
+    "ControllerRevision",
+    "ControllerRevisionList",
     "CoreEndpointPort",
+    "CronJob",
+    "CronJobList",
+    "DaemonSet",
+    "DaemonSetList",
     "Deployment",
     "DeploymentCondition",
     "DeploymentList",
@@ -169,6 +183,8 @@ __all__ = [
     "HostIP",
     "IntOrString",
     "JSONObject",
+    "Job",
+    "JobList",
     "KubeList",
     "KubeModel",
     "KubeObject",
@@ -210,6 +226,8 @@ __all__ = [
     "ReplicaSetList",
     "ReplicaSetSpec",
     "ReplicaSetStatus",
+    "ReplicationController",
+    "ReplicationControllerList",
     "ResourceRequirements",
     "RollingUpdateDeployment",
     "Scale",
@@ -223,6 +241,8 @@ __all__ = [
     "ServiceSpec",
     "ServiceStatus",
     "SessionAffinityConfig",
+    "StatefulSet",
+    "StatefulSetList",
     "Status",
     "StatusCause",
     "StatusDetails",

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from knet.api import registry
 from knet.apiserver import handlers, health, metrics, streaming
+from knet.apiserver import printers_workloads as _printers_workloads  # registers its printers
+from knet.apiserver import validation_workloads as _validation_workloads  # registers validators
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
@@ -20,6 +22,8 @@ from knet.storage import StoreTimeoutError, StoreUnavailableError
 from knet.storage.options import open_store
 
 log = logging.getLogger("knet.apiserver")
+
+_KIND_MODULES = (_printers_workloads, _validation_workloads)  # imported for their registrations
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -300,7 +300,10 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    match_labels = (spec.get("selector") or {}).get("matchLabels") or {}
+    selector = spec.get("selector") or {}
+    # A ReplicationController's selector is the label map itself.
+    rc = obj.get("kind") == "ReplicationController"
+    match_labels = selector if rc else selector.get("matchLabels") or {}
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

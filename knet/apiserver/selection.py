@@ -18,6 +18,8 @@ def object_fields(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, str]:
             cur = cur.get(part) if isinstance(cur, dict) else None
         if path == "source" and info.kind == "Event":
             cur = (obj.get("source") or {}).get("component")
+        elif path == "status.successful":  # a Job's: upstream names status.succeeded so
+            cur = (obj.get("status") or {}).get("succeeded") or 0
         if isinstance(cur, bool):
             out[path] = "true" if cur else "false"
         elif cur is None:

@@ -10,6 +10,7 @@ from typing import Any
 from knet.api.registry import ResourceInfo
 from knet.api.times import now_rfc3339
 from knet.apiserver.secretdata import default_configmap, default_secret
+from knet.apiserver.strategy_workloads import apply_workload_defaults, prepare_workload_create
 
 # Metadata only the server sets: a client's values give way to the stored ones.
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
@@ -122,6 +123,8 @@ def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
         default_secret(obj)
     elif kind == "ConfigMap":
         default_configmap(obj)
+    elif apply_workload_defaults(kind, obj, default_pod_spec):
+        pass
     elif kind == "EndpointSlice" and obj.get("endpoints") is None:
         # Upstream decodes a missing list as empty; clients' models require the field.
         obj["endpoints"] = []
@@ -158,6 +161,7 @@ def prepare_for_create(info: ResourceInfo, obj: dict[str, Any], namespace: str |
         obj["status"] = {}
     elif info.kind == "Service":
         obj["status"] = {"loadBalancer": {}}
+    prepare_workload_create(info.kind, obj)
 
 
 def prepare_for_update(

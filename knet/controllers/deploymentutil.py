@@ -188,8 +188,22 @@ def _without_hash(template: Mapping[str, Any]) -> Obj:
     return t
 
 
+def _pruned(value: Any) -> Any:
+    """The value with null, {} and [] fields dropped at every depth: Go compares structs, where
+    an absent field and its zero value are the same; on the wire kubectl writes
+    `creationTimestamp: null` and `resources: {}` that a stored template may lack."""
+    if isinstance(value, dict):
+        out = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
 def equal_ignore_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return _without_hash(a) == _without_hash(b)
+    """Whether two pod templates are the same but for pod-template-hash (upstream
+    EqualIgnoreHash), so `kubectl rollout undo` scales the old revision's ReplicaSet back up."""
+    return bool(_pruned(_without_hash(a)) == _pruned(_without_hash(b)))
 
 
 def template_of(obj: Mapping[str, Any]) -> Obj:

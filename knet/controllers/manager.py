@@ -20,13 +20,18 @@ from knet.component import duration_arg, fail, run_main, setup_logging, until_st
 from knet.component.leader import add_leader_election_flags, run_leading
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.cidrset import CidrSet
+from knet.controllers.cronjob import CronJobController
+from knet.controllers.daemonset import DaemonSetController
 from knet.controllers.deployment import DeploymentController
 from knet.controllers.endpointslice import EndpointSliceController
 from knet.controllers.garbagecollector import GarbageCollector
+from knet.controllers.job import JobController
 from knet.controllers.namespace import NamespaceController
 from knet.controllers.nodeipam import NodeIpamController
 from knet.controllers.nodelifecycle import NodeLifecycleController
 from knet.controllers.replicaset import ReplicaSetController
+from knet.controllers.replicationcontroller import ReplicationControllerController
+from knet.controllers.statefulset import StatefulSetController
 
 log = logging.getLogger("knet.controllers.manager")
 
@@ -38,6 +43,11 @@ ALL_CONTROLLERS = (
     "nodeipam",
     "namespace",
     "garbagecollector",
+    "replicationcontroller",
+    "job",
+    "daemonset",
+    "cronjob",
+    "statefulset",
 )
 LEASE_NAME = "kube-controller-manager"
 
@@ -97,6 +107,16 @@ def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[C
         out.append(NamespaceController(ctx))
     if "garbagecollector" in wanted:
         out.append(GarbageCollector(ctx))
+    if "replicationcontroller" in wanted:
+        out.append(ReplicationControllerController(ctx))
+    if "job" in wanted:
+        out.append(JobController(ctx))
+    if "daemonset" in wanted:
+        out.append(DaemonSetController(ctx))
+    if "cronjob" in wanted:
+        out.append(CronJobController(ctx))
+    if "statefulset" in wanted:
+        out.append(StatefulSetController(ctx))
     return out
 
 

@@ -235,6 +235,10 @@ class ReplicaSetController(Controller):
 
     # ------------------------------------------------------------------ handlers
 
+    def selector(self, rs: Mapping[str, Any]) -> LabelSelector:
+        """The pods this set selects (a ReplicationController overrides: equality selector)."""
+        return selector_of(rs)
+
     def _on_set(self, rs: Obj) -> None:
         self.enqueue(rs)
 
@@ -253,7 +257,7 @@ class ReplicaSetController(Controller):
     def _matching_owners(self, pod: Mapping[str, Any]) -> list[str]:
         out = []
         for rs in self.sets.cache.by_index(NAMESPACE_INDEX, namespace_of(pod)):
-            if selector_of(rs).matches(labels_of(pod)):
+            if self.selector(rs).matches(labels_of(pod)):
                 out.append(object_key(rs))
         return out
 
@@ -304,7 +308,7 @@ class ReplicaSetController(Controller):
             self.expectations.forget(key)
             return
         namespace = namespace_of(rs)
-        selector = selector_of(rs)
+        selector = self.selector(rs)
         in_namespace = self.pods.cache.by_index(NAMESPACE_INDEX, namespace)
         candidates = [p for p in in_namespace if is_active(p)]
         claimed = claim(rs, selector, candidates)

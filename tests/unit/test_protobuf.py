@@ -75,6 +75,7 @@ def test_golden_set_covers_the_typed_commands() -> None:
     names = set(_golden_names())
     assert {"namespace", "deployment", "service_clusterip", "service_nodeport"} <= names
     assert "drain_delete_options" in names
+    assert {"job", "cronjob", "job_from_cronjob"} <= names
 
 
 def test_create_deployment_golden_details() -> None:

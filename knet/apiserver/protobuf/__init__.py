@@ -6,8 +6,14 @@ Responses stay JSON: client-go decodes by the response's Content-Type. `encode_k
 writes the same format from the same table (tests, and clients that want to send protobuf).
 """
 
+from knet.apiserver.protobuf import schema, schema_workloads
 from knet.apiserver.protobuf.decode import MEDIA_TYPE, decode_k8s_protobuf
 from knet.apiserver.protobuf.encode import encode_k8s_protobuf
 from knet.apiserver.protobuf.wire import ProtobufError
+
+for _table in (schema_workloads.MESSAGES, schema_workloads.APPS, schema_workloads.CORE):
+    for _name, _message in _table.items():
+        schema.MESSAGES.setdefault(_name, _message)
+schema.KINDS.update(schema_workloads.KINDS)
 
 __all__ = ["MEDIA_TYPE", "ProtobufError", "decode_k8s_protobuf", "encode_k8s_protobuf"]

@@ -14,6 +14,7 @@ from typing import Any
 from knet.client import ApiClient, ApiError, Informer, is_not_found
 
 Obj = dict[str, Any]
+EXIT_CODE_ANNOTATION = "test.knet.dev/exit-code"
 
 
 def micro_now() -> str:
@@ -57,6 +58,9 @@ class FakeNode:
         self.pods = Informer(client, "Pod", field_selector=f"spec.nodeName={name}")
         self._tasks: list[asyncio.Task[None]] = []
         self.ready_delay = 0.0  # seconds before a new pod reports Ready
+        # Seconds a run-to-completion pod (restartPolicy Never/OnFailure) runs before it ends;
+        # None: it runs forever. It exits with its `EXIT_CODE_ANNOTATION` (default 0).
+        self.finish_after: float | None = None
 
     async def start(self, **resources: str) -> None:
         created = await self.client.create(node_body(self.name, **resources))
@@ -100,7 +104,7 @@ class FakeNode:
                     "Pod", meta["name"], meta["namespace"], grace_period_seconds=0
                 )
                 return
-            if (pod.get("status") or {}).get("phase") == "Running":
+            if (pod.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
                 return
             if self.ready_delay:
                 await asyncio.sleep(self.ready_delay)
@@ -125,9 +129,50 @@ class FakeNode:
                 },
                 namespace=meta["namespace"],
             )
+            await self._finish(pod)
         except ApiError as e:
             if not is_not_found(e):
                 raise
+
+    async def _finish(self, pod: Obj) -> None:
+        """A run-to-completion pod's container exits after `finish_after` seconds."""
+        if self.finish_after is None or pod["spec"].get("restartPolicy") == "Always":
+            return
+        await asyncio.sleep(self.finish_after)
+        meta = pod["metadata"]
+        code = int((meta.get("annotations") or {}).get(EXIT_CODE_ANNOTATION, "0"))
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        statuses = [
+            {
+                "name": c["name"],
+                "ready": False,
+                "restartCount": 0,
+                "image": c.get("image", ""),
+                "imageID": "",
+                "state": {
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": "Completed" if code == 0 else "Error",
+                        "finishedAt": stamp,
+                    }
+                },
+            }
+            for c in pod["spec"]["containers"]
+        ]
+        await self.client.patch_status(
+            "Pod",
+            meta["name"],
+            {
+                "status": {
+                    "phase": "Succeeded" if code == 0 else "Failed",
+                    "containerStatuses": statuses,
+                    "conditions": [
+                        {"type": "Ready", "status": "False", "lastTransitionTime": stamp}
+                    ],
+                }
+            },
+            namespace=meta["namespace"],
+        )
 
     async def stop(self) -> None:
         """The kubelet dies: no more lease renewals, no more pod updates."""

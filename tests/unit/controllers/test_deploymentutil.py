@@ -206,3 +206,23 @@ def test_history_cleanup_keeps_the_limit() -> None:
     assert [r["metadata"]["name"] for r in du.to_clean_up(d, olds)] == ["r0", "r1"]
     olds[0]["spec"]["replicas"] = 1  # still running: never cleaned
     assert [r["metadata"]["name"] for r in du.to_clean_up(d, olds)] == ["r1"]
+
+
+def test_template_kubectl_rollout_undo_sends_matches_the_old_replica_set() -> None:
+    # kubectl writes Go's zero values (creationTimestamp: null, resources: {}) that the stored
+    # template lacks; upstream compares structs, where they are the same.
+    stored = {
+        "metadata": {"labels": {"app": "x", "pod-template-hash": "abc"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]},
+    }
+    from_undo = {
+        "metadata": {"creationTimestamp": None, "labels": {"app": "x"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.25", "resources": {}}]},
+    }
+    assert du.equal_ignore_hash(stored, from_undo)
+    new, old = du.find_new_and_old(
+        {"spec": {"template": from_undo}}, [{"spec": {"template": stored}}]
+    )
+    assert new is not None and old == []
+    changed = {**from_undo, "spec": {"containers": [{"name": "c", "image": "nginx:1.26"}]}}
+    assert not du.equal_ignore_hash(stored, changed)
