@@ -1,6 +1,10 @@
 """Typed Kubernetes models shared by the apiserver, the client, the controllers and the node
 agents. Pydantic v2, camelCase on the wire, unknown fields kept. No I/O."""
 
+from knet.api.apiregistration import (
+    APIService,
+    APIServiceList,
+)
 from knet.api.apps import (
     Deployment,
     DeploymentCondition,
@@ -19,6 +23,10 @@ from knet.api.autoscaling import (
     Scale,
     ScaleSpec,
     ScaleStatus,
+)
+from knet.api.autoscalingv2 import (
+    HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerList,
 )
 from knet.api.base import (
     IntOrString,
@@ -98,6 +106,22 @@ from knet.api.core import (
     TCPSocketAction,
     Toleration,
 )
+from knet.api.corestore import (
+    ComponentStatus,
+    ComponentStatusList,
+    LimitRange,
+    LimitRangeList,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    PersistentVolumeClaimList,
+    PersistentVolumeList,
+    PodTemplate,
+    PodTemplateList,
+    ResourceQuota,
+    ResourceQuotaList,
+    ServiceAccount,
+    ServiceAccountList,
+)
 from knet.api.discovery import (
     Endpoint,
     EndpointConditions,
@@ -118,6 +142,19 @@ from knet.api.meta import (
     OwnerReference,
     TypeMeta,
 )
+from knet.api.networking import (
+    Ingress,
+    IngressClass,
+    IngressClassList,
+    IngressList,
+    NetworkPolicy,
+    NetworkPolicyList,
+)
+from knet.api.policy import (
+    Eviction,
+    PodDisruptionBudget,
+    PodDisruptionBudgetList,
+)
 from knet.api.status import (
     Status,
     StatusCause,
@@ -129,8 +166,12 @@ from knet.api.status import (
 )
 
 __all__ = [
+    "APIService",
+    "APIServiceList",
     "Binding",
     "ClientIPConfig",
+    "ComponentStatus",
+    "ComponentStatusList",
     "Condition",
     "ConditionBase",
     "ConfigMap",
@@ -162,11 +203,18 @@ __all__ = [
     "Event",
     "EventList",
     "EventSource",
+    "Eviction",
     "ExecAction",
     "GRPCAction",
     "HTTPGetAction",
     "HTTPHeader",
+    "HorizontalPodAutoscaler",
+    "HorizontalPodAutoscalerList",
     "HostIP",
+    "Ingress",
+    "IngressClass",
+    "IngressClassList",
+    "IngressList",
     "IntOrString",
     "JSONObject",
     "KubeList",
@@ -177,6 +225,8 @@ __all__ = [
     "Lease",
     "LeaseList",
     "LeaseSpec",
+    "LimitRange",
+    "LimitRangeList",
     "ListMeta",
     "LoadBalancerIngress",
     "LoadBalancerStatus",
@@ -186,6 +236,8 @@ __all__ = [
     "NamespaceList",
     "NamespaceSpec",
     "NamespaceStatus",
+    "NetworkPolicy",
+    "NetworkPolicyList",
     "Node",
     "NodeAddress",
     "NodeCondition",
@@ -196,12 +248,20 @@ __all__ = [
     "ObjectMeta",
     "ObjectReference",
     "OwnerReference",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "PersistentVolumeClaimList",
+    "PersistentVolumeList",
     "Pod",
     "PodCondition",
+    "PodDisruptionBudget",
+    "PodDisruptionBudgetList",
     "PodIP",
     "PodList",
     "PodSpec",
     "PodStatus",
+    "PodTemplate",
+    "PodTemplateList",
     "PodTemplateSpec",
     "Probe",
     "Quantity",
@@ -210,6 +270,8 @@ __all__ = [
     "ReplicaSetList",
     "ReplicaSetSpec",
     "ReplicaSetStatus",
+    "ResourceQuota",
+    "ResourceQuotaList",
     "ResourceRequirements",
     "RollingUpdateDeployment",
     "Scale",
@@ -218,6 +280,8 @@ __all__ = [
     "Secret",
     "SecretList",
     "Service",
+    "ServiceAccount",
+    "ServiceAccountList",
     "ServiceList",
     "ServicePort",
     "ServiceSpec",

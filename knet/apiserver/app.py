@@ -11,9 +11,10 @@ from aiohttp import web
 from knet.api import registry
 from knet.apiserver import handlers, streaming
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
+from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
-from knet.apiserver.keys import CONFIG, RESOURCES, STOPPING, STORE
+from knet.apiserver.keys import CONFIG, LOCAL_PROBES, RESOURCES, STOPPING, STORE
 from knet.apiserver.resources import Resources
 from knet.apiserver.watchcache import WatchCaches
 from knet.storage import StoreTimeoutError, StoreUnavailableError
@@ -60,11 +61,12 @@ def _parse_port_range(text: str) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def make_app(config: ApiServerConfig) -> web.Application:
+def make_app(config: ApiServerConfig, local_probes: LocalProbes | None = None) -> web.Application:
     # Bodies are capped at 3 MiB by the handlers with a Status; aiohttp's own cap sits above it.
     app = web.Application(middlewares=[status_errors], client_max_size=64 * 1024 * 1024)
     app[CONFIG] = config
     app[STOPPING] = asyncio.Event()
+    app[LOCAL_PROBES] = local_probes if local_probes is not None else {}
 
     async def end_watches(app: web.Application) -> None:
         app[STOPPING].set()

@@ -13,12 +13,21 @@ import yaml
 from aiohttp import web
 
 from knet.api.registry import ResourceInfo
-from knet.apiserver import discovery, errors, openapi, printers
+from knet.apiserver import (  # noqa: F401 (register printers)
+    componentstatus,
+    discovery,
+    errors,
+    eviction,
+    openapi,
+    printers,
+    printers_core_ext,
+    printers_groups,
+)
 from knet.apiserver import request as req
 from knet.apiserver.deletion import DeleteOptions
 from knet.apiserver.discovery import AGGREGATED_CONTENT_TYPE
 from knet.apiserver.errors import ApiError
-from knet.apiserver.keys import CONFIG, RESOURCES
+from knet.apiserver.keys import CONFIG, LOCAL_PROBES, RESOURCES, STORE
 from knet.apiserver.negotiation import (
     Output,
     aggregated_discovery_version,
@@ -32,6 +41,7 @@ from knet.apiserver.patch import (
     apply_strategic_merge_patch,
 )
 from knet.apiserver.resources import Resources
+from knet.apiserver.selection import matches
 from knet.apiserver.streaming.exec import pod_stream
 from knet.apiserver.streaming.logs import pod_log
 from knet.apiserver.watch import serve_watch
@@ -160,6 +170,8 @@ async def resource(request: web.Request) -> web.StreamResponse:
     # answer is refused with 406.
     if choose_output(request.headers.get("Accept")) is None:
         raise errors.not_acceptable(request.headers.get("Accept", ""))
+    if info.kind == "ComponentStatus":
+        return await _component_statuses(request, info, target.name)
     if target.name is None:
         return await _collection(request, info, target.namespace)
     if target.subresource is None:
@@ -296,6 +308,8 @@ async def _subresource(
     if sub in ("exec", "attach", "portforward"):
         assert namespace is not None
         return await pod_stream(request, res, namespace, name, sub)
+    if sub == "eviction":
+        return await _eviction(request, res, info, namespace, name)
     raise errors.path_not_found()
 
 
@@ -402,6 +416,38 @@ async def _binding(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
         status=201,
     )
+
+
+async def _eviction(
+    request: web.Request, res: Resources, info: ResourceInfo, namespace: str | None, name: str
+) -> web.StreamResponse:
+    if request.method != "POST":
+        raise errors.method_not_allowed(request.method)
+    assert namespace is not None
+    body = await _read_object(request, info, "Eviction")
+    options = eviction.check_body(body, namespace, name)
+    out = await eviction.evict(res, namespace, name, options, dry_run=req.dry_run(request))
+    return json_response(out, status=201)
+
+
+async def _component_statuses(
+    request: web.Request, info: ResourceInfo, name: str | None
+) -> web.StreamResponse:
+    """Read-only, computed on each read (componentstatus.py): get and list, no watch."""
+    if request.method != "GET" or req.parse_bool(request.query.get("watch"), "watch"):
+        raise errors.method_not_allowed(request.method)
+    items = await componentstatus.component_statuses(
+        request.app[STORE], request.app.get(LOCAL_PROBES, {})
+    )
+    if name is not None:
+        for item in items:
+            if item["metadata"]["name"] == name:
+                return _render(request, info, item)
+        raise errors.not_found(info, name)
+    labels, fields = req.selectors(request, info)
+    items = [i for i in items if matches(info, i, labels, fields)]
+    body = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": {}, "items": items}
+    return _render(request, info, body, items=items)
 
 
 # ------------------------------------------------------------------------------- bodies

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from knet.apiserver.app import make_app
+from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.component import fail, run_main, serve_http, setup_logging, stop_on_signals
 from knet.storage import StoreError
@@ -81,11 +82,13 @@ async def serve(
     config: ApiServerConfig,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    local_probes: LocalProbes | None = None,
 ) -> None:
-    """Serve until ``stop`` is set (SIGTERM/SIGINT when None); ``ready`` is set once listening."""
+    """Serve until ``stop`` is set (SIGTERM/SIGINT when None); ``ready`` is set once listening.
+    ``local_probes``: health of components run in this process, for ComponentStatus."""
     # handler_cancellation: a client that hangs up on a watch ends its handler at once.
     runner = await serve_http(
-        make_app(config),
+        make_app(config, local_probes),
         config.bind_address,
         config.port,
         unix_socket=config.unix_socket,

@@ -21,6 +21,7 @@ from knet.component.leader import add_leader_election_flags, run_leading
 from knet.controllers.base import Controller, ControllerContext
 from knet.controllers.cidrset import CidrSet
 from knet.controllers.deployment import DeploymentController
+from knet.controllers.disruption import DisruptionController
 from knet.controllers.endpointslice import EndpointSliceController
 from knet.controllers.garbagecollector import GarbageCollector
 from knet.controllers.namespace import NamespaceController
@@ -38,6 +39,7 @@ ALL_CONTROLLERS = (
     "nodeipam",
     "namespace",
     "garbagecollector",
+    "disruption",
 )
 LEASE_NAME = "kube-controller-manager"
 
@@ -97,6 +99,8 @@ def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[C
         out.append(NamespaceController(ctx))
     if "garbagecollector" in wanted:
         out.append(GarbageCollector(ctx))
+    if "disruption" in wanted:
+        out.append(DisruptionController(ctx))
     return out
 
 
