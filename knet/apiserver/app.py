@@ -108,6 +108,7 @@ def make_app(config: ApiServerConfig, local_probes: LocalProbes | None = None) -
     r.add_get("/api", handlers.api_root)
     r.add_get("/apis", handlers.apis_root)
     r.add_get("/apis/{group}", handlers.api_group)
+    r.add_get("/openapi/v2", handlers.openapi_v2)
     r.add_get("/openapi/v3", handlers.openapi_root)
     r.add_get("/openapi/v3/{tail:.*}", handlers.openapi_group_version)
     r.add_route("*", "/api/{tail:.+}", handlers.resource)

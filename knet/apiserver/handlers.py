@@ -139,6 +139,17 @@ async def openapi_root(request: web.Request) -> web.Response:
     return json_response(openapi.root_document())
 
 
+async def openapi_v2(request: web.Request) -> web.Response:
+    """JSON when the client takes it. kubectl asks for protobuf only, which is not served: a
+    404 tells it to use its compiled-in types, as before this document existed."""
+    if choose_output(request.headers.get("Accept")) not in (Output.JSON,):
+        raise errors.path_not_found()
+    etag = openapi.swagger_etag()
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
+    return json_response(openapi.swagger_document(), headers={"ETag": etag})
+
+
 async def openapi_group_version(request: web.Request) -> web.Response:
     parts = [p for p in request.match_info["tail"].split("/") if p]
     if len(parts) == 2 and parts[0] == "api":
@@ -479,7 +490,9 @@ def _strict_check(
             f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
             f"strict decoding error: {text}"
         )
-    return {"Warning": f'299 - "{text}"'}
+    # One warning per field, as upstream; quotes escaped inside the quoted warn-text (RFC 9111).
+    warnings = (f'299 - "unknown field \\"{u}\\""' for u in unknown)
+    return {"Warning": ", ".join(warnings)}
 
 
 async def _read_patch(
