@@ -17,7 +17,7 @@ from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_n
 from knet.apiserver.keys import CONFIG, LOCAL_PROBES, RESOURCES, STOPPING, STORE
 from knet.apiserver.resources import Resources
 from knet.apiserver.watchcache import WatchCaches
-from knet.storage import StoreTimeoutError, StoreUnavailableError
+from knet.storage import StoreError, StoreTimeoutError, StoreUnavailableError
 from knet.storage.options import open_store
 
 log = logging.getLogger("knet.apiserver")
@@ -26,7 +26,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _status_response(err: ApiError) -> web.Response:
-    return handlers.json_response(err.status(), status=err.code, headers=err.headers)
+    return handlers.status_response(err.status(), err.code, err.headers)
 
 
 @web.middleware
@@ -74,9 +74,12 @@ def make_app(config: ApiServerConfig, local_probes: LocalProbes | None = None) -
     app.on_shutdown.append(end_watches)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        store = await open_store(
-            config.store, data_dir=config.data_dir, history_window=config.history_window
-        )
+        try:
+            store = await open_store(
+                config.store, data_dir=config.data_dir, history_window=config.history_window
+            )
+        except OSError as e:  # a data dir that is a file, unwritable, on a full disk, ...
+            raise StoreError(f"{config.data_dir}: {e.strerror or e}") from e
         lo, hi = _parse_port_range(config.service_node_port_range)
         resources = Resources(
             store,

@@ -55,6 +55,14 @@ def json_response(
     return web.Response(body=orjson.dumps(body), status=status, content_type=JSON, headers=headers)
 
 
+def status_response(
+    status: dict[str, Any], code: int, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A Status body as kube-apiserver writes it: JSON and a trailing newline."""
+    body = orjson.dumps(status) + b"\n"
+    return web.Response(body=body, status=code, content_type=JSON, headers=headers)
+
+
 def _render(
     request: web.Request,
     info: ResourceInfo,
@@ -423,9 +431,9 @@ async def _binding(
     # Binding sets spec.nodeName, which pod update validation forbids; the "binding" subresource
     # tells Resources to validate the result as an object instead (as upstream's binding REST).
     await res.guaranteed_update(info, namespace, name, mutate, subresource="binding")
-    return json_response(
+    return status_response(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
-        status=201,
+        201,
     )
 
 
@@ -438,7 +446,7 @@ async def _eviction(
     body = await _read_object(request, info, "Eviction")
     options = eviction.check_body(body, namespace, name)
     out = await eviction.evict(res, namespace, name, options, dry_run=req.dry_run(request))
-    return json_response(out, status=201)
+    return status_response(out, 201)
 
 
 async def _component_statuses(

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from knet.apiserver.allocators import ClusterIPAllocator
 from knet.apiserver.app import make_app
 from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
@@ -106,6 +107,10 @@ async def serve(
 
 def check_config(config: ApiServerConfig) -> str | None:
     """What is wrong with the flags, in one line; None if nothing."""
+    try:
+        ClusterIPAllocator(config.service_cluster_ip_range)
+    except ValueError as e:
+        return f"--service-cluster-ip-range: {e}"
     try:
         lo, hi = (int(x) for x in config.service_node_port_range.split("-", 1))
         if not 0 < lo <= hi < 65536:
