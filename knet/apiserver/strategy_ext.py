@@ -51,7 +51,17 @@ def _default_limit_range(obj: dict[str, Any]) -> None:
                         request.setdefault(key, value)
 
 
+# Shown by `kubectl describe networkpolicy` (it prints annotations, not events).
+NOT_ENFORCED_ANNOTATION = "knet.dev/enforcement"
+NOT_ENFORCED = "none: knet does not enforce NetworkPolicy yet; traffic is not filtered"
+
+
 def _default_network_policy(obj: dict[str, Any]) -> None:
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        annotations = meta.setdefault("annotations", {})
+        if isinstance(annotations, dict):
+            annotations[NOT_ENFORCED_ANNOTATION] = NOT_ENFORCED
     spec = _spec(obj)
     if spec is None:
         return

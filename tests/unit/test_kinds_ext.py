@@ -284,6 +284,7 @@ def test_defaults_and_initial_status() -> None:
     np = created("NetworkPolicy", {"spec": {"egress": [{"ports": [{"port": 53}]}]}})
     assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert np["spec"]["egress"][0]["ports"][0]["protocol"] == "TCP"
+    assert "does not enforce" in np["metadata"]["annotations"]["knet.dev/enforcement"]
     hpa = created("HorizontalPodAutoscaler", {"spec": {"maxReplicas": 3}})
     assert hpa["spec"]["minReplicas"] == 1
     assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
