@@ -7,6 +7,7 @@ controller would: tests/integration/controllers/test_disruption.py runs the cont
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Iterator
@@ -121,6 +122,7 @@ def api(server: ApiServerProcess) -> Iterator[client.ApiClient]:
 
 def manifest(kind: str, name: str) -> dict[str, Any]:
     api_version, _, _, body, _ = KINDS[kind]
+    body = copy.deepcopy(body)  # tests change what they get
     return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **body}
 
 
@@ -319,3 +321,23 @@ def test_eviction_honours_the_budget(server: ApiServerProcess, kc: Kubectl) -> N
     reply = request(server.url, "POST", f"/api/v1/namespaces/{NS}/pods/kt-evict-b/eviction", body)
     assert reply.status == 400 and "does not match" in reply.json()["message"]
     assert json.loads(request(server.url, "GET", evict, accept=JSON).body)["code"] == 405
+
+
+def test_python_client_typed_apis(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    names = [c.metadata.name for c in core.list_component_status().items]
+    assert names == ["scheduler", "controller-manager", "etcd-0"]
+    policy = client.PolicyV1Api(api)
+    body = manifest("PodDisruptionBudget", "kt-typed")
+    created = policy.create_namespaced_pod_disruption_budget(NS, body)
+    assert created.status.disruptions_allowed == 0 and created.status.expected_pods == 0
+    core.create_namespaced_pod(
+        NS,
+        {"metadata": {"name": "kt-typed"}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+    )
+    # A pending pod is evicted whatever its budget says, as upstream.
+    core.create_namespaced_pod_eviction("kt-typed", NS, {"metadata": {"name": "kt-typed"}})
+    with pytest.raises(ApiException) as gone:
+        core.read_namespaced_pod("kt-typed", NS)
+    assert gone.value.status == 404
+    policy.delete_namespaced_pod_disruption_budget("kt-typed", NS)
