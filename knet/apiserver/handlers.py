@@ -272,14 +272,23 @@ async def _item(
         return _render(request, info, out, headers=headers)
     if method == "PATCH":
         patcher = await _read_patch(request, info.kind)
+        warnings: dict[str, str] = {}
+
+        def checked(current: dict[str, Any]) -> dict[str, Any]:
+            # fieldValidation applies to the patched object, as upstream decodes it strictly.
+            new = patcher(current)
+            if isinstance(new, dict):
+                warnings.update(_strict_check(request, info, new) or {})
+            return new
+
         out = await res.guaranteed_update(
             info,
             namespace,
             name,
-            _patch_mutator(info, name, patcher),
+            _patch_mutator(info, name, checked),
             dry_run=req.dry_run(request),
         )
-        return _render(request, info, out)
+        return _render(request, info, out, headers=warnings or None)
     if method == "DELETE":
         options = await _delete_options(request)
         out = await res.delete(info, namespace, name, options, dry_run=req.dry_run(request))

@@ -120,3 +120,32 @@ def test_unusable_data_dirs_are_one_line(
 def test_a_taken_port_is_cannot_listen(server: ApiServerProcess, tmp_path: Path) -> None:
     done = run_knet("apiserver", "--port", str(server.port), "--data-dir", str(tmp_path / "d"))
     one_line_error(done, 1, f"cannot listen on 127.0.0.1:{server.port}: ")
+
+
+def test_field_validation_on_patches(server: ApiServerProcess) -> None:
+    cms = "/api/v1/namespaces/default/configmaps"
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "kt-fv"},
+        "data": {"a": "1"},
+    }
+    assert request(server.url, "POST", cms, cm).status == 201
+    merge = "application/merge-patch+json"
+    patch = {"data": {"a": "2"}, "bogus": 1}
+    reply = request(
+        server.url, "PATCH", f"{cms}/kt-fv?fieldValidation=Strict", patch, content_type=merge
+    )
+    assert reply.status == 400, reply.body
+    assert reply.json()["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+        'strict decoding error: unknown field "bogus"'
+    )
+    assert request(server.url, "GET", f"{cms}/kt-fv").json()["data"] == {"a": "1"}
+    reply = request(
+        server.url, "PATCH", f"{cms}/kt-fv?fieldValidation=Warn", patch, content_type=merge
+    )
+    assert reply.status == 200 and reply.json()["data"] == {"a": "2"}
+    assert reply.headers["warning"] == '299 - "unknown field \\"bogus\\""'
+    reply = request(server.url, "PATCH", f"{cms}/kt-fv", {"data": {"a": "3"}}, content_type=merge)
+    assert reply.status == 200 and "warning" not in reply.headers
