@@ -4,11 +4,13 @@ shape is a cause. The checks are upstream's main ones, not every rule."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
 
-from knet.apiserver.fielderrors import Cause, invalid, not_supported, required
+from knet.api.names import is_dns1123_subdomain
+from knet.apiserver.fielderrors import Cause, forbidden, invalid, not_supported, required
 
 Causes = list[Cause]
 Validator = Callable[[dict[str, Any], dict[str, Any] | None], Causes]
@@ -19,6 +21,8 @@ VOLUME_MODES = ("Block", "Filesystem")
 PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
 POLICY_TYPES = ("Egress", "Ingress")
 LIMIT_TYPES = ("Container", "Pod", "PersistentVolumeClaim")
+PROTOCOLS = ("SCTP", "TCP", "UDP")
+_CIDR_DETAIL = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 # The PersistentVolume sources knet's model names; any other key ending a source is kept too.
 _PV_SOURCES = (
     "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "fc",
@@ -143,6 +147,12 @@ def _validate_ingress(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes
             invalid("spec.rules", [], "either `defaultBackend` or `rules` must be specified")
         )
     for i, rule in enumerate(_list(spec.get("rules"))):
+        host = _dict(rule).get("host")
+        if isinstance(host, str) and host:
+            # A wildcard host is "*." and a subdomain; upstream checks the rest as one.
+            errs = is_dns1123_subdomain(host.removeprefix("*."))
+            if errs:
+                out.append(invalid(f"spec.rules[{i}].host", host, errs[0]))
         http = _dict(_dict(rule).get("http"))
         for j, entry in enumerate(_list(http.get("paths"))):
             p = f"spec.rules[{i}].http.paths[{j}]"
@@ -166,9 +176,71 @@ def _validate_ingress_class(obj: dict[str, Any], old: dict[str, Any] | None) -> 
     return []
 
 
+def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    try:
+        return ipaddress.ip_network(value, strict=False)  # host bits allowed, as net.ParseCIDR
+    except ValueError:
+        return None
+
+
+def _ip_block(block: dict[str, Any], path: str, out: Causes) -> None:
+    cidr = block.get("cidr")
+    if not cidr:
+        out.append(required(f"{path}.cidr"))
+        return
+    network = _network(cidr)
+    if network is None:
+        out.append(invalid(f"{path}.cidr", cidr, _CIDR_DETAIL))
+        return
+    for i, text in enumerate(_list(block.get("except"))):
+        inner = _network(text)
+        if inner is None:
+            out.append(invalid(f"{path}.except[{i}]", text, _CIDR_DETAIL))
+        elif (
+            inner.version != network.version
+            or not inner.subnet_of(network)  # type: ignore[arg-type]
+            or inner == network
+        ):
+            out.append(invalid(f"{path}.except[{i}]", text, "must be a strict subset of `cidr`"))
+
+
+def _peers(peers: Any, path: str, out: Causes) -> None:
+    for i, raw in enumerate(_list(peers)):
+        peer, p = _dict(raw), f"{path}[{i}]"
+        selectors = [k for k in ("podSelector", "namespaceSelector") if peer.get(k) is not None]
+        if peer.get("ipBlock") is not None:
+            if selectors:
+                out.append(forbidden(p, "may not specify both ipBlock and another peer"))
+            _ip_block(_dict(peer["ipBlock"]), f"{p}.ipBlock", out)
+        elif not selectors:
+            out.append(required(p, "must specify a peer"))
+
+
+def _policy_ports(ports: Any, path: str, out: Causes) -> None:
+    for i, raw in enumerate(_list(ports)):
+        port, p = _dict(raw), f"{path}[{i}]"
+        _choice(port.get("protocol"), f"{p}.protocol", PROTOCOLS, out)
+        number, end = port.get("port"), port.get("endPort")
+        if isinstance(number, int) and not 1 <= number <= 65535:
+            out.append(invalid(f"{p}.port", number, "must be between 1 and 65535, inclusive"))
+        if end is not None and not isinstance(number, int):
+            out.append(
+                forbidden(f"{p}.endPort", "may not be specified when `port` is not specified")
+            )
+        elif isinstance(end, int) and isinstance(number, int) and end < number:
+            out.append(invalid(f"{p}.endPort", end, "must be greater than or equal to `port`"))
+
+
 def _validate_network_policy(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
     out: Causes = []
     spec = _dict(obj.get("spec"))
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        for i, rule in enumerate(_list(spec.get(direction))):
+            p = f"spec.{direction}[{i}]"
+            _policy_ports(_dict(rule).get("ports"), f"{p}.ports", out)
+            _peers(_dict(rule).get(peers), f"{p}.{peers}", out)
     types = _list(spec.get("policyTypes"))
     for i, kind in enumerate(types):
         _choice(kind, f"spec.policyTypes[{i}]", POLICY_TYPES, out)

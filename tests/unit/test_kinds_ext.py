@@ -412,3 +412,39 @@ def test_component_health_from_its_lease() -> None:
     assert stale["status"] == "False" and "60s ago" in stale["error"]
     missing = lease_condition(None, "kube-scheduler", NOW)
     assert missing["status"] == "False" and "--leader-elect" in missing["error"]
+
+
+def test_network_policy_peers_and_ports() -> None:
+    rule = {
+        "from": [
+            {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16", "11.0.0.0/24"]}},
+            {"ipBlock": {"cidr": "nope"}, "podSelector": {}},
+            {},
+        ],
+        "ports": [{"protocol": "ICMP", "port": 70000}, {"port": 80, "endPort": 79}],
+    }
+    assert causes("NetworkPolicy", {"spec": {"ingress": [rule]}}) == [
+        'spec.ingress[0].ports[0].protocol: Unsupported value: "ICMP": supported values: '
+        '"SCTP", "TCP", "UDP"',
+        "spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, "
+        "inclusive",
+        "spec.ingress[0].ports[1].endPort: Invalid value: 79: must be greater than or equal "
+        "to `port`",
+        'spec.ingress[0].from[0].ipBlock.except[1]: Invalid value: "11.0.0.0/24": must be a '
+        "strict subset of `cidr`",
+        "spec.ingress[0].from[1]: Forbidden: may not specify both ipBlock and another peer",
+        'spec.ingress[0].from[1].ipBlock.cidr: Invalid value: "nope": must be a valid CIDR '
+        "value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+        "spec.ingress[0].from[2]: Required value: must specify a peer",
+    ]
+    good = {"from": [{"namespaceSelector": {}}], "ports": [{"port": 53, "endPort": 60}]}
+    assert causes("NetworkPolicy", {"spec": {"egress": [good]}}) == []
+
+
+def test_ingress_hosts_are_subdomains_or_wildcards() -> None:
+    def rules(host: str) -> dict[str, Any]:
+        return {"spec": {"rules": [{"host": host}]}}
+
+    assert causes("Ingress", rules("*.kt.example")) == []
+    [cause] = causes("Ingress", rules("Bad_Host"))
+    assert cause.startswith('spec.rules[0].host: Invalid value: "Bad_Host": a lowercase RFC 1123')
