@@ -341,3 +341,19 @@ def test_python_client_typed_apis(api: client.ApiClient) -> None:
         core.read_namespaced_pod("kt-typed", NS)
     assert gone.value.status == 404
     policy.delete_namespaced_pod_disruption_budget("kt-typed", NS)
+
+
+def test_kubectl_diff_is_a_server_side_dry_run(kc: Kubectl, tmp_path: Path) -> None:
+    body = manifest("PodDisruptionBudget", "kt-diff")
+    path = write_manifest(tmp_path / "pdb.yaml", body)
+    kc.ok("apply", "-f", str(path))
+    before = kc.json("get", "pdb", "kt-diff")
+    body["spec"]["minAvailable"] = 3
+    write_manifest(path, body)
+    done = kc.run("diff", "-f", str(path))
+    assert done.returncode == 1, done.stderr  # 1: differences found
+    assert "-  minAvailable: 1" in done.stdout and "+  minAvailable: 3" in done.stdout
+    after = kc.json("get", "pdb", "kt-diff")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert after["spec"]["minAvailable"] == 1
+    kc.ok("delete", "pdb", "kt-diff")
