@@ -348,6 +348,20 @@ RESOURCES += (
         categories=("all",),
         subresources=(_status("autoscaling", "v2", "HorizontalPodAutoscaler"),),
     ),
+    # Also served in v1 (`kubectl autoscale` posts v1), converted to and from the stored v2
+    # (knet/api/hpaconvert.py). Listed after v2, so v2 stays the preferred version.
+    ResourceInfo(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        True,
+        short_names=("hpa",),
+        categories=("all",),
+        subresources=(_status("autoscaling", "v1", "HorizontalPodAutoscaler"),),
+        verbs=("create", "delete", "get", "list", "patch", "update"),
+    ),
     ResourceInfo(
         "apiregistration.k8s.io",
         "v1",

@@ -12,6 +12,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from knet.api import hpaconvert, registry
 from knet.api.registry import ResourceInfo
 from knet.apiserver import (  # noqa: F401 (register printers)
     componentstatus,
@@ -191,6 +192,8 @@ async def resource(request: web.Request) -> web.StreamResponse:
         raise errors.not_acceptable(request.headers.get("Accept", ""))
     if info.kind == "ComponentStatus":
         return await _component_statuses(request, info, target.name)
+    if info.kind == "HorizontalPodAutoscaler" and info.version == "v1":
+        return await _hpa_v1(request, info, target.namespace, target.name, target.subresource)
     if target.name is None:
         return await _collection(request, info, target.namespace)
     if target.subresource is None:
@@ -476,6 +479,54 @@ async def _component_statuses(
     items = [i for i in items if matches(info, i, labels, fields)]
     body = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": {}, "items": items}
     return _render(request, info, body, items=items)
+
+
+async def _hpa_v1(
+    request: web.Request,
+    info: ResourceInfo,
+    namespace: str | None,
+    name: str | None,
+    sub: str | None,
+) -> web.StreamResponse:
+    """autoscaling/v1 HPAs: stored as v2, converted on the way in and out (no watch in v1)."""
+    res, method, dry = _resources(request), request.method, req.dry_run(request)
+    stored = registry.by_kind(info.kind)
+    table = choose_output(request.headers.get("Accept")) is Output.TABLE
+
+    def reply(obj: dict[str, Any], status: int = 200, **kw: Any) -> web.Response:
+        # Tables are printed from the stored form, which the printer reads.
+        return _render(request, info, obj if table else hpaconvert.to_v1(obj), status, **kw)
+
+    if name is None and method == "GET" and not req.parse_bool(request.query.get("watch"), "w"):
+        labels, fields = req.selectors(request, info)
+        items, rev = await res.list_objects(stored, namespace, labels, fields)
+        shown = items if table else [hpaconvert.to_v1(i) for i in items]
+        return _render(request, info, _list_body(info, shown, rev), items=shown)
+    if name is None and method == "POST" and namespace is not None:
+        body = await _read_object(request, info, info.kind)
+        headers = _strict_check(request, info, body)
+        made = await res.create(stored, namespace, hpaconvert.to_v2(body), dry_run=dry)
+        return reply(made, 201, headers=headers)
+    if name is None or sub not in (None, "status"):
+        raise errors.method_not_allowed(method)
+    if method == "GET":
+        return reply(await res.get(stored, namespace, name))
+    if method == "PUT":
+        body = hpaconvert.to_v2(await _read_object(request, info, info.kind))
+        return reply(await res.update(stored, namespace, name, body, subresource=sub, dry_run=dry))
+    if method == "PATCH":
+        patcher = await _read_patch(request, info.kind)
+        mutate = _patch_mutator(
+            info, name, lambda current: hpaconvert.to_v2(patcher(hpaconvert.to_v1(current)))
+        )
+        out = await res.guaranteed_update(
+            stored, namespace, name, mutate, subresource=sub, dry_run=dry
+        )
+        return reply(out)
+    if method == "DELETE" and sub is None:
+        options = await _delete_options(request)
+        return reply(await res.delete(stored, namespace, name, options, dry_run=dry))
+    raise errors.method_not_allowed(method)
 
 
 # ------------------------------------------------------------------------------- bodies

@@ -39,10 +39,14 @@ def group_package(group: str, version: str) -> str:
 
 
 def _served() -> list[tuple[ResourceInfo, type[pydantic.BaseModel]]]:
+    """Each kind's preferred (first) version with its model: the models are one per kind, so
+    another version of a kind (autoscaling/v1 HPA) has no schema of its own."""
     out = []
+    seen: set[str] = set()
     for info in registry.RESOURCES:
         model = model_for(info.kind)
-        if model is not None:
+        if model is not None and info.kind not in seen:
+            seen.add(info.kind)
             out.append((info, model))
     return out
 

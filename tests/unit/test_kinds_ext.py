@@ -3,6 +3,7 @@ PodDisruptionBudget arithmetic, ComponentStatus from Leases, and the eviction de
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -448,3 +449,49 @@ def test_ingress_hosts_are_subdomains_or_wildcards() -> None:
     assert causes("Ingress", rules("*.kt.example")) == []
     [cause] = causes("Ingress", rules("Bad_Host"))
     assert cause.startswith('spec.rules[0].host: Invalid value: "Bad_Host": a lowercase RFC 1123')
+
+
+# -------------------------------------------------------------------------- HPA v1 <-> v2
+
+
+def test_hpa_v1_round_trips_through_the_stored_v2() -> None:
+    from knet.api.hpaconvert import METRICS, to_v1, to_v2
+
+    v1 = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": "web"},
+            "maxReplicas": 5,
+            "targetCPUUtilizationPercentage": 60,
+        },
+        "status": {
+            "currentReplicas": 2,
+            "desiredReplicas": 3,
+            "currentCPUUtilizationPercentage": 70,
+        },
+    }
+    v2 = to_v2(v1)
+    assert v2["apiVersion"] == "autoscaling/v2" and "annotations" not in v2["metadata"]
+    assert v2["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 60},
+            },
+        }
+    ]
+    assert v2["status"]["currentMetrics"][0]["resource"]["current"] == {"averageUtilization": 70}
+    assert to_v1(v2) == v1
+    # What v1 cannot say travels in annotations, so nothing is lost on a v1 round trip.
+    memory = {
+        "type": "Resource",
+        "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}},
+    }
+    v2["spec"]["metrics"].append(memory)
+    v2["spec"]["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": 60}}
+    back = to_v1(v2)
+    assert json.loads(back["metadata"]["annotations"][METRICS]) == [memory]
+    assert to_v2(back) == v2

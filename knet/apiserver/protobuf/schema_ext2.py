@@ -1,8 +1,8 @@
 """Protobuf field tables of the rest of the stored kinds (see schema.py for the format):
 core/v1 PersistentVolumeClaim, PersistentVolume (hostPath, nfs, local and csi sources; other
 sources are skipped as unknown fields), LimitRange and PodTemplate; networking.k8s.io/v1
-IngressClass and NetworkPolicy; autoscaling/v2 HorizontalPodAutoscaler; apiregistration.k8s.io/v1
-APIService. Field numbers are upstream's generated.proto ones.
+IngressClass and NetworkPolicy; autoscaling/v2 and v1 HorizontalPodAutoscaler;
+apiregistration.k8s.io/v1 APIService. Field numbers are upstream's generated.proto ones.
 
 Importing this module adds them to schema.MESSAGES and schema.KINDS (the package does).
 """
@@ -263,6 +263,28 @@ _AUTOSCALING: dict[str, Message] = {
     },
 }
 
+# autoscaling/v1 (what `kubectl autoscale` sends).
+_AUTOSCALING_V1: dict[str, Message] = {
+    "autoscaling.HorizontalPodAutoscaler": {
+        1: opt("metadata", "meta.ObjectMeta"),
+        2: opt("spec", "autoscaling.HorizontalPodAutoscalerSpec"),
+        3: opt("status", "autoscaling.HorizontalPodAutoscalerStatus"),
+    },
+    "autoscaling.HorizontalPodAutoscalerSpec": {
+        1: req("scaleTargetRef", "autoscaling2.CrossVersionObjectReference"),
+        2: ptr("minReplicas", INT32),
+        3: req("maxReplicas", INT32),
+        4: ptr("targetCPUUtilizationPercentage", INT32),
+    },
+    "autoscaling.HorizontalPodAutoscalerStatus": {
+        1: ptr("observedGeneration", INT64),
+        2: ptr("lastScaleTime", TIME),
+        3: req("currentReplicas", INT32),
+        4: req("desiredReplicas", INT32),
+        5: ptr("currentCPUUtilizationPercentage", INT32),
+    },
+}
+
 _APIREGISTRATION: dict[str, Message] = {
     "apiregistration.APIService": {
         1: opt("metadata", "meta.ObjectMeta"),
@@ -295,7 +317,7 @@ _APIREGISTRATION: dict[str, Message] = {
     },
 }
 
-for _table in (_VOLUMES, _NETWORKING, _AUTOSCALING, _APIREGISTRATION):
+for _table in (_VOLUMES, _NETWORKING, _AUTOSCALING, _AUTOSCALING_V1, _APIREGISTRATION):
     MESSAGES.update(_table)
 KINDS.update(
     {
@@ -306,6 +328,7 @@ KINDS.update(
         ("networking.k8s.io/v1", "IngressClass"): "networking.IngressClass",
         ("networking.k8s.io/v1", "NetworkPolicy"): "networking.NetworkPolicy",
         ("autoscaling/v2", "HorizontalPodAutoscaler"): "autoscaling2.HorizontalPodAutoscaler",
+        ("autoscaling/v1", "HorizontalPodAutoscaler"): "autoscaling.HorizontalPodAutoscaler",
         ("apiregistration.k8s.io/v1", "APIService"): "apiregistration.APIService",
     }
 )

@@ -357,3 +357,40 @@ def test_kubectl_diff_is_a_server_side_dry_run(kc: Kubectl, tmp_path: Path) -> N
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert after["spec"]["minAvailable"] == 1
     kc.ok("delete", "pdb", "kt-diff")
+
+
+def test_autoscale_posts_v1_and_reads_back_in_both_versions(
+    kc: Kubectl, server: ApiServerProcess, api: client.ApiClient
+) -> None:
+    kc.ok("create", "deployment", "kt-auto", "--image=nginx")
+    assert "autoscaled" in kc.ok(
+        "autoscale", "deployment", "kt-auto", "--max=4", "--cpu-percent=60"
+    )
+    v2 = kc.json("get", "hpa", "kt-auto")  # the preferred version
+    assert v2["apiVersion"] == "autoscaling/v2"
+    assert v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
+    out = kc.ok("get", "hpa", "kt-auto")
+    assert table_rows(out)[0][:5] == [
+        "kt-auto",
+        "Deployment/kt-auto",
+        "cpu: <unknown>/60%",
+        "1",
+        "4",
+    ]
+    v1 = client.AutoscalingV1Api(api)
+    read = v1.read_namespaced_horizontal_pod_autoscaler("kt-auto", NS)
+    assert read.spec.target_cpu_utilization_percentage == 60 and read.spec.max_replicas == 4
+    v1.patch_namespaced_horizontal_pod_autoscaler(
+        "kt-auto", NS, {"spec": {"targetCPUUtilizationPercentage": 75}}
+    )
+    assert kc.json("get", "hpa", "kt-auto")["spec"]["metrics"][0]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 75,
+    }
+    listed = v1.list_namespaced_horizontal_pod_autoscaler(NS).items
+    assert [h.spec.target_cpu_utilization_percentage for h in listed] == [75]
+    path = f"/apis/autoscaling/v1/namespaces/{NS}/horizontalpodautoscalers"
+    assert request(server.url, "GET", f"{path}?watch=1").status == 405
+    v1.delete_namespaced_horizontal_pod_autoscaler("kt-auto", NS)
+    assert kc.fails("get", "hpa", "kt-auto").startswith("Error from server (NotFound)")
+    kc.ok("delete", "deployment", "kt-auto")
