@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from knet.apiserver import server as apiserver
 from knet.client import ApiClient
@@ -38,10 +41,16 @@ def _local_url(args: argparse.Namespace) -> str:
     return f"http://{host}:{args.port}"
 
 
+def _running(task: asyncio.Task[Any]) -> bool:
+    return not task.done()
+
+
 async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -> int:
     ready, api_stop = asyncio.Event(), asyncio.Event()
     config = apiserver.config_from_args(args)
-    api = asyncio.create_task(apiserver.serve(config, ready, api_stop))
+    # ComponentStatus reads these: the loops below run in this process, not behind a Lease.
+    probes: dict[str, Callable[[], bool]] = {}
+    api = asyncio.create_task(apiserver.serve(config, ready, api_stop, probes))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait({api, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if api.done():
@@ -53,6 +62,8 @@ async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -
         asyncio.create_task(manager.run_manager(client, options), name="controller-manager"),
         asyncio.create_task(Scheduler(client).run(), name="scheduler"),
     ]
+    for task in loops:
+        probes[task.get_name()] = functools.partial(_running, task)
     # Stop in reverse order on SIGTERM/SIGINT: the loops first, while the API is still there
     # for them to finish against, then the API server.
     stop = stop_on_signals()

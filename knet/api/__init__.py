@@ -1,6 +1,10 @@
 """Typed Kubernetes models shared by the apiserver, the client, the controllers and the node
 agents. Pydantic v2, camelCase on the wire, unknown fields kept. No I/O."""
 
+from knet.api.apiregistration import (
+    APIService,
+    APIServiceList,
+)
 from knet.api.apps import (
     ControllerRevision,
     ControllerRevisionList,
@@ -25,6 +29,10 @@ from knet.api.autoscaling import (
     Scale,
     ScaleSpec,
     ScaleStatus,
+)
+from knet.api.autoscalingv2 import (
+    HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerList,
 )
 from knet.api.base import (
     IntOrString,
@@ -105,6 +113,22 @@ from knet.api.core import (
     TCPSocketAction,
     Toleration,
 )
+from knet.api.corestore import (
+    ComponentStatus,
+    ComponentStatusList,
+    LimitRange,
+    LimitRangeList,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    PersistentVolumeClaimList,
+    PersistentVolumeList,
+    PodTemplate,
+    PodTemplateList,
+    ResourceQuota,
+    ResourceQuotaList,
+    ServiceAccount,
+    ServiceAccountList,
+)
 from knet.api.discovery import (
     Endpoint,
     EndpointConditions,
@@ -125,6 +149,19 @@ from knet.api.meta import (
     OwnerReference,
     TypeMeta,
 )
+from knet.api.networking import (
+    Ingress,
+    IngressClass,
+    IngressClassList,
+    IngressList,
+    NetworkPolicy,
+    NetworkPolicyList,
+)
+from knet.api.policy import (
+    Eviction,
+    PodDisruptionBudget,
+    PodDisruptionBudgetList,
+)
 from knet.api.replication import ReplicationController, ReplicationControllerList
 from knet.api.status import (
     Status,
@@ -137,8 +174,12 @@ from knet.api.status import (
 )
 
 __all__ = [
+    "APIService",
+    "APIServiceList",
     "Binding",
     "ClientIPConfig",
+    "ComponentStatus",
+    "ComponentStatusList",
     "Condition",
     "ConditionBase",
     "ConfigMap",
@@ -176,11 +217,18 @@ __all__ = [
     "Event",
     "EventList",
     "EventSource",
+    "Eviction",
     "ExecAction",
     "GRPCAction",
     "HTTPGetAction",
     "HTTPHeader",
+    "HorizontalPodAutoscaler",
+    "HorizontalPodAutoscalerList",
     "HostIP",
+    "Ingress",
+    "IngressClass",
+    "IngressClassList",
+    "IngressList",
     "IntOrString",
     "JSONObject",
     "Job",
@@ -193,6 +241,8 @@ __all__ = [
     "Lease",
     "LeaseList",
     "LeaseSpec",
+    "LimitRange",
+    "LimitRangeList",
     "ListMeta",
     "LoadBalancerIngress",
     "LoadBalancerStatus",
@@ -202,6 +252,8 @@ __all__ = [
     "NamespaceList",
     "NamespaceSpec",
     "NamespaceStatus",
+    "NetworkPolicy",
+    "NetworkPolicyList",
     "Node",
     "NodeAddress",
     "NodeCondition",
@@ -212,12 +264,20 @@ __all__ = [
     "ObjectMeta",
     "ObjectReference",
     "OwnerReference",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "PersistentVolumeClaimList",
+    "PersistentVolumeList",
     "Pod",
     "PodCondition",
+    "PodDisruptionBudget",
+    "PodDisruptionBudgetList",
     "PodIP",
     "PodList",
     "PodSpec",
     "PodStatus",
+    "PodTemplate",
+    "PodTemplateList",
     "PodTemplateSpec",
     "Probe",
     "Quantity",
@@ -228,6 +288,8 @@ __all__ = [
     "ReplicaSetStatus",
     "ReplicationController",
     "ReplicationControllerList",
+    "ResourceQuota",
+    "ResourceQuotaList",
     "ResourceRequirements",
     "RollingUpdateDeployment",
     "Scale",
@@ -236,6 +298,8 @@ __all__ = [
     "Secret",
     "SecretList",
     "Service",
+    "ServiceAccount",
+    "ServiceAccountList",
     "ServiceList",
     "ServicePort",
     "ServiceSpec",

@@ -13,12 +13,13 @@ from knet.apiserver import handlers, health, metrics, streaming
 from knet.apiserver import printers_workloads as _printers_workloads  # registers its printers
 from knet.apiserver import validation_workloads as _validation_workloads  # registers validators
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
+from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
-from knet.apiserver.keys import CONFIG, RESOURCES, STOPPING, STORE
+from knet.apiserver.keys import CONFIG, LOCAL_PROBES, RESOURCES, STOPPING, STORE
 from knet.apiserver.resources import Resources
 from knet.apiserver.watchcache import WatchCaches
-from knet.storage import StoreTimeoutError, StoreUnavailableError
+from knet.storage import StoreError, StoreTimeoutError, StoreUnavailableError
 from knet.storage.options import open_store
 
 log = logging.getLogger("knet.apiserver")
@@ -29,7 +30,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _status_response(err: ApiError) -> web.Response:
-    return handlers.json_response(err.status(), status=err.code, headers=err.headers)
+    return handlers.status_response(err.status(), err.code, err.headers)
 
 
 @web.middleware
@@ -64,11 +65,12 @@ def _parse_port_range(text: str) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def make_app(config: ApiServerConfig) -> web.Application:
+def make_app(config: ApiServerConfig, local_probes: LocalProbes | None = None) -> web.Application:
     # Bodies are capped at 3 MiB by the handlers with a Status; aiohttp's own cap sits above it.
     app = web.Application(middlewares=[status_errors], client_max_size=64 * 1024 * 1024)
     app[CONFIG] = config
     app[STOPPING] = asyncio.Event()
+    app[LOCAL_PROBES] = local_probes if local_probes is not None else {}
 
     async def end_watches(app: web.Application) -> None:
         app[STOPPING].set()
@@ -76,9 +78,12 @@ def make_app(config: ApiServerConfig) -> web.Application:
     app.on_shutdown.append(end_watches)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        store = await open_store(
-            config.store, data_dir=config.data_dir, history_window=config.history_window
-        )
+        try:
+            store = await open_store(
+                config.store, data_dir=config.data_dir, history_window=config.history_window
+            )
+        except OSError as e:  # a data dir that is a file, unwritable, on a full disk, ...
+            raise StoreError(f"{config.data_dir}: {e.strerror or e}") from e
         lo, hi = _parse_port_range(config.service_node_port_range)
         resources = Resources(
             store,
@@ -111,6 +116,7 @@ def make_app(config: ApiServerConfig) -> web.Application:
     r.add_get("/api", handlers.api_root)
     r.add_get("/apis", handlers.apis_root)
     r.add_get("/apis/{group}", handlers.api_group)
+    r.add_get("/openapi/v2", handlers.openapi_v2)
     r.add_get("/openapi/v3", handlers.openapi_root)
     r.add_get("/openapi/v3/{tail:.*}", handlers.openapi_group_version)
     r.add_route("*", "/api/{tail:.+}", handlers.resource)

@@ -1,10 +1,13 @@
-"""Discovery documents, legacy and aggregated (apidiscovery.k8s.io v2 / v2beta1). Pure."""
+"""Discovery documents, legacy and aggregated (apidiscovery.k8s.io v2 / v2beta1), and
+`/version`. Pure but for the build facts buildinfo.py reads once."""
 
 from __future__ import annotations
 
+import platform
 from typing import Any
 
 from knet.api.registry import ResourceInfo, group_versions, resources_in
+from knet.apiserver import buildinfo
 
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
 
@@ -138,14 +141,16 @@ def aggregated(core: bool, version_tag: str) -> dict[str, Any]:
 
 def version_info() -> dict[str, str]:
     # The machine's kubectl is a dispatcher that picks its client by this minor: keep it "32".
+    commit = buildinfo.git_commit()
     return {
         "major": "1",
         "minor": "32",
         "gitVersion": "v1.32.0-knet",
-        "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean",
-        "buildDate": "2026-11-22T00:00:00Z",
-        "goVersion": "go1.23.0",
-        "compiler": "gc",
-        "platform": "linux/amd64",
+        "gitCommit": commit,
+        # Whether the tree had changes is not known without running git: left empty.
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": f"python{platform.python_version()}",
+        "compiler": "cpython",
+        "platform": buildinfo.go_platform(),
     }

@@ -32,6 +32,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
+        """The Status body, its keys in kube-apiserver's order (some clients compare bytes)."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -39,11 +40,21 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details is not None:
-            body["details"] = self.details
+            body["details"] = ordered_details(self.details)
+        body["code"] = self.code
         return body
+
+
+# metav1.StatusDetails' fields in Go's order; all omitempty.
+_DETAIL_KEYS = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+
+
+def ordered_details(details: dict[str, Any]) -> dict[str, Any]:
+    """Details as Go encodes them: its field order, empty fields (the core group's "") left out."""
+    known = {k: details[k] for k in _DETAIL_KEYS if details.get(k) not in (None, "", [], 0)}
+    return {**known, **{k: v for k, v in details.items() if k not in _DETAIL_KEYS}}
 
 
 def _details(info: ResourceInfo, name: str) -> dict[str, Any]:

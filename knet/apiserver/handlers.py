@@ -12,13 +12,23 @@ import orjson
 import yaml
 from aiohttp import web
 
+from knet.api import hpaconvert, registry
 from knet.api.registry import ResourceInfo
-from knet.apiserver import discovery, errors, openapi, printers
+from knet.apiserver import (  # noqa: F401 (register printers)
+    componentstatus,
+    discovery,
+    errors,
+    eviction,
+    openapi,
+    printers,
+    printers_core_ext,
+    printers_groups,
+)
 from knet.apiserver import request as req
 from knet.apiserver.deletion import DeleteOptions
 from knet.apiserver.discovery import AGGREGATED_CONTENT_TYPE
 from knet.apiserver.errors import ApiError
-from knet.apiserver.keys import CONFIG, RESOURCES
+from knet.apiserver.keys import CONFIG, LOCAL_PROBES, RESOURCES, STORE
 from knet.apiserver.negotiation import (
     Output,
     aggregated_discovery_version,
@@ -32,6 +42,7 @@ from knet.apiserver.patch import (
     apply_strategic_merge_patch,
 )
 from knet.apiserver.resources import Resources
+from knet.apiserver.selection import matches
 from knet.apiserver.streaming.exec import pod_stream
 from knet.apiserver.streaming.logs import pod_log
 from knet.apiserver.watch import serve_watch
@@ -43,6 +54,14 @@ def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type=JSON, headers=headers)
+
+
+def status_response(
+    status: dict[str, Any], code: int, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A Status body as kube-apiserver writes it: JSON and a trailing newline."""
+    body = orjson.dumps(status) + b"\n"
+    return web.Response(body=body, status=code, content_type=JSON, headers=headers)
 
 
 def _render(
@@ -123,6 +142,17 @@ async def openapi_root(request: web.Request) -> web.Response:
     return json_response(openapi.root_document())
 
 
+async def openapi_v2(request: web.Request) -> web.Response:
+    """JSON when the client takes it. kubectl asks for protobuf only, which is not served: a
+    404 tells it to use its compiled-in types, as before this document existed."""
+    if choose_output(request.headers.get("Accept")) not in (Output.JSON,):
+        raise errors.path_not_found()
+    etag = openapi.swagger_etag()
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
+    return json_response(openapi.swagger_document(), headers={"ETag": etag})
+
+
 async def openapi_group_version(request: web.Request) -> web.Response:
     parts = [p for p in request.match_info["tail"].split("/") if p]
     if len(parts) == 2 and parts[0] == "api":
@@ -154,6 +184,10 @@ async def resource(request: web.Request) -> web.StreamResponse:
     # answer is refused with 406.
     if choose_output(request.headers.get("Accept")) is None:
         raise errors.not_acceptable(request.headers.get("Accept", ""))
+    if info.kind == "ComponentStatus":
+        return await _component_statuses(request, info, target.name)
+    if info.kind == "HorizontalPodAutoscaler" and info.version == "v1":
+        return await _hpa_v1(request, info, target.namespace, target.name, target.subresource)
     if target.name is None:
         return await _collection(request, info, target.namespace)
     if target.subresource is None:
@@ -235,14 +269,23 @@ async def _item(
         return _render(request, info, out, headers=headers)
     if method == "PATCH":
         patcher = await _read_patch(request, info.kind)
+        warnings: dict[str, str] = {}
+
+        def checked(current: dict[str, Any]) -> dict[str, Any]:
+            # fieldValidation applies to the patched object, as upstream decodes it strictly.
+            new = patcher(current)
+            if isinstance(new, dict):
+                warnings.update(_strict_check(request, info, new) or {})
+            return new
+
         out = await res.guaranteed_update(
             info,
             namespace,
             name,
-            _patch_mutator(info, name, patcher),
+            _patch_mutator(info, name, checked),
             dry_run=req.dry_run(request),
         )
-        return _render(request, info, out)
+        return _render(request, info, out, headers=warnings or None)
     if method == "DELETE":
         options = await _delete_options(request)
         out = await res.delete(info, namespace, name, options, dry_run=req.dry_run(request))
@@ -290,6 +333,8 @@ async def _subresource(
     if sub in ("exec", "attach", "portforward"):
         assert namespace is not None
         return await pod_stream(request, res, namespace, name, sub)
+    if sub == "eviction":
+        return await _eviction(request, res, info, namespace, name)
     raise errors.path_not_found()
 
 
@@ -395,10 +440,90 @@ async def _binding(
     # Binding sets spec.nodeName, which pod update validation forbids; the "binding" subresource
     # tells Resources to validate the result as an object instead (as upstream's binding REST).
     await res.guaranteed_update(info, namespace, name, mutate, subresource="binding")
-    return json_response(
+    return status_response(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
-        status=201,
+        201,
     )
+
+
+async def _eviction(
+    request: web.Request, res: Resources, info: ResourceInfo, namespace: str | None, name: str
+) -> web.StreamResponse:
+    if request.method != "POST":
+        raise errors.method_not_allowed(request.method)
+    assert namespace is not None
+    body = await _read_object(request, info, "Eviction")
+    options = eviction.check_body(body, namespace, name)
+    out = await eviction.evict(res, namespace, name, options, dry_run=req.dry_run(request))
+    return status_response(out, 201)
+
+
+async def _component_statuses(
+    request: web.Request, info: ResourceInfo, name: str | None
+) -> web.StreamResponse:
+    """Read-only, computed on each read (componentstatus.py): get and list, no watch."""
+    if request.method != "GET" or req.parse_bool(request.query.get("watch"), "watch"):
+        raise errors.method_not_allowed(request.method)
+    items = await componentstatus.component_statuses(
+        request.app[STORE], request.app.get(LOCAL_PROBES, {})
+    )
+    if name is not None:
+        for item in items:
+            if item["metadata"]["name"] == name:
+                return _render(request, info, item)
+        raise errors.not_found(info, name)
+    labels, fields = req.selectors(request, info)
+    items = [i for i in items if matches(info, i, labels, fields)]
+    body = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": {}, "items": items}
+    return _render(request, info, body, items=items)
+
+
+async def _hpa_v1(
+    request: web.Request,
+    info: ResourceInfo,
+    namespace: str | None,
+    name: str | None,
+    sub: str | None,
+) -> web.StreamResponse:
+    """autoscaling/v1 HPAs: stored as v2, converted on the way in and out (no watch in v1)."""
+    res, method, dry = _resources(request), request.method, req.dry_run(request)
+    stored = registry.by_kind(info.kind)
+    table = choose_output(request.headers.get("Accept")) is Output.TABLE
+
+    def reply(obj: dict[str, Any], status: int = 200, **kw: Any) -> web.Response:
+        # Tables are printed from the stored form, which the printer reads.
+        return _render(request, info, obj if table else hpaconvert.to_v1(obj), status, **kw)
+
+    if name is None and method == "GET" and not req.parse_bool(request.query.get("watch"), "w"):
+        labels, fields = req.selectors(request, info)
+        items, rev = await res.list_objects(stored, namespace, labels, fields)
+        shown = items if table else [hpaconvert.to_v1(i) for i in items]
+        return _render(request, info, _list_body(info, shown, rev), items=shown)
+    if name is None and method == "POST" and namespace is not None:
+        body = await _read_object(request, info, info.kind)
+        headers = _strict_check(request, info, body)
+        made = await res.create(stored, namespace, hpaconvert.to_v2(body), dry_run=dry)
+        return reply(made, 201, headers=headers)
+    if name is None or sub not in (None, "status"):
+        raise errors.method_not_allowed(method)
+    if method == "GET":
+        return reply(await res.get(stored, namespace, name))
+    if method == "PUT":
+        body = hpaconvert.to_v2(await _read_object(request, info, info.kind))
+        return reply(await res.update(stored, namespace, name, body, subresource=sub, dry_run=dry))
+    if method == "PATCH":
+        patcher = await _read_patch(request, info.kind)
+        mutate = _patch_mutator(
+            info, name, lambda current: hpaconvert.to_v2(patcher(hpaconvert.to_v1(current)))
+        )
+        out = await res.guaranteed_update(
+            stored, namespace, name, mutate, subresource=sub, dry_run=dry
+        )
+        return reply(out)
+    if method == "DELETE" and sub is None:
+        options = await _delete_options(request)
+        return reply(await res.delete(stored, namespace, name, options, dry_run=dry))
+    raise errors.method_not_allowed(method)
 
 
 # ------------------------------------------------------------------------------- bodies
@@ -430,7 +555,9 @@ def _strict_check(
             f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
             f"strict decoding error: {text}"
         )
-    return {"Warning": f'299 - "{text}"'}
+    # One warning per field, as upstream; quotes escaped inside the quoted warn-text (RFC 9111).
+    warnings = (f'299 - "unknown field \\"{u}\\""' for u in unknown)
+    return {"Warning": ", ".join(warnings)}
 
 
 async def _read_patch(

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.resources import Resources
 from knet.storage import Store
@@ -16,3 +17,5 @@ RESOURCES = web.AppKey("resources", Resources)
 # Set when the server begins to stop: open watches end their streams cleanly instead of
 # holding shutdown up until their timeouts.
 STOPPING = web.AppKey("stopping", asyncio.Event)
+# Health probes of the components run in this process (`knet server`), for ComponentStatus.
+LOCAL_PROBES = web.AppKey("local_probes", LocalProbes)

@@ -12,6 +12,7 @@ from typing import Any
 
 from knet.api.selectors import format_label_selector, format_labels
 from knet.api.times import parse_time_or_none
+from knet.apiserver import printcells as cells
 from knet.apiserver import printers as base
 
 _NAME = "Name of the object, unique within its namespace."
@@ -21,7 +22,7 @@ _IMAGES = "Images of the containers in the pod template."
 
 
 def columns() -> dict[str, tuple[dict[str, Any], ...]]:
-    col = base._col
+    col = cells._col
     wide = (
         col("Containers", _CONTAINERS, priority=1),
         col("Images", _IMAGES, priority=1),
@@ -82,88 +83,88 @@ def columns() -> dict[str, tuple[dict[str, Any], ...]]:
 
 
 def _selector(value: Any) -> str:
-    return format_label_selector(base._dict(value))
+    return format_label_selector(cells._dict(value))
 
 
 def _template_cells(template: Any, selector: str) -> list[Any]:
-    names, images = base._containers_cells(base._get(template, "spec"))
+    names, images = cells._containers_cells(cells._get(template, "spec"))
     return [names, images, selector]
 
 
 def _daemonset_cells(ds: dict[str, Any], now: datetime) -> list[Any]:
-    meta, spec, st = (base._dict(ds.get(k)) for k in ("metadata", "spec", "status"))
-    node_selector = base._dict(base._get(spec, "template", "spec", "nodeSelector"))
+    meta, spec, st = (cells._dict(ds.get(k)) for k in ("metadata", "spec", "status"))
+    node_selector = cells._dict(cells._get(spec, "template", "spec", "nodeSelector"))
     return [
-        base._str(meta.get("name")),
-        base._int(st.get("desiredNumberScheduled")),
-        base._int(st.get("currentNumberScheduled")),
-        base._int(st.get("numberReady")),
-        base._int(st.get("updatedNumberScheduled")),
-        base._int(st.get("numberAvailable")),
+        cells._str(meta.get("name")),
+        cells._int(st.get("desiredNumberScheduled")),
+        cells._int(st.get("currentNumberScheduled")),
+        cells._int(st.get("numberReady")),
+        cells._int(st.get("updatedNumberScheduled")),
+        cells._int(st.get("numberAvailable")),
         format_labels(node_selector),
-        base._since(meta.get("creationTimestamp"), now),
+        cells._since(meta.get("creationTimestamp"), now),
         *_template_cells(spec.get("template"), _selector(spec.get("selector"))),
     ]
 
 
 def _statefulset_cells(sts: dict[str, Any], now: datetime) -> list[Any]:
-    meta, spec, st = (base._dict(sts.get(k)) for k in ("metadata", "spec", "status"))
-    names, images = base._containers_cells(base._get(spec, "template", "spec"))
+    meta, spec, st = (cells._dict(sts.get(k)) for k in ("metadata", "spec", "status"))
+    names, images = cells._containers_cells(cells._get(spec, "template", "spec"))
     return [
-        base._str(meta.get("name")),
-        f"{base._int(st.get('readyReplicas'))}/{base._int(spec.get('replicas'), default=1)}",
-        base._since(meta.get("creationTimestamp"), now),
+        cells._str(meta.get("name")),
+        f"{cells._int(st.get('readyReplicas'))}/{cells._int(spec.get('replicas'), default=1)}",
+        cells._since(meta.get("creationTimestamp"), now),
         names,
         images,
     ]
 
 
 def _controller_name(meta: dict[str, Any]) -> str:
-    for ref in base._dicts(meta.get("ownerReferences")):
+    for ref in cells._dicts(meta.get("ownerReferences")):
         if ref.get("controller") is True:
-            group = base._str(ref.get("apiVersion")).rpartition("/")[0]
-            kind = base._str(ref.get("kind"))
+            group = cells._str(ref.get("apiVersion")).rpartition("/")[0]
+            kind = cells._str(ref.get("kind"))
             group_kind = f"{kind}.{group}" if group else kind
-            return f"{group_kind.lower()}/{base._str(ref.get('name'))}"
-    return base.NONE
+            return f"{group_kind.lower()}/{cells._str(ref.get('name'))}"
+    return cells.NONE
 
 
 def _controllerrevision_cells(cr: dict[str, Any], now: datetime) -> list[Any]:
-    meta = base._dict(cr.get("metadata"))
+    meta = cells._dict(cr.get("metadata"))
     return [
-        base._str(meta.get("name")),
+        cells._str(meta.get("name")),
         _controller_name(meta),
-        base._int(cr.get("revision")),
-        base._since(meta.get("creationTimestamp"), now),
+        cells._int(cr.get("revision")),
+        cells._since(meta.get("creationTimestamp"), now),
     ]
 
 
 def _rc_cells(rc: dict[str, Any], now: datetime) -> list[Any]:
-    meta, spec, st = (base._dict(rc.get(k)) for k in ("metadata", "spec", "status"))
+    meta, spec, st = (cells._dict(rc.get(k)) for k in ("metadata", "spec", "status"))
     return [
-        base._str(meta.get("name")),
-        base._int(spec.get("replicas"), default=1),
-        base._int(st.get("replicas")),
-        base._int(st.get("readyReplicas")),
-        base._since(meta.get("creationTimestamp"), now),
-        *_template_cells(spec.get("template"), format_labels(base._dict(spec.get("selector")))),
+        cells._str(meta.get("name")),
+        cells._int(spec.get("replicas"), default=1),
+        cells._int(st.get("replicas")),
+        cells._int(st.get("readyReplicas")),
+        cells._since(meta.get("creationTimestamp"), now),
+        *_template_cells(spec.get("template"), format_labels(cells._dict(spec.get("selector")))),
     ]
 
 
 def _has_condition(status: dict[str, Any], ctype: str) -> bool:
     return any(
         c.get("type") == ctype and c.get("status") == "True"
-        for c in base._dicts(status.get("conditions"))
+        for c in cells._dicts(status.get("conditions"))
     )
 
 
 def job_status_cell(job: dict[str, Any]) -> str:
-    st = base._dict(job.get("status"))
+    st = cells._dict(job.get("status"))
     if _has_condition(st, "Complete"):
         return "Complete"
     if _has_condition(st, "Failed"):
         return "Failed"
-    if base._get(job, "metadata", "deletionTimestamp"):
+    if cells._get(job, "metadata", "deletionTimestamp"):
         return "Terminating"
     for ctype in ("SuccessCriteriaMet", "FailureTarget", "Suspended"):
         if _has_condition(st, ctype):
@@ -185,35 +186,35 @@ def _duration(st: dict[str, Any], now: datetime) -> str:
     start = parse_time_or_none(st.get("startTime"))
     if start is None:
         return ""
-    end = parse_time_or_none(st.get("completionTime")) or base._aware(now)
-    return base.human_duration((end - start).total_seconds())
+    end = parse_time_or_none(st.get("completionTime")) or cells._aware(now)
+    return cells.human_duration((end - start).total_seconds())
 
 
 def _job_cells(job: dict[str, Any], now: datetime) -> list[Any]:
-    meta, spec, st = (base._dict(job.get(k)) for k in ("metadata", "spec", "status"))
+    meta, spec, st = (cells._dict(job.get(k)) for k in ("metadata", "spec", "status"))
     return [
-        base._str(meta.get("name")),
+        cells._str(meta.get("name")),
         job_status_cell(job),
-        _completions(spec, base._int(st.get("succeeded"))),
+        _completions(spec, cells._int(st.get("succeeded"))),
         _duration(st, now),
-        base._since(meta.get("creationTimestamp"), now),
+        cells._since(meta.get("creationTimestamp"), now),
         *_template_cells(spec.get("template"), _selector(spec.get("selector"))),
     ]
 
 
 def _cronjob_cells(cj: dict[str, Any], now: datetime) -> list[Any]:
-    meta, spec, st = (base._dict(cj.get(k)) for k in ("metadata", "spec", "status"))
-    job_spec = base._dict(base._get(spec, "jobTemplate", "spec"))
+    meta, spec, st = (cells._dict(cj.get(k)) for k in ("metadata", "spec", "status"))
+    job_spec = cells._dict(cells._get(spec, "jobTemplate", "spec"))
     suspend = spec.get("suspend")
     last = st.get("lastScheduleTime")
     return [
-        base._str(meta.get("name")),
-        base._str(spec.get("schedule")),
-        base._str(spec.get("timeZone")) or base.NONE,
-        base.UNSET if not isinstance(suspend, bool) else str(suspend),
-        len(base._list(st.get("active"))),
-        base._since(last, now) if last else base.NONE,
-        base._since(meta.get("creationTimestamp"), now),
+        cells._str(meta.get("name")),
+        cells._str(spec.get("schedule")),
+        cells._str(spec.get("timeZone")) or cells.NONE,
+        cells.UNSET if not isinstance(suspend, bool) else str(suspend),
+        len(cells._list(st.get("active"))),
+        cells._since(last, now) if last else cells.NONE,
+        cells._since(meta.get("creationTimestamp"), now),
         *_template_cells(job_spec.get("template"), _selector(job_spec.get("selector"))),
     ]
 

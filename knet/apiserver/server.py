@@ -7,7 +7,9 @@ import asyncio
 import logging
 from pathlib import Path
 
+from knet.apiserver.allocators import ClusterIPAllocator
 from knet.apiserver.app import make_app
+from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.component import fail, run_main, serve_http, setup_logging, stop_on_signals
 from knet.storage import StoreError
@@ -81,11 +83,13 @@ async def serve(
     config: ApiServerConfig,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    local_probes: LocalProbes | None = None,
 ) -> None:
-    """Serve until ``stop`` is set (SIGTERM/SIGINT when None); ``ready`` is set once listening."""
+    """Serve until ``stop`` is set (SIGTERM/SIGINT when None); ``ready`` is set once listening.
+    ``local_probes``: health of components run in this process, for ComponentStatus."""
     # handler_cancellation: a client that hangs up on a watch ends its handler at once.
     runner = await serve_http(
-        make_app(config),
+        make_app(config, local_probes),
         config.bind_address,
         config.port,
         unix_socket=config.unix_socket,
@@ -103,6 +107,10 @@ async def serve(
 
 def check_config(config: ApiServerConfig) -> str | None:
     """What is wrong with the flags, in one line; None if nothing."""
+    try:
+        ClusterIPAllocator(config.service_cluster_ip_range)
+    except ValueError as e:
+        return f"--service-cluster-ip-range: {e}"
     try:
         lo, hi = (int(x) for x in config.service_node_port_range.split("-", 1))
         if not 0 < lo <= hi < 65536:

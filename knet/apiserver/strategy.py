@@ -10,6 +10,7 @@ from typing import Any
 from knet.api.registry import ResourceInfo
 from knet.api.times import now_rfc3339
 from knet.apiserver.secretdata import default_configmap, default_secret
+from knet.apiserver.strategy_ext import apply_defaults_ext, initial_status_ext
 from knet.apiserver.strategy_workloads import apply_workload_defaults, prepare_workload_create
 
 # Metadata only the server sets: a client's values give way to the stored ones.
@@ -117,6 +118,8 @@ def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
             spec.setdefault("finalizers", ["kubernetes"])
+    elif kind == "PodTemplate" and isinstance(obj.get("template"), dict):
+        default_pod_spec(obj["template"].get("spec"))
     elif kind == "Lease":
         obj.setdefault("spec", {})
     elif kind == "Secret":
@@ -128,6 +131,7 @@ def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
     elif kind == "EndpointSlice" and obj.get("endpoints") is None:
         # Upstream decodes a missing list as empty; clients' models require the field.
         obj["endpoints"] = []
+    apply_defaults_ext(info, obj)
 
 
 # ---------------------------------------------------------------------------- create / update
@@ -162,6 +166,7 @@ def prepare_for_create(info: ResourceInfo, obj: dict[str, Any], namespace: str |
     elif info.kind == "Service":
         obj["status"] = {"loadBalancer": {}}
     prepare_workload_create(info.kind, obj)
+    initial_status_ext(info, obj)
 
 
 def prepare_for_update(

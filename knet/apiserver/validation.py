@@ -38,6 +38,7 @@ from knet.apiserver.fielderrors import (
     too_many,
 )
 from knet.apiserver.podvolumes import validate_volumes
+from knet.apiserver.validation_ext import VALIDATORS as VALIDATORS_EXT
 
 __all__ = [
     "Cause",
@@ -795,6 +796,7 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Causes]
     "ConfigMap": validate_configmap,
     "Secret": validate_secret,
 }
+_VALIDATORS.update(VALIDATORS_EXT)
 
 
 def validate_object(

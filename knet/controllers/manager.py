@@ -23,6 +23,7 @@ from knet.controllers.cidrset import CidrSet
 from knet.controllers.cronjob import CronJobController
 from knet.controllers.daemonset import DaemonSetController
 from knet.controllers.deployment import DeploymentController
+from knet.controllers.disruption import DisruptionController
 from knet.controllers.endpointslice import EndpointSliceController
 from knet.controllers.garbagecollector import GarbageCollector
 from knet.controllers.job import JobController
@@ -48,6 +49,7 @@ ALL_CONTROLLERS = (
     "daemonset",
     "cronjob",
     "statefulset",
+    "disruption",
 )
 LEASE_NAME = "kube-controller-manager"
 
@@ -117,6 +119,8 @@ def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[C
         out.append(CronJobController(ctx))
     if "statefulset" in wanted:
         out.append(StatefulSetController(ctx))
+    if "disruption" in wanted:
+        out.append(DisruptionController(ctx))
     return out
 
 

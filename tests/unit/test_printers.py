@@ -1078,8 +1078,8 @@ def test_lease_cells(spec: Any, holder: str) -> None:
     ],
 )
 def test_default_printer_created_at(created: Any, expected: str) -> None:
-    obj = {"kind": "ServiceAccount", "metadata": {"name": "sa", "creationTimestamp": created}}
-    assert row_cells("serviceaccounts", obj, NOW) == ["sa", expected]
+    obj = {"kind": "Widget", "metadata": {"name": "sa", "creationTimestamp": created}}
+    assert row_cells("widgets", obj, NOW) == ["sa", expected]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1113,7 +1113,8 @@ EXPECTED_COLUMNS = {
     "leases": (["Name", "Holder", "Age"], []),
     "configmaps": (["Name", "Data", "Age"], []),
     "secrets": (["Name", "Type", "Data", "Age"], []),
-    "serviceaccounts": (["Name", "Created At"], []),
+    "serviceaccounts": (["Name", "Secrets", "Age"], []),
+    "widgets": (["Name", "Created At"], []),  # no printer: upstream's default
 }
 
 
@@ -1149,11 +1150,11 @@ def test_column_types_follow_upstream() -> None:
     types = {c["name"]: c["type"] for c in column_definitions("replicasets")}
     assert types["Desired"] == types["Current"] == types["Ready"] == "integer"
     assert {c["type"] for c in column_definitions("pods")} == {"string"}
-    assert column_definitions("serviceaccounts")[1] == {
+    assert column_definitions("widgets")[1] == {
         "name": "Created At",
         "type": "date",
         "format": "",
-        "description": column_definitions("serviceaccounts")[1]["description"],
+        "description": column_definitions("widgets")[1]["description"],
         "priority": 0,
     }
 
@@ -1182,6 +1183,7 @@ REALISTIC: dict[str, dict[str, Any]] = {
     "configmaps": {"metadata": meta("cfg"), "data": {"a": "b"}},
     "secrets": {"metadata": meta("s"), "type": "Opaque", "data": {"a": "Yg=="}},
     "serviceaccounts": {"metadata": meta("sa"), "secrets": [{"name": "tok"}]},
+    "widgets": {"metadata": meta("w")},
 }
 
 
@@ -1291,9 +1293,7 @@ def test_build_table_marks_finished_pods_completed() -> None:
 
 
 def test_build_table_default_printer_for_unlisted_resource() -> None:
-    table = build_table(
-        "serviceaccounts", [REALISTIC["serviceaccounts"]], now=NOW, resource_version="3"
-    )
+    table = build_table("widgets", [REALISTIC["serviceaccounts"]], now=NOW, resource_version="3")
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Created At"]
     assert table["rows"][0]["cells"] == ["sa", ago(300)]
 
@@ -1379,7 +1379,7 @@ _JSON = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(resource=st.sampled_from([*PRINTED, "serviceaccounts"]), obj=st.dictionaries(_KEYS, _JSON))
+@given(resource=st.sampled_from([*PRINTED, "widgets"]), obj=st.dictionaries(_KEYS, _JSON))
 def test_malformed_objects_never_raise(resource: str, obj: dict[str, Any]) -> None:
     cells = row_cells(resource, obj, NOW)
     assert len(cells) == len(column_definitions(resource))

@@ -6,7 +6,8 @@ Responses stay JSON: client-go decodes by the response's Content-Type. `encode_k
 writes the same format from the same table (tests, and clients that want to send protobuf).
 """
 
-from knet.apiserver.protobuf import schema, schema_workloads
+# The kinds added beside the first ten add their field tables to the schema when imported.
+from knet.apiserver.protobuf import schema, schema_ext, schema_ext2, schema_workloads  # noqa: F401
 from knet.apiserver.protobuf.decode import MEDIA_TYPE, decode_k8s_protobuf
 from knet.apiserver.protobuf.encode import encode_k8s_protobuf
 from knet.apiserver.protobuf.wire import ProtobufError

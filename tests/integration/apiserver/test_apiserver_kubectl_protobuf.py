@@ -148,14 +148,14 @@ def test_create_invalid_deployment_is_refused_by_validation(kc: Kubectl) -> None
 
 
 @pytest.mark.kubectl
-def test_drain_deletes_pods_with_protobuf_delete_options(kc: Kubectl, tmp_path: Path) -> None:
-    """Without an eviction subresource, drain deletes each pod with protobuf DeleteOptions;
+def test_drain_evicts_pods_with_protobuf_eviction(kc: Kubectl, tmp_path: Path) -> None:
+    """drain evicts each pod with a protobuf policy/v1 Eviction; its DeleteOptions'
     gracePeriodSeconds=0 (a pointer: kept although zero) deletes a bound pod at once."""
     bound = pod("kt-drained")
     bound["spec"]["nodeName"] = "kt-pb-node"
     kc.ok("apply", "-f", str(write_manifest(tmp_path / "m.yaml", node("kt-pb-node"), bound)))
     out = kc.ok("drain", "kt-pb-node", "--force", "--grace-period=0", "--timeout=30s")
-    assert "pod/kt-drained deleted" in out and "node/kt-pb-node drained" in out
+    assert "pod/kt-drained evicted" in out and "node/kt-pb-node drained" in out
     assert kc.fails("get", "pod", "kt-drained") == (
         'Error from server (NotFound): pods "kt-drained" not found\n'
     )
