@@ -99,15 +99,18 @@ class PodFields:
         raise ContainerConfigError(f"fieldRef {path!r} is not supported")
 
 
-def container_env(c: Container, fields: PodFields, hostname: str) -> dict[str, str]:
-    """The container's environment: defaults, then spec.env in order (each may refer to the
-    ones before it)."""
+def container_env(
+    c: Container, fields: PodFields, hostname: str, services: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The container's environment: defaults, the Service variables, then spec.env in order
+    (each may refer to the ones before it)."""
     extra = c.model_extra or {}
     if extra.get("envFrom"):
         raise ContainerConfigError(
             f"container {c.name!r}: envFrom (ConfigMaps, Secrets) is not supported by kubelet-lite"
         )
     env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname, "HOME": "/root"}
+    env.update(services or {})
     for var in c.env or []:
         if var.value_from is not None:
             ref = var.value_from.get("fieldRef")

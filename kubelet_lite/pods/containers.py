@@ -43,6 +43,7 @@ from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.pod_cgroups import after_exit, container_cgroup
 from kubelet_lite.pods.probes import Kind, Target, start_probes
 from kubelet_lite.pods.security_context import container_security
+from kubelet_lite.pods.service_env import service_env
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
 from kubelet_lite.runtime.process import (
@@ -361,7 +362,8 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
         hostname = config.node_name
     else:
         hostname = pod_hostname(pod.name, pod.spec.get("hostname"))
-    env = container_env(c, pod_fields(pod), hostname)
+    links = service_env(pod.deps.services(), pod.namespace, pod.spec.get("enableServiceLinks"))
+    env = container_env(c, pod_fields(pod), hostname, links)
     command, args = expanded_command(c, env)
     plan = resolve(c.image, command or None, args or None)
     sec = container_security(
