@@ -392,6 +392,11 @@ def up(opts: UpOptions, out: Printer = print) -> ClusterState:
         out(f"switch: namespace {topo.underlay_netns}, bridge {topo.underlay_bridge}")
         ensure_underlay(state, topo)
         ensure_control_plane(state, topo, opts, out)
+        # The add-on's objects now: its pods are scheduled as soon as nodes become Ready.
+        try:
+            addons.ensure_dns(state.api_url, str(topo.service_cidr), out)
+        except addons.AddonError as e:
+            raise UpError(str(e)) from None
         for node in topo.nodes:
             out(f"{node.name}: namespace {node.netns}, {node.ip.ip}, pods {node.pod_cidr}")
             ensure_node(state, topo, node, opts, out)
@@ -403,10 +408,6 @@ def up(opts: UpOptions, out: Printer = print) -> ClusterState:
                 f"nodes not Ready after {opts.timeout:.0f}s: {', '.join(late)} "
                 f"(logs in {state.logs_dir}: {logs})"
             )
-        try:
-            addons.ensure_dns(state.api_url, str(topo.service_cidr), out)
-        except addons.AddonError as e:
-            raise UpError(str(e)) from None
         out("waiting for the kube-dns add-on to become ready")
         if not addons.wait_dns_ready(state.api_url, opts.timeout):
             raise UpError(
