@@ -21,6 +21,8 @@ from cluster_harness import Cluster, become_subreaper, new_cluster, reap_childre
 from knet.netlink.exec import netns_argv
 
 ZONE = "cluster.local"
+# Queries reach the DNS pods through kproxy's rules, in every mode.
+PROXY_MODES = ["iptables", "userspace", "nftables"]
 DNS_IP = "10.96.0.10"
 
 # A query loop from one UDP socket (one conntrack flow, as a long-lived resolver keeps):
@@ -108,14 +110,16 @@ def _web_manifests() -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def dns_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@pytest.fixture(scope="module", params=PROXY_MODES)
+def dns_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     if os.geteuid() != 0:
         pytest.skip("needs root (network namespaces)")
     become_subreaper()
     c = new_cluster(tmp_path_factory.mktemp("dns"))
     try:
-        done = c.up()
+        done = c.up("--proxy-mode", request.param)
         assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
         for obj in _web_manifests():
             applied = c.kubectl("apply", "-f", "-", stdin=json.dumps(obj))
@@ -217,24 +221,44 @@ def test_the_kubernetes_service_resolves_and_reaches_the_api(dns_cluster: Cluste
     assert "gitVersion" in json.loads(version.stdout)
 
 
+def test_service_environment_variables(dns_cluster: Cluster) -> None:
+    got = in_client(dns_cluster, "printenv", "WEB_SERVICE_HOST", "WEB_PORT_80_TCP")
+    ip = web_ip(dns_cluster)
+    assert got.stdout.split() == [ip, f"tcp://{ip}:80"], got.stdout + got.stderr
+
+
 def test_nxdomain_for_a_missing_service(dns_cluster: Cluster) -> None:
     got = in_client(dns_cluster, "getent", "hosts", "no-such-service")
     assert got.returncode == 2 and got.stdout == ""
 
 
-def _dns_pod_of_flow(c: Cluster, node_netns: str, port: int) -> str | None:
-    argv = ["conntrack", "-L", "-p", "udp", "--orig-dst", DNS_IP, "--orig-port-src", str(port)]
-    done = subprocess.run(netns_argv(node_netns, argv), capture_output=True, text=True, timeout=10)
+def _dns_pod_of_flow(c: Cluster, node_netns: str, port: int, mode: str) -> str | None:
+    """The DNS pod the client's queries go to, from the node's conntrack table."""
+    done = subprocess.run(
+        netns_argv(node_netns, ["conntrack", "-L", "-p", "udp"]),
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     for line in done.stdout.splitlines():
-        # src= of the original direction, then of the reply: the DNS pod it was DNATed to.
-        sources = [f.removeprefix("src=") for f in line.split() if f.startswith("src=")]
-        if len(sources) == 2:
-            return sources[1]
+        fields = [f.split("=", 1) for f in line.split() if "=" in f]
+        src = [v for k, v in fields if k == "src"]
+        dst = [v for k, v in fields if k == "dst"]
+        sport = [v for k, v in fields if k == "sport"]
+        dport = [v for k, v in fields if k == "dport"]
+        if len(src) < 2 or len(dport) < 1:
+            continue
+        if mode == "userspace":
+            # kproxy relays the client's datagrams from a socket of its own to the pod.
+            if dport[0] == "53" and dst[0].startswith("10.244."):
+                return dst[0]
+        elif dst[0] == DNS_IP and sport[0] == str(port):
+            return src[1]  # the reply's source: the pod the flow was DNATed to
     return None
 
 
 def test_deleting_a_dns_pod_keeps_a_querying_client_answered(dns_cluster: Cluster) -> None:
-    c = dns_cluster
+    c, mode = dns_cluster, dns_cluster.state()["proxyMode"]
     client = c.kubectl_json("get", "pod", "client")
     node = c.topo.node(client["spec"]["nodeName"])
     kubectl = ["kubectl", "--kubeconfig", str(c.kubeconfig)]
@@ -247,7 +271,9 @@ def test_deleting_a_dns_pod_keeps_a_querying_client_answered(dns_cluster: Cluste
     try:
         assert loop.stdout is not None
         port = int(loop.stdout.readline())
-        target = wait_for("the client's DNS flow", lambda: _dns_pod_of_flow(c, node.netns, port))
+        target = wait_for(
+            "the client's DNS flow", lambda: _dns_pod_of_flow(c, node.netns, port, mode)
+        )
         dns_pods = c.kubectl_json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns")
         (victim,) = [p for p in dns_pods["items"] if p["status"].get("podIP") == target]
         time.sleep(1)
@@ -263,5 +289,6 @@ def test_deleting_a_dns_pod_keeps_a_querying_client_answered(dns_cluster: Cluste
     before = [ok for sent, ok in results if sent < deleted_at]
     after = [(round(sent - deleted_at, 2), ok) for sent, ok in results if sent > deleted_at + 1]
     assert before and all(before), err
-    # The flow stuck to the dead pod unless kproxy deleted its conntrack entry.
+    # iptables/nftables: the flow stuck to the dead pod unless kproxy deleted its conntrack
+    # entry; userspace: unless kproxy stopped relaying to it.
     assert len(after) > 20 and all(ok for _, ok in after), after
