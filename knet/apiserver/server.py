@@ -112,9 +112,10 @@ async def serve(
         try:
             sock = listen_in_netns(config.advertise_netns, config.advertise_address, config.port)
             await web.SockSite(runner, sock).start()
-        except OSError:
+        except OSError as e:
             await runner.cleanup()
-            raise
+            where = f"{config.advertise_address}:{config.port} in {config.advertise_netns}"
+            raise OSError(e.errno, f"{e.strerror} (the listener on {where})") from None
         log.info(
             "serving on http://%s:%d in network namespace %s",
             config.advertise_address,

@@ -33,3 +33,19 @@ def test_endpoints_are_sorted_and_empty_without_servers() -> None:
 def test_lease_names_differ_per_server() -> None:
     assert ks.lease_name("10.0.0.2", 6443) != ks.lease_name("10.0.0.3", 6443)
     assert ks.lease_name("10.0.0.2", 6443) == ks.lease_name("10.0.0.2", 6443)
+
+
+def test_bad_advertise_flags_are_one_line() -> None:
+    from pathlib import Path
+
+    from knet.apiserver.config import ApiServerConfig
+    from knet.apiserver.server import check_config
+
+    def problem(**kw: str | None) -> str | None:
+        return check_config(ApiServerConfig(data_dir=Path("/nonexistent"), **kw))  # type: ignore[arg-type]
+
+    assert problem(advertise_address="10.0.0.1", advertise_netns="ul") is None
+    assert problem(advertise_address="garbage") == (
+        "invalid --advertise-address 'garbage' (want an IP address)"
+    )
+    assert problem(advertise_netns="ul") == "--advertise-netns needs --advertise-address"
