@@ -41,11 +41,12 @@ def test_bad_advertise_flags_are_one_line() -> None:
     from knet.apiserver.config import ApiServerConfig
     from knet.apiserver.server import check_config
 
-    def problem(**kw: str | None) -> str | None:
-        return check_config(ApiServerConfig(data_dir=Path("/nonexistent"), **kw))  # type: ignore[arg-type]
+    def problem(address: str | None, netns: str | None) -> str | None:
+        config = ApiServerConfig(
+            data_dir=Path("/nonexistent"), advertise_address=address, advertise_netns=netns
+        )
+        return check_config(config)
 
-    assert problem(advertise_address="10.0.0.1", advertise_netns="ul") is None
-    assert problem(advertise_address="garbage") == (
-        "invalid --advertise-address 'garbage' (want an IP address)"
-    )
-    assert problem(advertise_netns="ul") == "--advertise-netns needs --advertise-address"
+    assert problem("10.0.0.1", "ul") is None
+    assert problem("garbage", None) == "invalid --advertise-address 'garbage' (want an IP address)"
+    assert problem(None, "ul") == "--advertise-netns needs --advertise-address"
