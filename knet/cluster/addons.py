@@ -81,7 +81,10 @@ def _probe(path: str, port: int, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def dns_deployment(with_service_account: bool) -> dict[str, Any]:
+def dns_deployment(with_service_account: bool, forward: bool = True) -> dict[str, Any]:
+    """``forward=False``: a cluster with no way out (the local one), where forwarding to the
+    node's resolvers could only time out; other zones then get SERVFAIL at once."""
+    args = ["-conf", "/etc/coredns/Corefile"] + ([] if forward else ["--no-forward"])
     pod_spec: dict[str, Any] = {
         # The DNS pods forward other zones to the node's resolvers, not to themselves.
         "dnsPolicy": "Default",
@@ -89,7 +92,7 @@ def dns_deployment(with_service_account: bool) -> dict[str, Any]:
             {
                 "name": "coredns",
                 "image": DNS_IMAGE,
-                "args": ["-conf", "/etc/coredns/Corefile"],
+                "args": args,
                 "ports": [
                     {"name": "dns", "containerPort": 53, "protocol": "UDP"},
                     {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
@@ -165,7 +168,7 @@ def create_if_missing(api_url: str, path: str, obj: dict[str, Any]) -> str:
     )
 
 
-def ensure_dns(api_url: str, service_cidr: str, out: Printer) -> None:
+def ensure_dns(api_url: str, service_cidr: str, out: Printer, forward: bool = True) -> None:
     """Create the kube-dns add-on's objects that do not exist yet."""
     ns_path = f"/api/v1/namespaces/{NAMESPACE}"
     sa = create_if_missing(api_url, f"{ns_path}/serviceaccounts", service_account())
@@ -174,7 +177,7 @@ def ensure_dns(api_url: str, service_cidr: str, out: Printer) -> None:
     dep = create_if_missing(
         api_url,
         f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments",
-        dns_deployment(with_service_account=sa != "unsupported"),
+        dns_deployment(with_service_account=sa != "unsupported", forward=forward),
     )
     if "created" in (svc, dep):
         out(f"kube-dns add-on: Service {NAMESPACE}/kube-dns at {ip}, Deployment coredns")

@@ -392,9 +392,10 @@ def up(opts: UpOptions, out: Printer = print) -> ClusterState:
         out(f"switch: namespace {topo.underlay_netns}, bridge {topo.underlay_bridge}")
         ensure_underlay(state, topo)
         ensure_control_plane(state, topo, opts, out)
-        # The add-on's objects now: its pods are scheduled as soon as nodes become Ready.
+        # The add-on's objects now: its pods are scheduled as soon as nodes become Ready. The
+        # cluster has no way out (nothing routes beyond the underlay), so no forwarding.
         try:
-            addons.ensure_dns(state.api_url, str(topo.service_cidr), out)
+            addons.ensure_dns(state.api_url, str(topo.service_cidr), out, forward=False)
         except addons.AddonError as e:
             raise UpError(str(e)) from None
         for node in topo.nodes:

@@ -72,6 +72,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="resolvers for other zones, address[:port][,...] (default: --resolv-conf's)",
     )
     p.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"))
+    p.add_argument(
+        "--no-forward",
+        action="store_true",
+        help="forward nothing: other zones get SERVFAIL at once (a cluster with no way out)",
+    )
     p.add_argument("--bind-address", default="0.0.0.0")
     p.add_argument("--dns-port", type=_port, default=53)
     p.add_argument("--health-port", type=_port, default=8080)
@@ -145,8 +150,8 @@ def run(args: argparse.Namespace) -> int:
         client = ApiClient(config)
     except (ValueError, ConfigError) as e:
         return fail(PROGRAM, str(e), 2)
-    upstreams: list[Upstream] = args.upstream or []
-    if args.upstream is None:
+    upstreams: list[Upstream] = [] if args.no_forward else (args.upstream or [])
+    if args.upstream is None and not args.no_forward:
         try:
             upstreams = resolv_conf_upstreams(args.resolv_conf)
         except OSError as e:

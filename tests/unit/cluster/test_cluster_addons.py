@@ -28,8 +28,10 @@ def test_the_deployment_runs_two_coredns_replicas_with_probes() -> None:
     assert c["image"].startswith("registry.k8s.io/coredns/coredns:")
     assert c["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8181, "scheme": "HTTP"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/health", "port": 8080, "scheme": "HTTP"}
-    with_sa = addons.dns_deployment(with_service_account=True)
+    assert c["args"] == ["-conf", "/etc/coredns/Corefile"]
+    with_sa = addons.dns_deployment(with_service_account=True, forward=False)
     assert with_sa["spec"]["template"]["spec"]["serviceAccountName"] == "coredns"
+    assert with_sa["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "--no-forward"
 
 
 def test_deployment_ready_needs_every_replica_of_the_current_generation() -> None:
