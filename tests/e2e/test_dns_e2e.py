@@ -232,6 +232,35 @@ def test_nxdomain_for_a_missing_service(dns_cluster: Cluster) -> None:
     assert got.returncode == 2 and got.stdout == ""
 
 
+# One question straight to the kube-dns Service: rcode, answer count, authority types.
+RAW_QUERY = (
+    "import sys, dns.message, dns.query, dns.rcode, dns.rdatatype\n"
+    "q = dns.message.make_query(sys.argv[1], sys.argv[2])\n"
+    "r = dns.query.udp(q, '10.96.0.10', timeout=5)\n"
+    "auth = sorted(dns.rdatatype.to_text(a.rdtype) for a in r.authority)\n"
+    "print(dns.rcode.to_text(r.rcode()), len(r.answer), ','.join(auth) or '-')\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "want"),
+    [
+        (f"web.default.svc.{ZONE}.", "A", "NOERROR 1 -"),
+        # The name exists without that type (a ClusterIP Service has no AAAA): NODATA.
+        (f"web.default.svc.{ZONE}.", "AAAA", "NOERROR 0 SOA"),
+        # An empty non-terminal (the namespace) is NODATA too; a missing Service NXDOMAIN.
+        (f"default.svc.{ZONE}.", "A", "NOERROR 0 SOA"),
+        (f"nope.default.svc.{ZONE}.", "A", "NXDOMAIN 0 SOA"),
+    ],
+)
+def test_nxdomain_and_nodata_as_the_spec_says(
+    dns_cluster: Cluster, name: str, rdtype: str, want: str
+) -> None:
+    got = in_client(dns_cluster, sys.executable, "-c", RAW_QUERY, name, rdtype)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.split() == want.split(), got.stdout
+
+
 def _dns_pod_of_flow(c: Cluster, node_netns: str, port: int, mode: str) -> str | None:
     """The DNS pod the client's queries go to, from the node's conntrack table."""
     done = subprocess.run(
