@@ -195,3 +195,32 @@ def wait_dns_ready(api_url: str, timeout: float) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.25)
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m knet.cluster.addons --server URL``: the add-on on a control plane that
+    `knet cluster up` did not make (the Vagrant/machines one); one line, exit 1 on failure."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m knet.cluster.addons")
+    p.add_argument("--server", required=True, help="the API server's URL")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
+    p.add_argument("--no-forward", action="store_true", help="the cluster has no way out")
+    args = p.parse_args(argv)
+    try:
+        dns_service_ip(args.service_cluster_ip_range)
+        ensure_dns(
+            args.server.rstrip("/"), args.service_cluster_ip_range, print, not args.no_forward
+        )
+    except (AddonError, ValueError, OSError) as e:
+        print(f"knet addons: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
