@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from knet.cluster import addons
 
 
@@ -43,3 +45,12 @@ def test_deployment_ready_needs_every_replica_of_the_current_generation() -> Non
     assert addons.deployment_ready(dep)
     dep["status"]["observedGeneration"] = 1
     assert not addons.deployment_ready(dep)
+
+
+def test_the_addons_command_fails_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert addons.main(["--server", "http://127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("knet addons: ") and err.count("\n") == 1
+    bad_range = ["--server", "http://127.0.0.1:1", "--service-cluster-ip-range", "nope"]
+    assert addons.main(bad_range) == 1
+    assert "nope" in capsys.readouterr().err
