@@ -3,9 +3,12 @@
 1. ``knet cluster up`` (3 nodes, each a network namespace; an existing healthy cluster of the
    same name is reused, since `up` only makes what is missing);
 2. with the real kubectl: a Deployment of 3 agnhost netexec servers (app=web), a NodePort
-   Service ``web`` (80 -> 8080), then a client pod pinned to node 1;
-3. from the client pod (``kubectl exec``): ping a pod on another node, curl the ClusterIP ten
-   times (answered by pods on different nodes), curl the NodePort on every node IP; then the
+   Service ``web`` (80 -> 8080) and a headless Service ``web-pods``, then a client pod pinned
+   to node 1;
+3. from the client pod (``kubectl exec``): ping a pod on another node; cluster DNS (its
+   resolv.conf, ``web`` and ``web.default.svc.cluster.local`` resolving to the ClusterIP, the
+   headless Service to the pods); ``curl http://web/hostname`` ten times (answered by pods on
+   different nodes), curl the NodePort on every node IP; then the
    KUBE-SVC/KUBE-SEP chains kproxy wrote (read-only iptables-save inside node 1's namespace)
    and kubectl's view of pods, Services and EndpointSlices;
 4. leave the cluster up with instructions, or remove it with ``--down``.
@@ -42,6 +45,8 @@ from knet.netlink.exec import netns_argv
 T = TypeVar("T")
 
 APP = "web"
+HEADLESS = "web-pods"
+ZONE = "cluster.local"
 NAMESPACE = "default"
 CLIENT = "client"
 REPLICAS = 3
@@ -97,6 +102,20 @@ def web_manifest() -> list[dict[str, Any]]:
         },
     }
     return [deployment, service]
+
+
+def headless_manifest() -> dict[str, Any]:
+    """A headless Service over the same pods: its name resolves to the pods' own IPs."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": HEADLESS, "labels": {"app": APP}},
+        "spec": {
+            "clusterIP": "None",
+            "selector": {"app": APP},
+            "ports": [{"name": "http", "port": TARGET_PORT, "protocol": "TCP"}],
+        },
+    }
 
 
 def client_manifest(node: str) -> dict[str, Any]:
@@ -432,7 +451,8 @@ class Demo(DemoShell):
             f"NodePort Service {APP!r} ({SERVICE_PORT} -> {TARGET_PORT})"
         )
         web = self.directory / "demo-web.yaml"
-        web.write_text(yaml.safe_dump_all(web_manifest(), sort_keys=False))
+        manifests = [*web_manifest(), headless_manifest()]
+        web.write_text(yaml.safe_dump_all(manifests, sort_keys=False))
         self.show(step, ["kubectl", "apply", "-f", str(web)], kube=True)
         t = f"{self.timeout:.0f}s"
         self.show(
@@ -493,14 +513,43 @@ class Demo(DemoShell):
         ping = self.exec_argv(CLIENT, ["ping", "-c", "3", "-W", "2", target.ip])
         self.show(step, ping, kube=True)
 
-    def cluster_ip(self, cluster_ip: str) -> None:
-        step = "ClusterIP"
-        url = f"http://{cluster_ip}:{SERVICE_PORT}/hostname"
+    def dns(self, cluster_ip: str) -> None:
+        step = "DNS"
         self.out.heading(
-            f"curl the ClusterIP {cluster_ip}:{SERVICE_PORT} from {CLIENT}, {REQUESTS} times: "
-            "kproxy's rules pick a backend pod at random, on any node"
+            f"Cluster DNS: {CLIENT}'s resolv.conf names the kube-dns Service; {APP} resolves to "
+            f"its ClusterIP {cluster_ip}, the headless {HEADLESS} to the pods themselves"
         )
-        self.wait_answer(step, url, "an answer from the ClusterIP (kproxy's rules)")
+        self.show(step, self.exec_argv(CLIENT, ["cat", "/etc/resolv.conf"]), kube=True)
+        lookup = self.exec_argv(CLIENT, ["getent", "hosts", APP])
+        wait_until(
+            step,
+            f"{APP} to resolve from {CLIENT}",
+            lambda: self.run(step, lookup, timeout=15, kube=True).returncode == 0,
+            self.timeout,
+        )
+        self.show(step, lookup, kube=True)
+        self.show(
+            step,
+            self.exec_argv(CLIENT, ["getent", "hosts", f"{APP}.{NAMESPACE}.svc.{ZONE}"]),
+            kube=True,
+        )
+        argv = self.exec_argv(CLIENT, ["getent", "ahostsv4", HEADLESS])
+        self.out.command(argv, note="one line per address shown")
+        done = self.run(step, argv, timeout=15, kube=True)
+        if done.returncode != 0:
+            raise DemoError(step, f"{HEADLESS} does not resolve: {done.stderr.strip()[:200]}")
+        self.out.output(
+            "\n".join(ln.rstrip() for ln in done.stdout.splitlines() if " STREAM" in ln)
+        )
+
+    def by_name(self, cluster_ip: str) -> None:
+        step = "Service name"
+        url = f"http://{APP}/hostname"
+        self.out.heading(
+            f"curl {url} from {CLIENT}, {REQUESTS} times: DNS gives the ClusterIP "
+            f"{cluster_ip}, kproxy's rules pick a backend pod at random, on any node"
+        )
+        self.wait_answer(step, url, "an answer from the Service by name (kproxy's rules)")
         where = {p.name: p.node for p in self.web_pods(step)}
         argv = self.exec_argv(CLIENT, ["curl", "-sS", "--max-time", "3", url])
         self.out.command(argv, note=f"{REQUESTS} times")
@@ -558,7 +607,7 @@ class Demo(DemoShell):
         for args in (["get", "pods", "-o", "wide"], ["get", "svc"], ["get", "endpointslices"]):
             self.show("kubectl get", ["kubectl", *args], kube=True)
 
-    def explore(self, cluster_ip: str, target_ip: str) -> None:
+    def explore(self, target_ip: str) -> None:
         knet = shlex.join(display(knet_program()))
         flags = shlex.join(self.cluster_flags())
         flags = f" {flags}" if flags else ""
@@ -570,7 +619,9 @@ class Demo(DemoShell):
 
                     export KUBECONFIG={self.kubeconfig}
                     kubectl get pods -o wide
-                    kubectl exec {CLIENT} -- curl -s http://{cluster_ip}/hostname
+                    kubectl exec {CLIENT} -- curl -s http://{APP}/hostname
+                    kubectl exec {CLIENT} -- getent hosts {APP} {HEADLESS}
+                    kubectl exec {CLIENT} -- cat /etc/resolv.conf
                     kubectl exec {CLIENT} -- ping -c 1 {target_ip}
                     kubectl logs {CLIENT}
                     nsenter --net=/run/netns/{ns} -- iptables-save -t nat
@@ -601,7 +652,8 @@ class Demo(DemoShell):
             cluster_ip, node_port = service_address(self.kubectl("service", "get", "svc", APP))
         except ValueError as e:
             raise DemoError("service", str(e)) from None
-        self.cluster_ip(cluster_ip)
+        self.dns(cluster_ip)
+        self.by_name(cluster_ip)
         self.node_port(node_port)
         self.chains()
         self.kubectl_views()
@@ -611,7 +663,7 @@ class Demo(DemoShell):
         target = ping_target(
             self.web_pods("explore"), client.node, [n.name for n in self.topo.nodes]
         )
-        self.explore(cluster_ip, target.ip)
+        self.explore(target.ip)
         return 0
 
 
@@ -692,7 +744,7 @@ def run(args: argparse.Namespace) -> int:
         root=state_root(args.state_dir),
         explicit_root=args.state_dir is not None,
         timeout=args.timeout,
-        out=Out(total=7 + int(args.down), bold=sys.stdout.isatty()),
+        out=Out(total=8 + int(args.down), bold=sys.stdout.isatty()),
     )
     try:
         preflight()

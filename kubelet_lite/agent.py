@@ -60,6 +60,7 @@ class Kubelet:
         self.sandbox_workers: SandboxWorkers | None = None
         self.workers: PodWorkers | None = None
         self.informer: Informer | None = None
+        self.services = Informer(self.client, "Service")
         self._pool = ThreadPoolExecutor(NETWORK_THREADS, thread_name_prefix="kubelet-net")
         self._lock_fd: int | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -116,6 +117,9 @@ class Kubelet:
         await self.sandbox_workers.warm()
         await self.runtime.start()
         self.events.start()
+        # As the kubelet, containers start only once the Services are known (their env).
+        self.services.start()
+        await self.services.wait_for_sync()
         deps = Deps(
             config=cfg,
             client=self.client,
@@ -128,6 +132,7 @@ class Kubelet:
             run_blocking=self.run_blocking,
             wake=lambda uid: self._workers().wake(uid),
             wake_later=lambda uid, d: self._workers().wake_later(uid, d),
+            services=self.services.cache.list,
         )
         self.workers = PodWorkers(lambda pod: PodSync(deps, pod))
         workers = self.workers
@@ -193,6 +198,7 @@ class Kubelet:
                 await t
         if self.informer is not None:
             await self.informer.stop()
+        await self.services.stop()
         if self.workers is not None:
             await self.workers.stop()
         await self.events.close()

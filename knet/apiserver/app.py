@@ -17,6 +17,7 @@ from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
 from knet.apiserver.keys import CONFIG, LOCAL_PROBES, RESOURCES, STOPPING, STORE
+from knet.apiserver.kubernetes_service import KubernetesServiceReconciler
 from knet.apiserver.resources import Resources
 from knet.apiserver.watchcache import WatchCaches
 from knet.storage import StoreError, StoreTimeoutError, StoreUnavailableError
@@ -99,7 +100,15 @@ def make_app(config: ApiServerConfig, local_probes: LocalProbes | None = None) -
             resources.watch_cache = caches
         app[STORE] = store
         app[RESOURCES] = resources
+        reconciler = None
+        if config.advertise_address:
+            reconciler = KubernetesServiceReconciler(
+                resources, config.service_cluster_ip_range, config.advertise_address, config.port
+            )
+            reconciler.start()
         yield
+        if reconciler is not None:
+            await reconciler.close()
         if caches is not None:
             await caches.close()
         await resources.close()

@@ -29,3 +29,7 @@ class ApiServerConfig:
     # The network namespace (name under /run/netns, or a path) from which kubelets are dialed;
     # None: this process's own.
     kubelet_netns: str | None = None
+    # The address published in the ``kubernetes`` Service's endpoints (None: no such Service),
+    # and the namespace in which to open an extra listener on it (None: no extra listener).
+    advertise_address: str | None = None
+    advertise_netns: str | None = None

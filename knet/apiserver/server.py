@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 from pathlib import Path
+
+from aiohttp import web
 
 from knet.apiserver.allocators import ClusterIPAllocator
 from knet.apiserver.app import make_app
 from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
+from knet.apiserver.netns_listener import listen_in_netns
 from knet.component import fail, run_main, serve_http, setup_logging, stop_on_signals
 from knet.storage import StoreError
 from knet.storage.options import add_store_arguments, store_options_from_args
@@ -60,6 +64,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="dial kubelets from inside this network namespace (local cluster: the underlay)",
     )
+    p.add_argument(
+        "--advertise-address",
+        default=None,
+        help="the address in the kubernetes Service's endpoints (none: no kubernetes Service)",
+    )
+    p.add_argument(
+        "--advertise-netns",
+        default=None,
+        help="also listen on --advertise-address inside this network namespace (local cluster)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -76,6 +90,8 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         watch_cache=args.watch_cache,
         store=store_options_from_args(args),
         kubelet_netns=args.kubelet_netns,
+        advertise_address=args.advertise_address,
+        advertise_netns=args.advertise_netns,
     )
 
 
@@ -96,6 +112,20 @@ async def serve(
         handler_cancellation=True,
     )
     log.info("serving on http://%s:%d", config.bind_address, config.port)
+    if config.advertise_netns and config.advertise_address:
+        try:
+            sock = listen_in_netns(config.advertise_netns, config.advertise_address, config.port)
+            await web.SockSite(runner, sock).start()
+        except OSError as e:
+            await runner.cleanup()
+            where = f"{config.advertise_address}:{config.port} in {config.advertise_netns}"
+            raise OSError(e.errno, f"{e.strerror} (the listener on {where})") from None
+        log.info(
+            "serving on http://%s:%d in network namespace %s",
+            config.advertise_address,
+            config.port,
+            config.advertise_netns,
+        )
     stop = stop if stop is not None else stop_on_signals()
     if ready is not None:
         ready.set()
@@ -119,6 +149,13 @@ def check_config(config: ApiServerConfig) -> str | None:
         return (
             f"invalid --service-node-port-range {config.service_node_port_range!r} (want LOW-HIGH)"
         )
+    if config.advertise_address is not None:
+        try:
+            ipaddress.ip_address(config.advertise_address)
+        except ValueError:
+            return f"invalid --advertise-address {config.advertise_address!r} (want an IP address)"
+    if config.advertise_netns and not config.advertise_address:
+        return "--advertise-netns needs --advertise-address"
     return None
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from knet import kubeconfig
-from knet.cluster import node_bootstrap, procs, topology
+from knet.cluster import addons, node_bootstrap, procs, topology
 from knet.cluster.state import ClusterState, ProcessRecord, check_socket_path, cluster_dir
 from knet.cluster.topology import NodeTopology, Topology
 from knet.netlink import addrs, links, netns
@@ -192,6 +192,12 @@ def server_argv(state: ClusterState, topo: Topology, python: str) -> list[str]:
         str(topo.cluster_cidr),
         # Kubelet APIs are dialed from the underlay, where every node address is (DESIGN §7).
         "--kubelet-netns",
+        topo.underlay_netns,
+        # Pods reach the API through the kubernetes Service: its endpoint is the switch's
+        # address, a listener the API server opens inside the underlay (docs/dns.md).
+        "--advertise-address",
+        str(topo.switch_ip.ip),
+        "--advertise-netns",
         topo.underlay_netns,
     ]
 
@@ -389,9 +395,16 @@ def up(
         state = load_or_create(opts)
         state.add_netns_prefix(topo.pod_netns_prefix)
         state.add_file(directory / "lock")
-        control_plane(state, topo, opts, out)
+        # The underlay first: the API server listens on the switch's address in it.
         out(f"switch: namespace {topo.underlay_netns}, bridge {topo.underlay_bridge}")
         ensure_underlay(state, topo)
+        control_plane(state, topo, opts, out)
+        # The add-on's objects now: its pods are scheduled as soon as nodes become Ready. The
+        # cluster has no way out (nothing routes beyond the underlay), so no forwarding.
+        try:
+            addons.ensure_dns(state.api_url, str(topo.service_cidr), out, forward=False)
+        except addons.AddonError as e:
+            raise UpError(str(e)) from None
         for node in topo.nodes:
             out(f"{node.name}: namespace {node.netns}, {node.ip.ip}, pods {node.pod_cidr}")
             ensure_node(state, topo, node, opts, out)
@@ -402,6 +415,12 @@ def up(
             raise UpError(
                 f"nodes not Ready after {opts.timeout:.0f}s: {', '.join(late)} "
                 f"(logs in {state.logs_dir}: {logs})"
+            )
+        out("waiting for the kube-dns add-on to become ready")
+        if not addons.wait_dns_ready(state.api_url, opts.timeout):
+            raise UpError(
+                f"the coredns pods are not ready after {opts.timeout:.0f}s: see kubectl -n "
+                f"kube-system describe pods -l k8s-app=kube-dns (logs in {state.logs_dir})"
             )
         check_all_running(state)
     out(f"cluster {opts.name} is up: kubectl --kubeconfig {state.kubeconfig_path} get nodes")

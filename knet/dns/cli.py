@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from knet.component import fail, run_main, setup_logging, until_stopped
 from knet.dns.cache import AnswerCache
 from knet.dns.forward import Forwarder, Upstream, parse_upstream, resolv_conf_upstreams
 from knet.dns.health import SidePorts, health_app, metrics_app, ready_app
+from knet.dns.incluster import in_cluster, in_cluster_config
 from knet.dns.metrics import DnsMetrics
 from knet.dns.records import RecordIndex
 from knet.dns.server import DnsListener, QueryHandler
@@ -55,7 +57,12 @@ def _whole_number(text: str) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kubeconfig", type=Path, default=None, help="kubeconfig of the API server")
+    p.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="kubeconfig of the API server (default: in a pod, the in-cluster config)",
+    )
     p.add_argument("--cluster-domain", type=_domain, default="cluster.local")
     p.add_argument(
         "--upstream",
@@ -65,6 +72,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="resolvers for other zones, address[:port][,...] (default: --resolv-conf's)",
     )
     p.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"))
+    p.add_argument(
+        "--no-forward",
+        action="store_true",
+        help="forward nothing: other zones get SERVFAIL at once (a cluster with no way out)",
+    )
     p.add_argument("--bind-address", default="0.0.0.0")
     p.add_argument("--dns-port", type=_port, default=53)
     p.add_argument("--health-port", type=_port, default=8080)
@@ -131,11 +143,15 @@ class DnsServer:
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     try:
-        client = ApiClient(load_kubeconfig(args.kubeconfig))
+        if args.kubeconfig is None and in_cluster(os.environ):
+            config = in_cluster_config(os.environ)
+        else:
+            config = load_kubeconfig(args.kubeconfig)
+        client = ApiClient(config)
     except (ValueError, ConfigError) as e:
         return fail(PROGRAM, str(e), 2)
-    upstreams: list[Upstream] = args.upstream or []
-    if args.upstream is None:
+    upstreams: list[Upstream] = [] if args.no_forward else (args.upstream or [])
+    if args.upstream is None and not args.no_forward:
         try:
             upstreams = resolv_conf_upstreams(args.resolv_conf)
         except OSError as e:

@@ -182,14 +182,17 @@ def container_env(
     sources: Sources | None = None,
     node: NodeCapacity | None = None,
     warnings: list[str] | None = None,
+    services: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The container's environment as the kubelet makes it: defaults, then ``envFrom``, then
-    ``env`` in order (a ``value`` may refer to the variables before it; values read from
-    elsewhere are taken as they are). Raises ContainerConfigError with the kubelet's message
-    for a missing ConfigMap, Secret or key that is not optional."""
+    """The container's environment as the kubelet makes it: defaults, the Service variables
+    (``services``), then ``envFrom``, then ``env`` in order (a ``value`` may refer to the
+    variables before it; values read from elsewhere are taken as they are). Raises
+    ContainerConfigError with the kubelet's message for a missing ConfigMap, Secret or key
+    that is not optional."""
     sources = sources if sources is not None else Sources(fields.namespace)
     node = node if node is not None else NodeCapacity(Decimal(1), 0)
     env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname, "HOME": "/root"}
+    env.update(services or {})
     try:
         _env_from(c, sources, env, warnings)
         for var in c.env or []:

@@ -44,6 +44,7 @@ from kubelet_lite.pods.deps import Deps
 from kubelet_lite.pods.pod_cgroups import after_exit, container_cgroup
 from kubelet_lite.pods.probes import Kind, Target, start_probes
 from kubelet_lite.pods.security_context import container_security
+from kubelet_lite.pods.service_env import service_env
 from kubelet_lite.runtime import stdin
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
@@ -368,7 +369,10 @@ def launch_request(pod: PodContext, run: ContainerRun) -> LaunchRequest:
     else:
         hostname = pod_hostname(pod.name, pod.spec.get("hostname"))
     skipped: list[str] = []
-    env = container_env(c, pod_fields(pod), hostname, pod.sources, node_capacity(), skipped)
+    links = service_env(pod.deps.services(), pod.namespace, pod.spec.get("enableServiceLinks"))
+    env = container_env(
+        c, pod_fields(pod), hostname, pod.sources, node_capacity(), skipped, services=links
+    )
     for message in skipped:
         pod.event(WARNING, "InvalidEnvironmentVariableNames", message, c.name)
     command, args = expanded_command(c, env)

@@ -35,6 +35,8 @@ class Deps:
     wake_later: Callable[[str, float], None]
     # The node's cgroup driver, detected at start-up (None: no controllers to use).
     cgroups: cgroups.Cgroups | None = field(default_factory=cgroups.detect)
+    # Every Service, as the kubelet's informer holds them (for the containers' Service env).
+    services: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])
 
     @property
     def node_netns_path(self) -> str | None:

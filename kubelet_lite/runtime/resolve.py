@@ -4,6 +4,7 @@ There is no registry here, so images map to programs:
 - ``.../agnhost`` (any registry, any tag): the built-in agnhost (netexec, pause), unless the
   command names another program, which then runs from the host;
 - ``nginx``, ``httpd``: a built-in static web server on port 80 (a given command runs instead);
+- ``.../coredns`` (any registry, any tag): ``knet dns``, taking the container's args as flags;
 - ``pause``: the built-in pause;
 - ``busybox``, ``alpine``: the given command with the host's tools (``sh`` when none is given,
   as those images' default command);
@@ -31,6 +32,8 @@ _REF_RE = re.compile(
 
 SHELL_IMAGES = {"busybox": ["sh"], "alpine": ["/bin/sh"]}
 STATIC_IMAGES = ("nginx", "httpd")
+# Built-ins whose image arguments are the program's flags (the image's ENTRYPOINT is ours).
+ENTRYPOINT_IMAGES = ("coredns",)
 
 
 class ImageError(Exception):
@@ -106,6 +109,10 @@ def resolve(
         return ImagePlan(
             image, _image_id(ref, "builtin"), builtin="agnhost", builtin_args=cmd[1:] + rest
         )
+    if name in ENTRYPOINT_IMAGES and (not cmd or cmd[0].rsplit("/", 1)[-1] == name):
+        return ImagePlan(
+            image, _image_id(ref, "builtin"), builtin=name, builtin_args=cmd[1:] + rest
+        )
     if name in STATIC_IMAGES and not cmd:
         return ImagePlan(image, _image_id(ref, "builtin"), builtin=name)
     if name == "pause" and not cmd:
@@ -117,6 +124,6 @@ def resolve(
     raise ImageError(
         "ErrImagePull",
         f'image "{image}" not available: no registry here, and the image is not one of the '
-        "built-in ones (agnhost, nginx, httpd, pause, busybox, alpine); give the container a "
-        "command to run it from the host filesystem",
+        "built-in ones (agnhost, coredns, nginx, httpd, pause, busybox, alpine); give the "
+        "container a command to run it from the host filesystem",
     )

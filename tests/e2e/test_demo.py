@@ -55,7 +55,13 @@ def run_demo(c: Cluster, out: Path, *extra: str) -> tuple[int, str]:
 def assert_shows_traffic(text: str) -> None:
     # A pod on node 1 pings a pod on another node.
     assert re.search(r"^3 packets transmitted, 3 received, 0% packet loss", text, re.M), text
-    # The ClusterIP: answers from at least 2 different pods, on at least 2 different nodes.
+    # Cluster DNS: the client's resolver is the kube-dns Service; web resolves to its
+    # ClusterIP, the headless web-pods to the 3 pods.
+    assert re.search(r"^nameserver 10\.96\.0\.10$", text, re.M), text
+    assert re.search(r"^10\.\d+\.\d+\.\d+\s+web\.default\.svc\.cluster\.local$", text, re.M)
+    headless = re.findall(r"^(10\.244\.\d+\.\d+)\s+STREAM\b", text, re.M)
+    assert len(set(headless)) == 3, text
+    # The Service by name: answers from at least 2 different pods, on at least 2 nodes.
     answers = re.findall(r"^\s*\d+\s+(web-[a-z0-9]+-[a-z0-9]+)\s+\(on (\S+)\)$", text, re.M)
     assert len(answers) >= 5, text
     assert len({pod for pod, _ in answers}) >= 2, answers

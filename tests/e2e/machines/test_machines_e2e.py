@@ -288,11 +288,26 @@ def test_service_by_clusterip_and_nodeport_on_every_machine(machines: Machines) 
         w1, "curl", "-sS", "--max-time", "3", f"http://{cluster_ip}/hostname"
     )
     assert node_curl.stdout.strip() in backends, node_curl.stdout + node_curl.stderr
+    # By name: the control plane deployed the kube-dns add-on (kubectl exec runs in the pod's
+    # mount namespace, so with its resolv.conf).
+    wait_for("the kube-dns add-on ready", lambda: _dns_ready(machines), timeout=180)
+
+    def curl_by_name() -> str:
+        argv = ["curl", "-sS", "--max-time", "3", "http://web/hostname"]
+        return machines.kubectl("exec", "a", "--", *argv).stdout.strip()
+
+    by_name = wait_for("web by name", curl_by_name)
+    assert by_name in backends, by_name
     # NodePort on each machine's address, asked from the underlay (the "host" side).
     for m in lay.machines:
         url = f"http://{m.address}:{node_port}/hostname"
         got = wait_for(f"NodePort on {m.name}", lambda u=url: _curl_underlay(lay, u))
         assert got in backends
+
+
+def _dns_ready(machines: Machines) -> bool:
+    dep = machines.get("-n", "kube-system", "deployment", "coredns")
+    return bool(dep["status"].get("readyReplicas") == dep["spec"]["replicas"])
 
 
 def _curl_underlay(lay: Layout, url: str) -> str | None:

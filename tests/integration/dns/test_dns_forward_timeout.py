@@ -37,6 +37,21 @@ def test_silent_upstream_gives_servfail_within_two_seconds(
         assert local.answer[0][0].to_text() == '"1.1.0"'
 
 
+def test_no_forward_answers_other_zones_servfail_at_once(
+    api: ApiServerProcess, dns_workdir: Path
+) -> None:
+    with (
+        Upstream(silent=True) as silent,
+        running_dns(api.kubeconfig, silent.address, dns_workdir, "--no-forward") as server,
+    ):
+        q = dns.message.make_query("elsewhere.example.test", "A")
+        start = time.monotonic()
+        resp = dns.query.udp(q, "127.0.0.1", port=server.dns_port, timeout=5)
+        assert resp.rcode() == dns.rcode.SERVFAIL
+        assert time.monotonic() - start < 0.5  # not the 1.5 s forwarding deadline
+        assert silent.queries == []
+
+
 def test_an_answer_to_another_question_is_not_taken(
     api: ApiServerProcess, dns_workdir: Path
 ) -> None:

@@ -62,3 +62,13 @@ def test_unknown_image_needs_a_command() -> None:
         resolve("example.com/app:1", None, ["--flag"])
     assert info.value.reason == "ErrImagePull"
     assert 'image "example.com/app:1" not available: no registry here' in info.value.message
+
+
+def test_coredns_is_knet_dns_with_the_args_as_flags() -> None:
+    from kubelet_lite.runtime.images.coredns import dns_args
+
+    plan = resolve("registry.k8s.io/coredns/coredns:v1.11.3", None, ["-conf", "/etc/Corefile"])
+    assert (plan.builtin, plan.builtin_args) == ("coredns", ["-conf", "/etc/Corefile"])
+    assert resolve("coredns/coredns", ["/coredns"], ["-dns.port", "53"]).builtin == "coredns"
+    assert resolve("coredns/coredns", ["sh"], None).argv == ["sh"]
+    assert dns_args(["-conf", "/etc/Corefile", "--dns-port", "5353"]) == ["--dns-port", "5353"]
