@@ -103,7 +103,10 @@ def make_app(config: ApiServerConfig, local_probes: LocalProbes | None = None) -
         reconciler = None
         if config.advertise_address:
             reconciler = KubernetesServiceReconciler(
-                resources, config.service_cluster_ip_range, config.advertise_address, config.port
+                resources,
+                config.service_cluster_ip_range,
+                config.advertise_address,
+                config.public_port,
             )
             reconciler.start()
         yield

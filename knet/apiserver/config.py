@@ -33,3 +33,11 @@ class ApiServerConfig:
     # and the namespace in which to open an extra listener on it (None: no extra listener).
     advertise_address: str | None = None
     advertise_netns: str | None = None
+    advertise_port: int | None = None  # None: the same as ``port``
+
+    @property
+    def public_port(self) -> int:
+        """The port in the ``kubernetes`` Service's endpoints: several API servers on one
+        machine listen on distinct loopback ports but advertise one port on distinct
+        addresses, as API servers on separate machines do."""
+        return self.advertise_port if self.advertise_port is not None else self.port

@@ -74,6 +74,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="also listen on --advertise-address inside this network namespace (local cluster)",
     )
+    p.add_argument(
+        "--advertise-port",
+        type=int,
+        default=None,
+        help="the port advertised (and listened on in --advertise-netns); default --port",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -92,6 +98,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         kubelet_netns=args.kubelet_netns,
         advertise_address=args.advertise_address,
         advertise_netns=args.advertise_netns,
+        advertise_port=args.advertise_port,
     )
 
 
@@ -114,16 +121,18 @@ async def serve(
     log.info("serving on http://%s:%d", config.bind_address, config.port)
     if config.advertise_netns and config.advertise_address:
         try:
-            sock = listen_in_netns(config.advertise_netns, config.advertise_address, config.port)
+            sock = listen_in_netns(
+                config.advertise_netns, config.advertise_address, config.public_port
+            )
             await web.SockSite(runner, sock).start()
         except OSError as e:
             await runner.cleanup()
-            where = f"{config.advertise_address}:{config.port} in {config.advertise_netns}"
+            where = f"{config.advertise_address}:{config.public_port} in {config.advertise_netns}"
             raise OSError(e.errno, f"{e.strerror} (the listener on {where})") from None
         log.info(
             "serving on http://%s:%d in network namespace %s",
             config.advertise_address,
-            config.port,
+            config.public_port,
             config.advertise_netns,
         )
     stop = stop if stop is not None else stop_on_signals()

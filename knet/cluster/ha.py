@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from knet.cluster.up import (
     tail,
 )
 from knet.cluster.up import up as up_cluster
+from knet.netlink import addrs
+from knet.netlink.session import open_session
 
 LAYOUT_FILE = "ha.json"
 MAX_CONTROL_PLANES = 7
@@ -224,12 +227,35 @@ def apiserver_argv(
         str(topo.service_cidr),
         "--kubelet-netns",
         topo.underlay_netns,
+        # Each API server has its own address on the switch, all on one port, as on separate
+        # machines: the kubernetes Service lists them, and pods (kube-dns) reach them there.
+        "--advertise-address",
+        str(advertise_ip(topo, i).ip),
+        "--advertise-netns",
+        topo.underlay_netns,
+        "--advertise-port",
+        str(ADVERTISE_PORT),
     ]
+
+
+ADVERTISE_PORT = 6443
+
+
+def advertise_ip(topo: Topology, i: int) -> IPv4Interface:
+    """API server ``i``'s address on the underlay: below the switch's own, counting down."""
+    return IPv4Interface(f"{topo.switch_ip.ip - 1 - i}/{topo.switch_ip.network.prefixlen}")
+
+
+def ensure_advertise_addresses(topo: Topology, count: int) -> None:
+    with open_session(topo.underlay_netns) as s:
+        for i in range(count):
+            addrs.ensure_addr(s, topo.underlay_bridge, advertise_ip(topo, i))
 
 
 def ensure_apiservers(
     state: ClusterState, topo: Topology, layout: HaLayout, opts: UpOptions, out: Printer
 ) -> None:
+    ensure_advertise_addresses(topo, len(layout.apiserver_ports))
     roles = []
     for i, port in enumerate(layout.apiserver_ports):
         role = f"apiserver/{i}"
