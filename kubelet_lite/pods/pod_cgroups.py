@@ -23,7 +23,7 @@ OOM_EXIT = 137
 def container_cgroup(
     driver: cgroups.Cgroups | None, uid: str, c: Container, max_pids: int = -1
 ) -> list[str]:
-    """Make the container's cgroups with its limits; their cgroup.procs files. Raises
+    """Make the container's cgroups with its limits; the files its process joins them by. Raises
     ContainerConfigError."""
     if driver is None:
         return []

@@ -3,8 +3,8 @@
 Two drivers, chosen at start-up by what is mounted: cgroup v2 (one unified hierarchy: a
 ``cgroup.controllers`` file at the root) and v1 (one hierarchy per controller, as on hybrid
 machines). Each container gets ``knet/pod<uid>/<container>``; the container's process joins it
-itself, before it becomes the container (launch.py writes its pid to every ``cgroup.procs``
-given), so nothing it starts escapes the limits. Limits are the kubelet's translation of the
+itself, before it becomes the container (launch.py writes "0", itself, to each file ``create``
+names), so nothing it starts escapes the limits. Limits are the kubelet's translation of the
 container's resources (``limits_for``, pure). Groups are removed by pod UID (never by a scan):
 after the container ends, when the pod goes, and by GC for the recorded pods it removes.
 """
@@ -92,7 +92,11 @@ class Cgroups:
         return [d / name for d in self.pod_dirs(uid)]
 
     def create(self, uid: str, name: str, limits: Limits) -> list[str]:
-        """Make the container's groups with its limits; the cgroup.procs files to join."""
+        """Make the container's groups with its limits; the files its process joins them by
+        (writing "0": itself). On v1 that is ``tasks``: a thread that moves itself there skips
+        the hierarchy-wide lock a ``cgroup.procs`` write takes, and so an RCU grace period
+        (10-20 ms) per container start; the process is single-threaded when it joins, and all
+        it starts inherit the groups. v2 moves whole processes only (``cgroup.procs``)."""
         if self.version == 2:
             self._enable_v2(uid)
         procs = []
@@ -100,7 +104,7 @@ class Cgroups:
             d.mkdir(parents=True, exist_ok=True)
             for file, value in self._settings(ctrl, limits):
                 _write(d / file, value)
-            procs.append(str(d / "cgroup.procs"))
+            procs.append(str(d / ("cgroup.procs" if self.version == 2 else "tasks")))
         return procs
 
     def _enable_v2(self, uid: str) -> None:

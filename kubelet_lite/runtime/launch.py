@@ -60,7 +60,7 @@ class ChildPlan:
     netns: str | None = None  # path of the network namespace to join
     namespaces: NamespacePlan | None = None  # None: only the network and a new UTS namespace
     mounts: MountPlan | None = None  # the container's mount namespace (namespaces.mount)
-    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files to join, first thing
+    cgroup_procs: tuple[str, ...] = ()  # the groups' tasks or cgroup.procs files to join
     security: SecurityPlan | None = None  # applied last, just before exec
     log_max_size: int = logs.DEFAULT_MAX_SIZE
     log_max_files: int = logs.DEFAULT_MAX_FILES
@@ -109,11 +109,14 @@ def _own_hostname(name: str) -> None:
 
 
 def _join_cgroups(procs: Sequence[str]) -> None:
-    """Before anything else is started: all the container's processes are counted."""
-    me = str(os.getpid())
+    """Before anything else is started: all the container's processes are counted. "0" is the
+    writer itself (this process is single-threaded: see cgroups.Cgroups.create)."""
     for path in procs:
-        with open(path, "w") as f:
-            f.write(me)
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
 
 
 def _enter_namespaces(child: ChildPlan, plan: NamespacePlan, err_fd: int) -> None:
