@@ -7,9 +7,10 @@ follow, the last one is ``F``). When the file would grow past ``max_size`` it is
 ``<attempt>.log.<UTC time>`` and a new one begun; at most ``max_files`` files are kept per
 attempt, as the kubelet's ``--container-log-max-size``/``--container-log-max-files`` do.
 
-The shim is forked by the container's process before it execs (``start_shim``), leaves at once
-for a session of its own (so signals meant for the container never reach it, and the
-container's clean-up never counts it), and exits when every writer of the pipes is gone.
+The shim is forked by the zygote just before the container (``spawn_shim``): one process per
+container, outside its namespaces and cgroups as CRI's shim is, in a session of its own (so
+signals meant for the container never reach it, and the container's clean-up never counts it).
+It outlives the zygote should that die, and exits when every writer of the pipes is gone.
 
 Standard library only: the zygote imports this.
 """
@@ -22,13 +23,14 @@ import os
 import selectors
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAX_LINE = 16 * 1024  # longer lines are split into P pieces, as containerd does
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 DEFAULT_MAX_FILES = 5
 STREAMS = ("stdout", "stderr")
+MAX_FD = 1 << 20  # above any descriptor a process here has (close_range costs the same)
 
 
 # ---------------------------------------------------------------------------------- format
@@ -202,44 +204,54 @@ def pump(fds: dict[int, str], out: RotatingFile) -> None:
 # ---------------------------------------------------------------------------------- shim
 
 
-def start_shim(path: str, max_size: int, max_files: int, close_fds: Sequence[int]) -> None:
-    """Point this process's stdout and stderr at a new log shim writing ``path``. The shim is
-    a grandchild (its parent exits at once), so nobody in the container has to reap it."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    writer = RotatingFile(path, max_size, max_files)  # fails here, in the container's stage
-    mid = os.fork()
-    if mid == 0:
+def close_all_but(keep: Iterable[int]) -> None:
+    """Close every descriptor from 3 up except ``keep`` (a forked child's clean slate: one
+    close_range(2) per gap, not one close per possible fd)."""
+    lo = 3
+    for fd in sorted(k for k in set(keep) if k >= 3):
+        if fd > lo:
+            os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, MAX_FD)
+
+
+def spawn_shim(path: str, max_size: int, max_files: int) -> tuple[int, int, int]:
+    """Start a log shim writing ``path``: (its pid, the stdout and the stderr write ends for the
+    container). Forked by the zygote (so the shim is the zygote's child, reaped by it, and in
+    none of the container's namespaces or cgroups); raises OSError if the log cannot be opened.
+    The shim keeps no descriptor of its parent's but 0-2."""
+    writer = RotatingFile(path, max_size, max_files)
+    try:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    except OSError:
+        writer.close()
+        raise
+    pid = os.fork()
+    if pid == 0:
+        code = 1
         try:
-            if os.fork() == 0:
-                _shim_main(writer, {out_r: "stdout", err_r: "stderr"}, (out_w, err_w, *close_fds))
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    os.waitpid(mid, 0)
+            close_all_but((out_r, err_r, writer.fd))
+            code = _shim_main(writer, {out_r: "stdout", err_r: "stderr"})
+        finally:
+            os._exit(code)
     writer.close()
     os.close(out_r)
     os.close(err_r)
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    for fd in (null, out_w, err_w):
-        os.close(fd)
+    return pid, out_w, err_w
 
 
-def _shim_main(writer: RotatingFile, fds: dict[int, str], close_fds: Sequence[int]) -> None:
-    code = 0
+def _shim_main(writer: RotatingFile, fds: dict[int, str]) -> int:
     try:
-        for fd in close_fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # A session of its own: signals meant for the container never reach it.
         os.setsid()
+        signal.set_wakeup_fd(-1)  # the zygote's; closed
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_IGN)
         with contextlib.suppress(OSError):
             os.chdir("/")
         pump(fds, writer)
     except BaseException:
-        code = 1
-    os._exit(code)
+        return 1
+    return 0

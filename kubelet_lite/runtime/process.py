@@ -53,7 +53,7 @@ class StartFailed(Exception):
 @dataclass(frozen=True)
 class LaunchRequest:
     hostname: str
-    log: Path
+    log: Path | None  # None: the output goes nowhere (pause's)
     env: dict[str, str]
     plan: ImagePlan
     pid_file: Path
@@ -77,7 +77,7 @@ class LaunchRequest:
             "op": "spawn",
             "id": rid,
             "hostname": self.hostname,
-            "log": str(self.log),
+            "log": str(self.log) if self.log is not None else None,
             "env": {**self.env, MARKER_ENV: self.pod_uid},
             "argv": self.plan.argv if self.plan.builtin is None else None,
             "builtin": self.plan.builtin,

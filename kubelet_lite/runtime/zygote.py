@@ -34,8 +34,9 @@ from typing import Any
 from knet import gctune
 from kubelet_lite.runtime import logs, procfs
 from kubelet_lite.runtime.images import BUILTINS
-from kubelet_lite.runtime.launch import ChildPlan, become_container, libc
+from kubelet_lite.runtime.launch import ChildPlan, StartError, become_container, libc
 from kubelet_lite.runtime.mounts import plan_from_wire as mounts_from_wire
+from kubelet_lite.runtime.namespaces import back_to_own_pid_namespace, pid_namespace_for_children
 from kubelet_lite.runtime.namespaces import plan_from_wire as namespaces_from_wire
 from kubelet_lite.runtime.security import plan_from_wire as security_from_wire
 
@@ -101,7 +102,7 @@ def plan_from_request(req: dict[str, Any]) -> ChildPlan:
         raise ValueError("give exactly one of argv and builtin")
     return ChildPlan(
         hostname=str(req["hostname"]),
-        log=str(req["log"]),
+        log=str(req.get("log") or ""),
         env=dict(env),
         argv=_str_list(argv, "argv") if argv is not None else None,
         builtin=str(builtin) if builtin is not None else None,
@@ -132,6 +133,8 @@ class Zygote:
         self._buf = b""
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._dirs: set[str] = set()  # directories known to exist (a bounded cache)
+        # Where containers' PID namespaces are left from: ours, to go back to after each fork.
+        self._own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.sel = selectors.DefaultSelector()
 
     # ------------------------------------------------------------------ loop
@@ -212,31 +215,24 @@ class Zygote:
         plan = plan_from_request(req)
         pid_file, exit_file = str(req["pidFile"]), str(req["exitFile"])
         for d in (os.path.dirname(plan.log), os.path.dirname(pid_file)):
-            if d not in self._dirs:
+            if d and d not in self._dirs:
                 os.makedirs(d, exist_ok=True)
                 if len(self._dirs) > 4096:
                     self._dirs.clear()
                 self._dirs.add(d)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            pending = [c.err_fd for c in self.children.values() if c.err_fd is not None]
-            become_container(
-                plan,
-                err_w,
-                self.builtins,
-                close_fds=(
-                    err_r,
-                    *pending,
-                    self.control.fileno(),
-                    self._wake_r,
-                    self._wake_w,
-                    self.lock_fd,
-                    self.sel.fileno(),
-                ),
-            )
-        os.close(err_w)
+        failed: StartError | None = None
+        stdio: tuple[int, int] | None = None
+        if plan.log:
+            try:
+                _, out_w, err_w = logs.spawn_shim(plan.log, plan.log_max_size, plan.log_max_files)
+                stdio = (out_w, err_w)
+            except OSError as exc:
+                failed = StartError("open log", f"open log: {exc.strerror or exc}")
+        try:
+            pid, err_r = self._fork_child(plan, failed, stdio)
+        finally:
+            for fd in stdio or ():
+                os.close(fd)
         child = Child(pid, exit_file, rid, procfs.start_ticks(pid) or 0, now_rfc3339(), err_r)
         self.children[pid] = child
         # Children start side by side: the answer goes out when this one's pipe closes.
@@ -251,6 +247,58 @@ class Zygote:
         except OSError as exc:
             os.kill(pid, signal.SIGKILL)
             child.start_error = f"cannot record the process in {pid_file}: {exc.strerror or exc}"
+
+    def _fork_child(
+        self, plan: ChildPlan, failed: StartError | None, stdio: tuple[int, int] | None
+    ) -> tuple[int, int]:
+        """Fork the container's process (in its PID namespace); (its pid, its report pipe)."""
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        sys.stderr.flush()
+        try:
+            pid = self._fork_in_pid_namespace(plan) if failed is None else os.fork()
+        except StartError as exc:
+            failed = exc  # a child in our namespace reports it
+            pid = os.fork()
+        except BaseException:
+            os.close(err_r)
+            os.close(err_w)
+            raise
+        if pid == 0:
+            pending = [c.err_fd for c in self.children.values() if c.err_fd is not None]
+            become_container(
+                plan,
+                err_w,
+                self.builtins,
+                close_fds=(
+                    err_r,
+                    *pending,
+                    self.control.fileno(),
+                    self._wake_r,
+                    self._wake_w,
+                    self.lock_fd,
+                    self.sel.fileno(),
+                    self._own_pidns,
+                ),
+                stdio=stdio,
+                failed=failed,
+            )
+        os.close(err_w)
+        return pid, err_r
+
+    def _fork_in_pid_namespace(self, plan: ChildPlan) -> int:
+        """fork(), born in the container's PID namespace. Raises StartError if that namespace
+        cannot be made or joined, OSError if the fork fails."""
+        try:
+            moved = pid_namespace_for_children(plan.namespaces)
+        except OSError as exc:
+            raise StartError("PID namespace", f"PID namespace: {exc.strerror or exc}") from exc
+        pid = -1
+        try:
+            pid = os.fork()
+        finally:
+            if moved and pid != 0:  # the child cannot (and need not) go back
+                back_to_own_pid_namespace(self._own_pidns)
+        return pid
 
     def _read_err(self, child: Child) -> None:
         if child.err_fd is None:  # answered already (earlier in this round)
@@ -343,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     me = os.path.join(args.pid_dir, str(os.getpid()))
     write_json_atomic(me, {"pid": os.getpid(), "startTicks": procfs.start_ticks(os.getpid())})
     libc()  # loaded once here, inherited by every child (which needs it for setns & co.)
-    # A container whose relay is killed with it (SIGKILL to the group) is orphaned: it comes to
-    # us, and reap() collects it, so its cgroup empties (a zombie keeps a cgroup busy).
+    # The log shims are our children, and a container's orphans (of one in the node's PID
+    # namespace) come to us: reap() collects them all (a zombie keeps a cgroup busy).
     libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     # Everything imported so far lives as long as we do: keep it out of the garbage collector's
     # sight, so that neither we nor a forked child ever walks (and so copies) those pages. The

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_lite.runtime import logs
+from kubelet_lite.runtime import logs, procfs
 from kubelet_lite.server import logs as logview
 
 
@@ -52,7 +52,10 @@ def test_rotation_keeps_at_most_max_files(tmp_path: Path) -> None:
 SHIM_CHILD = """
 import os, sys
 from kubelet_lite.runtime import logs
-logs.start_shim(sys.argv[1], 64 * 1024, 5, ())
+shim, out, err = logs.spawn_shim(sys.argv[1], 64 * 1024, 5)
+print(shim, flush=True)
+os.dup2(out, 1)
+os.dup2(err, 2)
 os.execvp("sh", ["sh", "-c", "echo out1; echo err1 >&2; printf 'no newline'"])
 """
 
@@ -60,8 +63,12 @@ os.execvp("sh", ["sh", "-c", "echo out1; echo err1 >&2; printf 'no newline'"])
 def test_the_shim_writes_both_streams_to_one_log(tmp_path: Path) -> None:
     path = tmp_path / "c" / "0.log"
     path.parent.mkdir()
-    r = subprocess.run([sys.executable, "-c", SHIM_CHILD, str(path)], timeout=10)
+    r = subprocess.run(
+        [sys.executable, "-c", SHIM_CHILD, str(path)], timeout=10, stdout=subprocess.PIPE
+    )
     assert r.returncode == 0
+    shim = int(r.stdout.split(b"\n")[0])  # what the sh wrote went to the log, not here
+    assert r.stdout == f"{shim}\n".encode()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and path.read_bytes().count(b"\n") < 3:
         time.sleep(0.01)
@@ -69,6 +76,15 @@ def test_the_shim_writes_both_streams_to_one_log(tmp_path: Path) -> None:
     got = sorted((e.stream, e.text) for e in entries if e is not None)
     assert got == [("stderr", b"err1"), ("stdout", b"no newline"), ("stdout", b"out1")]
     assert len(entries) == 3
+
+    # Every writer is gone: the shim has ended (a zombie until whoever inherited it reaps it).
+    def ended() -> bool:
+        st = procfs.read_stat(shim)
+        return st is None or st.state in ("Z", "X")
+
+    while time.monotonic() < deadline + 5 and not ended():
+        time.sleep(0.01)
+    assert ended()
 
 
 def _write_log(path: Path, lines: list[tuple[float, str]]) -> None:
