@@ -82,7 +82,8 @@ async def test_container_is_pid_1_and_the_zygotes_child_with_a_shim_writing_its_
     proc = await runtime.spawn(req)
     st = procfs.read_stat(proc.pid)
     assert st is not None and st.ppid == runtime.zygote_pid
-    assert ns_pids(proc.pid) == [proc.pid, 1]
+    assert ns_pids(proc.pid) == [proc.pid, 1] and procfs.is_pid_namespace_init(proc.pid)
+    assert not proc.sweep  # its end takes everything in its namespace along
     # The shim is the zygote's child too, in a session of its own, holding the log open.
     shims = [
         p
@@ -128,6 +129,7 @@ async def test_pause_has_no_log_and_a_container_joins_its_pid_namespace(
     member = await runtime.spawn(member_req)
     inside = ns_pids(member.pid)
     assert inside[0] == member.pid and len(inside) == 2 and inside[1] > 1
+    assert member.sweep and not procfs.is_pid_namespace_init(member.pid)
     pidns = {os.stat(f"/proc/{p}/ns/pid").st_ino for p in (pause.pid, member.pid)}
     assert len(pidns) == 1 and os.stat("/proc/self/ns/pid").st_ino not in pidns
     for proc in (member, pause):
