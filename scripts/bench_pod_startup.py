@@ -9,7 +9,7 @@ with a podIP. Pods run agnhost netexec (the image Kubernetes' e2e tests use) unl
 otherwise.
 
 Per run it also prints the CPU each part used from the first create until all were Ready (API
-server, kubelet-lite, its sandbox workers, the runtime: zygote, log shims, pause and the
+server, kubelet-lite, its sandbox workers, the runtime: zygote, log server, pause and the
 containers themselves, this client), their sum, and what the whole machine spent meanwhile: on
 a shared machine the difference is other work competing for the same CPUs, which the latencies
 include. CPU per pod is the figure least moved by a busy machine.
@@ -123,7 +123,7 @@ ROOT: list[Path] = []
 
 def zygote_and_containers_cpu() -> float:
     """CPU of the zygote(s), of the processes they have reaped, and of every live process they
-    started (pause, log shims, containers and whatever those started)."""
+    started (pause, the log server, containers and whatever those started)."""
     zdir = ROOT[0] / "runtime" / "zygotes" if ROOT else None
     if zdir is None or not zdir.exists():
         return 0.0

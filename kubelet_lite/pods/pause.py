@@ -75,7 +75,7 @@ class PodPause:
         n = self.attempt + 1
         req = LaunchRequest(
             hostname=hostname,
-            log=None,  # it writes nothing anyone reads: no log shim
+            log=None,  # it writes nothing anyone reads: no log
             env={},
             plan=ImagePlan(PAUSE_IMAGE, "", builtin=BUILTIN_NAME),
             pid_file=self.dir.pid_file(PAUSE, n),

@@ -2,14 +2,14 @@
 
 In order: its own session (so the container's processes form one group that teardown can signal
 as a whole), default signal dispositions, stdin from /dev/null and stdout/stderr to the pipes
-of the container's CRI log shim (which the zygote started: ``logs``), its cgroups, the pod's
-namespaces (pause's network, IPC and UTS; the child was born in its PID namespace: see
+the zygote's log server copies into the container's CRI log (``log_server``), its cgroups, the
+pod's namespaces (pause's network, IPC and UTS; the child was born in its PID namespace: see
 ``namespaces``), a mount namespace of its own with the container's mounts, the working
 directory, the security context; then exec of the command, or, for a built-in image, the
-built-in program run right here (the zygote has it imported already). A failure
-before that point is written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child
-exits 127; a clean exec closes ``err_fd`` (it is close-on-exec), which is how the zygote knows
-the start succeeded.
+built-in program run right here (the zygote has it imported already). A failure before that
+point is written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child exits 127; a
+clean exec closes ``err_fd`` (it is close-on-exec), which is how the zygote knows the start
+succeeded.
 
 Standard library only; runs in a child forked from the single-threaded zygote.
 """
@@ -53,7 +53,7 @@ class ChildPlan:
     """Everything the child needs; built by the zygote from a spawn request."""
 
     hostname: str
-    log: str  # "": no log shim, the output goes to /dev/null
+    log: str  # "": no log, the output goes to /dev/null
     env: dict[str, str]
     argv: list[str] | None = None  # exec this...
     builtin: str | None = None  # ...or run this built-in program with builtin_args
@@ -133,7 +133,7 @@ def _enter_namespaces(child: ChildPlan, plan: NamespacePlan) -> None:
 
 
 def _stdio(out_err: tuple[int, int] | None) -> None:
-    """stdin from /dev/null; stdout and stderr to the log shim's pipes (or /dev/null)."""
+    """stdin from /dev/null; stdout and stderr to the log server's pipes (or /dev/null)."""
     null = os.open("/dev/null", os.O_RDWR)
     out, err = out_err if out_err is not None else (null, null)
     os.dup2(null, 0)
@@ -152,7 +152,7 @@ def become_container(
     failed: StartError | None = None,
 ) -> NoReturn:
     """Never returns: execs, runs the built-in to completion, or exits 127 after reporting.
-    ``stdio``: the write ends of the log shim's stdout and stderr pipes (None: /dev/null).
+    ``stdio``: the write ends of the log server's stdout and stderr pipes (None: /dev/null).
     ``failed``: what went wrong in the zygote already, to report as this child's start error
     (so that a failed start has a process, a pid record and an exit record like any other)."""
     try:

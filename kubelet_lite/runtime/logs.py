@@ -1,16 +1,11 @@
-"""Container logs in the CRI format: the writer (a small shim process per container) and the
-pure helpers the kubelet's readers share.
+"""Container logs in the CRI format: the file writer (``RotatingFile``, used by the log server,
+log_server.py) and the pure helpers the server and the kubelet's readers share.
 
 Each line of ``<attempt>.log`` is ``<RFC3339Nano> <stdout|stderr> <P|F> <text>``: ``F`` ends a
 line the container wrote, ``P`` is a piece of a line longer than ``MAX_LINE`` (the next pieces
 follow, the last one is ``F``). When the file would grow past ``max_size`` it is renamed to
 ``<attempt>.log.<UTC time>`` and a new one begun; at most ``max_files`` files are kept per
 attempt, as the kubelet's ``--container-log-max-size``/``--container-log-max-files`` do.
-
-The shim is forked by the zygote just before the container (``spawn_shim``): one process per
-container, outside its namespaces and cgroups as CRI's shim is, in a session of its own (so
-signals meant for the container never reach it, and the container's clean-up never counts it).
-It outlives the zygote should that die, and exits when every writer of the pipes is gone.
 
 Standard library only: the zygote imports this.
 """
@@ -20,8 +15,6 @@ from __future__ import annotations
 import calendar
 import contextlib
 import os
-import selectors
-import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +23,6 @@ MAX_LINE = 16 * 1024  # longer lines are split into P pieces, as containerd does
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 DEFAULT_MAX_FILES = 5
 STREAMS = ("stdout", "stderr")
-MAX_FD = 1 << 20  # above any descriptor a process here has (close_range costs the same)
 
 
 # ---------------------------------------------------------------------------------- format
@@ -130,11 +122,14 @@ def attempt_files(path: str) -> list[str]:
 class RotatingFile:
     """Appends whole entries to ``path``, rotating by size."""
 
-    def __init__(self, path: str, max_size: int, max_files: int) -> None:
+    def __init__(self, path: str, max_size: int, max_files: int, fd: int | None = None) -> None:
+        """``fd``: ``path`` opened for appending already (else it is opened here)."""
         self.path = path
         self.max_size = max(max_size, MAX_LINE * 2)
         self.max_files = max(max_files, 1)
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        if fd is None:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.fd = fd
         self.size = os.fstat(self.fd).st_size
 
     def write(self, data: bytes) -> None:
@@ -176,82 +171,3 @@ def split_pieces(buf: bytes, eof: bool) -> tuple[list[tuple[bool, bytes]], bytes
         out.append((False, buf))
         buf = b""
     return out, buf
-
-
-def pump(fds: dict[int, str], out: RotatingFile) -> None:
-    """Copy the pipes into the log until every one of them is at EOF."""
-    sel = selectors.DefaultSelector()
-    bufs = {fd: b"" for fd in fds}
-    for fd in fds:
-        sel.register(fd, selectors.EVENT_READ)
-    while bufs:
-        for key, _ in sel.select():
-            fd = int(key.fd)
-            try:
-                data = os.read(fd, 65536)
-            except InterruptedError:
-                continue
-            now = time.time_ns()
-            pieces, bufs[fd] = split_pieces(bufs[fd] + data, eof=not data)
-            if pieces:
-                out.write(b"".join(format_entry(now, fds[fd], p, t) for p, t in pieces))
-            if not data:
-                sel.unregister(fd)
-                os.close(fd)
-                del bufs[fd]
-
-
-# ---------------------------------------------------------------------------------- shim
-
-
-def close_all_but(keep: Iterable[int]) -> None:
-    """Close every descriptor from 3 up except ``keep`` (a forked child's clean slate: one
-    close_range(2) per gap, not one close per possible fd)."""
-    lo = 3
-    for fd in sorted(k for k in set(keep) if k >= 3):
-        if fd > lo:
-            os.closerange(lo, fd)
-        lo = fd + 1
-    os.closerange(lo, MAX_FD)
-
-
-def spawn_shim(path: str, max_size: int, max_files: int) -> tuple[int, int, int]:
-    """Start a log shim writing ``path``: (its pid, the stdout and the stderr write ends for the
-    container). Forked by the zygote (so the shim is the zygote's child, reaped by it, and in
-    none of the container's namespaces or cgroups); raises OSError if the log cannot be opened.
-    The shim keeps no descriptor of its parent's but 0-2."""
-    writer = RotatingFile(path, max_size, max_files)
-    try:
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    except OSError:
-        writer.close()
-        raise
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            close_all_but((out_r, err_r, writer.fd))
-            code = _shim_main(writer, {out_r: "stdout", err_r: "stderr"})
-        finally:
-            os._exit(code)
-    writer.close()
-    os.close(out_r)
-    os.close(err_r)
-    return pid, out_w, err_w
-
-
-def _shim_main(writer: RotatingFile, fds: dict[int, str]) -> int:
-    try:
-        # A session of its own: signals meant for the container never reach it.
-        os.setsid()
-        signal.set_wakeup_fd(-1)  # the zygote's; closed
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_IGN)
-        with contextlib.suppress(OSError):
-            os.chdir("/")
-        pump(fds, writer)
-    except BaseException:
-        return 1
-    return 0

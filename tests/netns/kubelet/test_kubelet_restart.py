@@ -31,9 +31,9 @@ from kubelet_lite.status.checkpoint import StateStore
 pytestmark = pytest.mark.root
 
 
-# A one-container pod runs: its pause, the container's process (PID 1 of its own PID
-# namespace) and the CRI log shim that writes the container's output (pause has none).
-PROCESSES_PER_POD = 3
+# A one-container pod runs: its pause and the container's process (PID 1 of its own PID
+# namespace); the zygote's log server writes every container's output (pause has none).
+PROCESSES_PER_POD = 2
 
 
 def attempts(node: Node, uid: str) -> dict[str, list[int]]:

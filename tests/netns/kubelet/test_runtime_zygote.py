@@ -1,10 +1,11 @@
 """The zygote on the real kernel, without a kubelet: the container is the zygote's own child,
-born in its PID namespace (no process in between); its output reaches the CRI log through a
-shim the zygote started; pause has no shim; a start that fails still leaves its records."""
+born in its PID namespace (no process in between); its output reaches the CRI log through the
+zygote's log server; pause has no log; a start that fails still leaves its records."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -73,7 +74,20 @@ def ns_pids(pid: int) -> list[int]:
     raise AssertionError(f"no NSpid for {pid}")
 
 
-async def test_container_is_pid_1_and_the_zygotes_child_with_a_shim_writing_its_log(
+def holders(path: Path) -> list[int]:
+    """The processes that have ``path`` open."""
+    out = []
+    for p in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        try:
+            names = [os.readlink(f"/proc/{p}/fd/{fd}") for fd in os.listdir(f"/proc/{p}/fd")]
+        except OSError:
+            continue
+        if str(path) in names:
+            out.append(p)
+    return out
+
+
+async def test_container_is_pid_1_and_the_zygotes_child_with_its_log_served(
     tmp_path: Path, runtime: ProcessRuntime
 ) -> None:
     log = tmp_path / "logs" / "c" / "0.log"
@@ -84,17 +98,14 @@ async def test_container_is_pid_1_and_the_zygotes_child_with_a_shim_writing_its_
     assert st is not None and st.ppid == runtime.zygote_pid
     assert ns_pids(proc.pid) == [proc.pid, 1] and procfs.is_pid_namespace_init(proc.pid)
     assert not proc.sweep  # its end takes everything in its namespace along
-    # The shim is the zygote's child too, in a session of its own, holding the log open.
-    shims = [
-        p
-        for p in map(int, filter(str.isdigit, os.listdir("/proc")))
-        if (s := procfs.read_stat(p)) is not None
-        and s.ppid == runtime.zygote_pid
-        and p != proc.pid
-        and str(log) in [os.readlink(f"/proc/{p}/fd/{fd}") for fd in os.listdir(f"/proc/{p}/fd")]
-    ]
-    assert len(shims) == 1
-    assert (shim := procfs.read_stat(shims[0])) is not None and shim.session == shims[0]
+    # The log is held by the zygote's log server alone: its recorded child, in a session of
+    # its own, in the node's PID namespace.
+    record = json.loads((runtime.zygote_dir / f"{runtime.zygote_pid}.logs").read_text())
+    server = procfs.read_stat(record["pid"])
+    assert server is not None and server.ppid == runtime.zygote_pid
+    assert server.session == server.pid and record["startTicks"] == server.start_ticks
+    assert holders(log) == [server.pid]
+    assert ns_pids(server.pid) == [server.pid]
     proc.signal_group(9)
     rec = await proc.wait(10)
     assert rec is not None and rec.exit_code == 128 + 9 and rec.signal == 9  # first hand
@@ -157,3 +168,21 @@ async def test_a_log_that_cannot_be_opened_fails_the_start_with_records(
     proc_exit = read_exit_record(req.exit_file, record.pid)
     assert proc_exit is not None and proc_exit.exit_code == 127
     assert proc_exit.start_error is not None and "open log" in proc_exit.start_error
+
+
+async def test_a_log_server_that_ended_is_replaced_for_the_next_container(
+    tmp_path: Path, runtime: ProcessRuntime
+) -> None:
+    record = runtime.zygote_dir / f"{runtime.zygote_pid}.logs"
+    plan = NamespacePlan(holder=None, pid="container")
+    first = await runtime.spawn(request(tmp_path, "a", tmp_path / "a.log", sh("true"), plan))
+    await first.wait(10)
+    old = json.loads(record.read_text())["pid"]
+    os.kill(old, 9)
+    await eventually("the old server reaped", lambda: procfs.read_stat(old) is None)
+    log = tmp_path / "b.log"
+    second = await runtime.spawn(request(tmp_path, "b", log, sh("echo served; sleep 30"), plan))
+    new = json.loads(record.read_text())["pid"]
+    assert new != old and holders(log) == [new]
+    await eventually("the line", lambda: b"stdout F served\n" in log.read_bytes())
+    await runtime.stop(second, 1)
