@@ -9,11 +9,17 @@ with a podIP. Pods run agnhost netexec (the image Kubernetes' e2e tests use) unl
 otherwise.
 
 Per run it also prints the CPU each part used from the first create until all were Ready (API
-server, kubelet-lite, its sandbox workers, the zygote with the containers, this client), their
-sum, and what the whole machine spent meanwhile: on a shared machine the difference is other
-work competing for the same CPUs, which the latencies include.
+server, kubelet-lite, its sandbox workers, the runtime: zygote, log server, pause and the
+containers themselves, this client), their sum, and what the whole machine spent meanwhile: on
+a shared machine the difference is other work competing for the same CPUs, which the latencies
+include. CPU per pod is the figure least moved by a busy machine.
 
-Run as root:  .venv/bin/python scripts/bench_pod_startup.py [--pods 50] [--runs 3]
+With --breakdown, kubelet-lite logs at -v 4 and the steps of each pod's start are read from its
+log: queued before its first sync, the network sandbox, pause, the pod's files, the container's
+start by the runtime, the status write, and what is left (API server, watches, scheduling of
+this client).
+
+Run as root:  .venv/bin/python scripts/bench_pod_startup.py [--pods 50] [--runs 3] [--breakdown]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import re
 import secrets
 import signal
 import statistics
@@ -107,13 +114,16 @@ def task_cpu_seconds(pid: int) -> float:
 
 CPU_PIDS: dict[str, int] = {}
 CREATE_CPU: list[dict[str, float]] = []
+UIDS: dict[str, str] = {}  # pod uid -> name, to read kubelet-lite's log by
+LATENCY: dict[str, float] = {}  # pod name -> seconds from create to Ready
 
 
 ROOT: list[Path] = []
 
 
 def zygote_and_containers_cpu() -> float:
-    """CPU of the zygote(s), of the containers they have reaped, and of the live ones."""
+    """CPU of the zygote(s), of the processes they have reaped, and of every live process they
+    started (pause, the log server, containers and whatever those started)."""
     zdir = ROOT[0] / "runtime" / "zygotes" if ROOT else None
     if zdir is None or not zdir.exists():
         return 0.0
@@ -127,11 +137,17 @@ def zygote_and_containers_cpu() -> float:
             continue
         # utime, stime, and cutime, cstime: the reaped children's time
         total += sum(int(x) for x in f[11:15]) / tck
+    children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             st = procfs.read_stat(int(entry))
-            if st is not None and st.ppid in zygotes:
-                total += task_cpu_seconds(st.pid)
+            if st is not None:
+                children.setdefault(st.ppid, []).append(st.pid)
+    todo = [c for z in zygotes for c in children.get(z, [])]
+    while todo:
+        pid = todo.pop()
+        total += task_cpu_seconds(pid)
+        todo += children.get(pid, [])
     return total
 
 
@@ -160,7 +176,7 @@ def machine_busy_seconds() -> float:
 def cpu_now() -> dict[str, float]:
     out = {k: cpu_seconds(v) for k, v in CPU_PIDS.items()}
     out["sandbox workers"] = sandbox_workers_cpu()
-    out["zygote+containers"] = zygote_and_containers_cpu()
+    out["runtime"] = zygote_and_containers_cpu()
     t = os.times()
     out["bench client"] = t.user + t.system
     out["machine"] = machine_busy_seconds()
@@ -190,7 +206,8 @@ async def one_run(
     async def create(i: int) -> None:
         m = manifest(i, run, image, host_network)
         sent[m["metadata"]["name"]] = time.perf_counter()
-        await client.create(m, "default")
+        made = await client.create(m, "default")
+        UIDS[made["metadata"]["uid"]] = m["metadata"]["name"]
 
     start_cpu = cpu_now()
     t0 = time.perf_counter()
@@ -203,6 +220,7 @@ async def one_run(
     used = {k: end_cpu[k] - start_cpu[k] for k in end_cpu}
     used["wall"] = time.perf_counter() - t0
     CREATE_CPU.append(used)
+    LATENCY.update({n: done[n] - sent[n] for n in sent})
     latencies = [done[n] - sent[n] for n in sent]
     names = list(sent)
     await asyncio.gather(*(client.delete("Pod", n, "default") for n in names))
@@ -213,6 +231,83 @@ async def one_run(
             break
         await asyncio.sleep(0.1)
     return latencies
+
+
+def print_cpu(pods: int) -> None:
+    """Each run's CPU, in seconds and per pod."""
+    for i, c in enumerate(CREATE_CPU):
+        wall = c.pop("wall")
+        machine = c.pop("machine")
+        ours = sum(c.values())
+        print(
+            f"run {i}, create until all Ready ({wall * 1000:.0f} ms): CPU "
+            + ", ".join(f"{k} {v:.2f}s" for k, v in c.items())
+            + f"; ours {ours:.2f}s, whole machine {machine:.2f}s"
+            f" ({machine / wall / (os.cpu_count() or 1):.0%} of {os.cpu_count()} CPUs)"
+        )
+        print(
+            f"run {i}, CPU per pod: "
+            + ", ".join(f"{k} {v / pods * 1000:.1f}" for k, v in c.items())
+            + f"; ours {ours / pods * 1000:.1f} ms"
+        )
+
+
+STEP_RE = re.compile(r"pod (\S+): step (\S+) ([\d.]+) ms")
+STARTED_RE = re.compile(
+    r"pod \S+?/(\S+): started (\d+) ms after it was seen \(waited (\d+), sandbox (\d+), "
+    r"containers (\d+)\)"
+)
+STATUS_RE = re.compile(r"status of \S+?/(\S+) \(Running\) written in (\d+) ms")
+
+
+def breakdown(log: str) -> dict[str, dict[str, float]]:
+    """Per step, per pod: milliseconds, from kubelet-lite's -v 4 log (its first start only)."""
+    steps: dict[str, dict[str, float]] = {}
+
+    def put(step: str, pod: str, ms: float) -> None:
+        if pod in LATENCY:
+            steps.setdefault(step, {}).setdefault(pod, ms)
+
+    for line in log.splitlines():
+        if m := STEP_RE.search(line):
+            put(m[2], UIDS.get(m[1], m[1]), float(m[3]))
+        elif m := STARTED_RE.search(line):
+            pod, started, waited, sandbox = m[1], float(m[2]), float(m[3]), float(m[4])
+            put("queued", pod, waited)
+            put("seen->started", pod, started)
+            put("sandbox+pause+files", pod, sandbox)
+        elif m := STATUS_RE.search(line):
+            put("status write", m[1], float(m[2]))
+    own = ("seen->started", "status write")
+    for pod, total in LATENCY.items():
+        if all(pod in steps.get(s, {}) for s in own):
+            rest = total * 1000 - sum(steps[s][pod] for s in own)
+            put("the rest (API, watch, client)", pod, rest)
+    net, pause, both = (
+        steps.get("network", {}),
+        steps.get("pause", {}),
+        steps.pop("sandbox+pause+files", {}),
+    )
+    for pod, ms in both.items():
+        if pod in net and pod in pause:
+            put("pod files", pod, ms - net[pod] - pause[pod])
+    return steps
+
+
+def print_breakdown(log: str) -> None:
+    steps = breakdown(log)
+    if not steps:
+        print("no per-step figures in kubelet-lite's log")
+        return
+    order = ["queued", "network", "pause", "pod files"]
+    order += sorted(s for s in steps if s.startswith("container-"))
+    order += ["seen->started", "status write", "the rest (API, watch, client)"]
+    print(f"per step, all pods of all runs (ms)  {'p50':>7} {'p99':>7}")
+    for step in order:
+        values = list(steps.get(step, {}).values())
+        if values:
+            p50, p99 = pct([v / 1000 for v in values], 50), pct([v / 1000 for v in values], 99)
+            print(f"  {step:<34} {p50:>7.0f} {p99:>7.0f}")
 
 
 async def wait_node_ready(client: ApiClient, proc: subprocess.Popen[bytes]) -> None:
@@ -297,7 +392,7 @@ async def bench(args: argparse.Namespace, work: Path) -> list[list[float]]:
                 str(root),
                 "--pod-netns-prefix",
                 f"kt-b{tag}-",
-                *(["-v", "4"] if args.verbose else []),
+                *(["-v", "4"] if args.verbose or args.breakdown else []),
             ]
             with (work / "kubelet.log").open("wb") as log:
                 proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -318,19 +413,12 @@ async def bench(args: argparse.Namespace, work: Path) -> list[list[float]]:
                     f"CPU over {wall:.1f}s of create+delete runs: "
                     + ", ".join(f"{k} {v:.2f}s" for k, v in used.items())
                 )
-                for i, c in enumerate(CREATE_CPU):
-                    wall = c.pop("wall")
-                    machine = c.pop("machine")
-                    ours = sum(c.values())
-                    print(
-                        f"run {i}, create until all Ready ({wall * 1000:.0f} ms): CPU "
-                        + ", ".join(f"{k} {v:.2f}s" for k, v in c.items())
-                        + f"; ours {ours:.2f}s, whole machine {machine:.2f}s"
-                        f" ({machine / wall / (os.cpu_count() or 1):.0%} of {os.cpu_count()} CPUs)"
-                    )
+                print_cpu(args.pods)
                 return runs
     finally:
         cleanup(root, tag, proc)
+        if args.breakdown and (work / "kubelet.log").exists():
+            print_breakdown((work / "kubelet.log").read_text(errors="replace"))
         if args.keep_log:
             Path(args.keep_log).write_bytes((work / "kubelet.log").read_bytes())
 
@@ -341,6 +429,11 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--image", choices=sorted(IMAGES), default="agnhost")
     p.add_argument("--verbose", action="store_true", help="kubelet-lite logs at -v 4")
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="time each step of a pod's start (kubelet-lite at -v 4)",
+    )
     p.add_argument(
         "--host-network",
         action="store_true",

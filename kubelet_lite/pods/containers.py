@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -216,6 +217,7 @@ class PodContainers:
             pod.event(
                 NORMAL, "Pulled", f'Container image "{c.image}" already present on machine', c.name
             )
+        t0 = time.perf_counter()
         try:
             proc = await pod.deps.runtime.spawn(req, on_sent=lambda: failpoints.hit("spawn-sent"))
         except StartFailed as exc:
@@ -238,6 +240,8 @@ class PodContainers:
             pod.deps.wake_later(pod.uid, 1.0)
             return
         failpoints.hit("after-spawn")
+        ms = (time.perf_counter() - t0) * 1000
+        log.debug("pod %s: step container-%s %.1f ms", pod.uid, c.name, ms)
         run.began(attempt, previous, proc.record.started_at)
         self._attach(run, proc, attempt)
         pod.event(NORMAL, "Created", f"Created container {c.name}", c.name)

@@ -28,8 +28,8 @@ def container_cgroup(
     max_pids: int = -1,
     qos: str = "BestEffort",
 ) -> list[str]:
-    """Make the container's cgroups with its limits, in the tier of the pod's QoS class;
-    their cgroup.procs files. Raises ContainerConfigError."""
+    """Make the container's cgroups with its limits, in the tier of the pod's QoS class; the
+    files its process joins them by. Raises ContainerConfigError."""
     if driver is None:
         return []
     resources = to_wire(c.resources) if c.resources is not None else None

@@ -196,7 +196,7 @@ async def exec_check(target: Target, command: Sequence[str], timeout: float) -> 
     argv = ["nsenter"]
     if target.pod_netns_path:
         argv.append(f"--net={target.pod_netns_path}")
-    # The container's UTS, IPC and mount namespaces (its relay's, which are the container's).
+    # The container's UTS, IPC and mount namespaces.
     for opt, kind in (("uts", "uts"), ("ipc", "ipc"), ("mount", "mnt")):
         argv.append(f"--{opt}=/proc/{target.pid}/ns/{kind}")
     argv += ["--", *command]

@@ -57,6 +57,7 @@ class PodSandbox:
             return True
         if time.monotonic() < self.retry_at:
             return False
+        t0 = time.perf_counter()
         try:
             await self.deps.sandbox_workers.request("create", cp, self.spec)
         except SandboxError as exc:
@@ -69,6 +70,7 @@ class PodSandbox:
             return False
         self.error = None
         self.failures = 0
+        log.debug("pod %s: step network %.1f ms", self.uid, (time.perf_counter() - t0) * 1000)
         return True
 
     async def teardown(self, cp: PodCheckpoint, host_network: bool) -> None:

@@ -4,8 +4,8 @@ Two drivers, chosen at start-up by what is mounted: cgroup v2 (one unified hiera
 ``cgroup.controllers`` file at the root) and v1 (one hierarchy per controller, as on hybrid
 machines). Each container gets ``knet[/<qos tier>]/pod<uid>/<container>`` (the kubelet's
 layout: Guaranteed pods at the top, ``burstable`` and ``besteffort`` tiers for the others); the
-container's process joins it itself, before it becomes the container (launch.py writes its pid
-to every ``cgroup.procs`` given), so nothing it starts escapes the limits. Limits are the
+container's process joins it itself, before it becomes the container (launch.py writes "0",
+itself, to each file ``create`` names), so nothing it starts escapes the limits. Limits are the
 kubelet's translation of the container's resources (``limits_for``, pure). Groups are removed
 by pod UID (never by a scan): after the container ends, when the pod goes, and by GC for the
 recorded pods it removes.
@@ -115,7 +115,11 @@ class Cgroups:
 
     def create(self, uid: str, name: str, limits: Limits, qos: str = "Guaranteed") -> list[str]:
         """Make the container's groups with its limits, in its pod's group in the tier of the
-        pod's QoS class; the cgroup.procs files to join."""
+        pod's QoS class; the files its process joins them by (writing "0": itself). On v1 that
+        is ``tasks``: a thread that moves itself there skips the hierarchy-wide lock a
+        ``cgroup.procs`` write takes, and so an RCU grace period (10-20 ms) per container
+        start; the process is single-threaded when it joins, and all it starts inherit the
+        groups. v2 moves whole processes only (``cgroup.procs``)."""
         if self.version == 2:
             self._enable_v2(uid, qos)
         procs = []
@@ -124,7 +128,7 @@ class Cgroups:
             d.mkdir(parents=True, exist_ok=True)
             for file, value in self._settings(ctrl, limits):
                 _write(d / file, value)
-            procs.append(str(d / "cgroup.procs"))
+            procs.append(str(d / ("cgroup.procs" if self.version == 2 else "tasks")))
         return procs
 
     def _enable_v2(self, uid: str, qos: str) -> None:

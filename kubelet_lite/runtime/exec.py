@@ -3,9 +3,9 @@ same environment and working directory, user and cgroups as the container's main
 (``exec_identity``).
 
 Which namespaces to enter is read off the container's process: every namespace of ``pid`` that
-differs from ours is entered (with ``nsenter``). Today that is the pod's network namespace and
-the container's UTS namespace; once containers get mount, PID and IPC namespaces (pods as
-containers) those are entered too, with no change here. ``EXTRA_ARGV_HOOK`` is where a runtime
+differs from ours is entered (with ``nsenter``): the pod's network, IPC and UTS namespaces and
+the container's mount and PID namespaces (the recorded process is the container's own, born
+in its PID namespace). ``EXTRA_ARGV_HOOK`` is where a runtime
 that needs more (a cgroup, a user) adds its wrapper.
 
 The command runs in a session of its own with a pipe or a pseudo-terminal for its standard
@@ -48,24 +48,6 @@ def _ns_id(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
-
-
-def container_process(pid: int) -> int:
-    """The process whose namespaces an exec joins. A container in a PID namespace of its own is
-    recorded by its relay (runtime/namespaces.py), which stays in the node's PID namespace and
-    has the container as its only child: then that child, so the command sees the container's
-    PID namespace too. Otherwise ``pid`` itself."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            children = f.read().split()
-    except OSError:
-        return pid
-    if len(children) != 1:
-        return pid
-    child = int(children[0])
-    mine = _ns_id(f"/proc/{pid}/ns/pid")
-    theirs = _ns_id(f"/proc/{child}/ns/pid")
-    return child if theirs is not None and theirs != mine else pid
 
 
 def namespace_flags(pid: int) -> list[str]:
@@ -187,8 +169,8 @@ async def _start_tty(
 async def start(
     pid: int, argv: list[str], *, stdin: bool, tty: bool, width: int = 0, height: int = 0
 ) -> ExecProcess:
-    """Start ``argv`` in the container whose main process is ``pid``. Raises ExecFailed."""
-    pid = container_process(pid)
+    """Start ``argv`` in the container whose main process is ``pid`` (the zygote's child, born
+    in the container's PID namespace). Raises ExecFailed."""
     if not argv:
         raise ExecFailed("you must specify at least one command for the container")
     env = read_environ(pid)

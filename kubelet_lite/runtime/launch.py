@@ -1,13 +1,15 @@
 """What a freshly forked child of the zygote does before it becomes the container.
 
 In order: its own session (so the container's processes form one group that teardown can signal
-as a whole), default signal dispositions, stdin from /dev/null and stdout/stderr to the
-container's CRI log shim (``logs``), the pod's network namespace (setns), a new UTS namespace
-whose hostname is the pod's, the working directory; then exec of the command, or, for a built-in
-image, the built-in program run right here (the zygote has it imported already). A failure
-before that point is written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child
-exits 127; a clean exec closes ``err_fd`` (it is close-on-exec), which is how the zygote knows
-the start succeeded.
+as a whole), default signal dispositions, stdin from /dev/null and stdout/stderr to the pipes
+the zygote's log server copies into the container's CRI log (``log_server``), its cgroups, the
+pod's namespaces (pause's network, IPC and UTS; the child was born in its PID namespace: see
+``namespaces``), a mount namespace of its own with the container's mounts, the working
+directory, the security context; then exec of the command, or, for a built-in image, the
+built-in program run right here (the zygote has it imported already). A failure before that
+point is written to ``err_fd`` as one line, ``<stage>\\t<message>``, and the child exits 127; a
+clean exec closes ``err_fd`` (it is close-on-exec), which is how the zygote knows the start
+succeeded.
 
 Standard library only; runs in a child forked from the single-threaded zygote.
 """
@@ -51,7 +53,7 @@ class ChildPlan:
     """Everything the child needs; built by the zygote from a spawn request."""
 
     hostname: str
-    log: str
+    log: str  # "": no log, the output goes to /dev/null
     env: dict[str, str]
     argv: list[str] | None = None  # exec this...
     builtin: str | None = None  # ...or run this built-in program with builtin_args
@@ -60,7 +62,7 @@ class ChildPlan:
     netns: str | None = None  # path of the network namespace to join
     namespaces: NamespacePlan | None = None  # None: only the network and a new UTS namespace
     mounts: MountPlan | None = None  # the container's mount namespace (namespaces.mount)
-    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files to join, first thing
+    cgroup_procs: tuple[str, ...] = ()  # the groups' tasks or cgroup.procs files to join
     security: SecurityPlan | None = None  # applied last, just before exec
     log_max_size: int = logs.DEFAULT_MAX_SIZE
     log_max_files: int = logs.DEFAULT_MAX_FILES
@@ -119,24 +121,36 @@ def _own_hostname(name: str) -> None:
 
 
 def _join_cgroups(procs: Sequence[str]) -> None:
-    """Before anything else is started: all the container's processes are counted."""
-    me = str(os.getpid())
+    """Before anything else is started: all the container's processes are counted. "0" is the
+    writer itself (this process is single-threaded: see cgroups.Cgroups.create)."""
     for path in procs:
-        with open(path, "w") as f:
-            f.write(me)
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
 
 
-def _enter_namespaces(child: ChildPlan, plan: NamespacePlan, err_fd: int) -> None:
-    """The pod's namespaces (pause's), a new mount namespace, then the PID namespace: from
-    there on this is the container's process, and the one that forked it its relay. Then
-    the container's mounts (its /proc is its PID namespace's)."""
+def _enter_namespaces(child: ChildPlan, plan: NamespacePlan) -> None:
+    """The pod's namespaces (pause's), a new mount namespace and the container's mounts (its
+    /proc is that of the PID namespace it was born in: see namespaces.py)."""
     _stage("join the pod's namespaces", lambda: ns.enter_pod(plan, child.hostname))
     if plan.mount:
         _stage("new mount namespace", lambda: ns.unshare(ns.CLONE_NEWNS, "mount namespace"))
-    _stage("PID namespace", lambda: ns.split_for_pid_namespace(plan, keep_fds=(err_fd,)))
     if plan.mount and child.mounts is not None:
         mount_plan = child.mounts
         _stage("mounts", lambda: mounts.apply(mount_plan))
+
+
+def _stdio(out_err: tuple[int, int] | None) -> None:
+    """stdin from /dev/null; stdout and stderr to the log server's pipes (or /dev/null)."""
+    null = os.open("/dev/null", os.O_RDWR)
+    out, err = out_err if out_err is not None else (null, null)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    for fd in {null, out, err} - {0, 1, 2}:
+        os.close(fd)
 
 
 def become_container(
@@ -144,8 +158,13 @@ def become_container(
     err_fd: int,
     builtins: dict[str, Callable[[Sequence[str]], int]],
     close_fds: Sequence[int] = (),
+    stdio: tuple[int, int] | None = None,
+    failed: StartError | None = None,
 ) -> NoReturn:
-    """Never returns: execs, runs the built-in to completion, or exits 127 after reporting."""
+    """Never returns: execs, runs the built-in to completion, or exits 127 after reporting.
+    ``stdio``: the write ends of the log server's stdout and stderr pipes (None: /dev/null).
+    ``failed``: what went wrong in the zygote already, to report as this child's start error
+    (so that a failed start has a process, a pid record and an exit record like any other)."""
     try:
         for fd in close_fds:
             with contextlib.suppress(OSError):
@@ -154,12 +173,9 @@ def become_container(
         for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
-        # stdout/stderr go through a CRI log shim (kubelet_lite.runtime.logs), which stays
-        # outside the container's cgroup and namespaces, as CRI's shim does.
-        _stage(
-            "open log",
-            lambda: logs.start_shim(plan.log, plan.log_max_size, plan.log_max_files, (err_fd,)),
-        )
+        if failed is not None:
+            raise failed
+        _stage("open log", lambda: _stdio(stdio))
         if plan.stdin:
             path = plan.stdin
             _stage("open stdin", lambda: _open_stdin(path))
@@ -172,7 +188,7 @@ def become_container(
         if plan.namespaces is None:
             _stage("set hostname", lambda: _own_hostname(plan.hostname))
         else:
-            _enter_namespaces(plan, plan.namespaces, err_fd)
+            _enter_namespaces(plan, plan.namespaces)
         if plan.cwd:
             cwd = plan.cwd
             _stage(f"chdir to {cwd}", lambda: os.chdir(cwd))

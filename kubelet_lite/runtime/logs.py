@@ -1,15 +1,11 @@
-"""Container logs in the CRI format: the writer (a small shim process per container) and the
-pure helpers the kubelet's readers share.
+"""Container logs in the CRI format: the file writer (``RotatingFile``, used by the log server,
+log_server.py) and the pure helpers the server and the kubelet's readers share.
 
 Each line of ``<attempt>.log`` is ``<RFC3339Nano> <stdout|stderr> <P|F> <text>``: ``F`` ends a
 line the container wrote, ``P`` is a piece of a line longer than ``MAX_LINE`` (the next pieces
 follow, the last one is ``F``). When the file would grow past ``max_size`` it is renamed to
 ``<attempt>.log.<UTC time>`` and a new one begun; at most ``max_files`` files are kept per
 attempt, as the kubelet's ``--container-log-max-size``/``--container-log-max-files`` do.
-
-The shim is forked by the container's process before it execs (``start_shim``), leaves at once
-for a session of its own (so signals meant for the container never reach it, and the
-container's clean-up never counts it), and exits when every writer of the pipes is gone.
 
 Standard library only: the zygote imports this.
 """
@@ -19,10 +15,8 @@ from __future__ import annotations
 import calendar
 import contextlib
 import os
-import selectors
-import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAX_LINE = 16 * 1024  # longer lines are split into P pieces, as containerd does
@@ -128,11 +122,14 @@ def attempt_files(path: str) -> list[str]:
 class RotatingFile:
     """Appends whole entries to ``path``, rotating by size."""
 
-    def __init__(self, path: str, max_size: int, max_files: int) -> None:
+    def __init__(self, path: str, max_size: int, max_files: int, fd: int | None = None) -> None:
+        """``fd``: ``path`` opened for appending already (else it is opened here)."""
         self.path = path
         self.max_size = max(max_size, MAX_LINE * 2)
         self.max_files = max(max_files, 1)
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        if fd is None:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.fd = fd
         self.size = os.fstat(self.fd).st_size
 
     def write(self, data: bytes) -> None:
@@ -174,72 +171,3 @@ def split_pieces(buf: bytes, eof: bool) -> tuple[list[tuple[bool, bytes]], bytes
         out.append((False, buf))
         buf = b""
     return out, buf
-
-
-def pump(fds: dict[int, str], out: RotatingFile) -> None:
-    """Copy the pipes into the log until every one of them is at EOF."""
-    sel = selectors.DefaultSelector()
-    bufs = {fd: b"" for fd in fds}
-    for fd in fds:
-        sel.register(fd, selectors.EVENT_READ)
-    while bufs:
-        for key, _ in sel.select():
-            fd = int(key.fd)
-            try:
-                data = os.read(fd, 65536)
-            except InterruptedError:
-                continue
-            now = time.time_ns()
-            pieces, bufs[fd] = split_pieces(bufs[fd] + data, eof=not data)
-            if pieces:
-                out.write(b"".join(format_entry(now, fds[fd], p, t) for p, t in pieces))
-            if not data:
-                sel.unregister(fd)
-                os.close(fd)
-                del bufs[fd]
-
-
-# ---------------------------------------------------------------------------------- shim
-
-
-def start_shim(path: str, max_size: int, max_files: int, close_fds: Sequence[int]) -> None:
-    """Point this process's stdout and stderr at a new log shim writing ``path``. The shim is
-    a grandchild (its parent exits at once), so nobody in the container has to reap it."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    writer = RotatingFile(path, max_size, max_files)  # fails here, in the container's stage
-    mid = os.fork()
-    if mid == 0:
-        try:
-            if os.fork() == 0:
-                _shim_main(writer, {out_r: "stdout", err_r: "stderr"}, (out_w, err_w, *close_fds))
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    os.waitpid(mid, 0)
-    writer.close()
-    os.close(out_r)
-    os.close(err_r)
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    for fd in (null, out_w, err_w):
-        os.close(fd)
-
-
-def _shim_main(writer: RotatingFile, fds: dict[int, str], close_fds: Sequence[int]) -> None:
-    code = 0
-    try:
-        for fd in close_fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        os.setsid()
-        for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_IGN)
-        with contextlib.suppress(OSError):
-            os.chdir("/")
-        pump(fds, writer)
-    except BaseException:
-        code = 1
-    os._exit(code)

@@ -1,7 +1,7 @@
 """A container's mount namespace, filled in by the container's own process.
 
-Run by the container's process (PID 1 of its PID namespace) in the new mount namespace its
-relay made, before it chdirs and execs. In order: propagation from here to the node is cut
+Run by the container's process (PID 1 of its PID namespace) in the new mount namespace it has
+just made, before it chdirs and execs. In order: propagation from here to the node is cut
 (``MS_SLAVE``, recursively: the node's mounts still reach us, none of ours reach the node); the
 bind sources are opened (``O_PATH``) while the node's paths are still visible; the whole tree
 is made read-only (``mount_setattr``, recursive); private tmpfs go on ``/tmp`` and ``/run``

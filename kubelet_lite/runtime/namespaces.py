@@ -5,37 +5,30 @@ The pod's *pause* process holds the pod's network, IPC and UTS namespaces (and, 
 namespaces through ``/proc/<pause>/ns/*`` and gets a PID namespace of its own, so that its
 process is PID 1 there; or it joins pause's.
 
-A new PID namespace only applies to children, so the child forks once more: the new process
-becomes the container (PID 1, or a member of the pod's PID namespace) and the first one stays
-behind as its *relay*: it ignores the signals the container's group receives, waits for the
-container and ends the same way (same exit code, or the same signal), which is what the zygote
-records. ``PR_SET_PDEATHSIG`` takes the container down with the relay should the relay be
-killed alone.
+A new PID namespace only applies to children, so the zygote makes (or joins) it just for the
+fork of the container (``pid_namespace_for_children``) and goes back to its own right after: the
+zygote's child *is* the container (PID 1, or a member of the pod's PID namespace), with no
+process between them, and the zygote sees its exit status first hand.
 
 Standard library only (ctypes for setns/unshare/prctl).
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
-import select
 import signal
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-PR_SET_PDEATHSIG = 1
 
 _FLAGS = {"net": CLONE_NEWNET, "ipc": CLONE_NEWIPC, "uts": CLONE_NEWUTS, "pid": CLONE_NEWPID}
 PID_MODES = ("host", "container", "pod")
-# Signals a container's group gets from teardown; the relay leaves them to the container.
-_RELAYED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1)
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ def _check(rc: int, what: str) -> None:
 
 def join(pid: int, kind: str) -> None:
     """Enter the ``kind`` namespace of process ``pid``. For ``pid``, the one its children are
-    made in (pause's relay is still in the node's PID namespace; pause is its child)."""
+    made in (pause's own, as pause is its init; a process only the zygote forks into it)."""
     path = f"/proc/{pid}/ns/{'pid_for_children' if kind == 'pid' else kind}"
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -123,57 +116,27 @@ def enter_pod(plan: NamespacePlan, hostname: str) -> None:
         join(plan.holder, kind)
 
 
-def split_for_pid_namespace(plan: NamespacePlan, keep_fds: tuple[int, ...] = ()) -> None:
-    """Make (or join) the PID namespace and fork into it. Returns in the new process only;
-    the first one becomes the relay and never returns. ``keep_fds`` are closed in the relay
-    (the container keeps them: the start-report pipe, for one)."""
-    if plan.pid == "host":
-        return
+def pid_namespace_for_children(plan: NamespacePlan | None) -> bool:
+    """The zygote's side, just before it forks the container: make (or join pause's) PID
+    namespace the one its next child is born in, as PID 1 or a member; the zygote itself never
+    leaves its own. True if it did (``back_to_own_pid_namespace`` after the fork, in the
+    parent only). Raises OSError if the namespace cannot be made or joined."""
+    if plan is None or plan.pid == "host":
+        return False
     if plan.pid == "container" or plan.holder is None:  # pause makes the pod's namespace
         unshare(CLONE_NEWPID, "PID namespace")
     else:
         join(plan.holder, "pid")
-    # The relay holds the write end for as long as it lives: EOF on the read end means it died
-    # before the container could ask to follow it (getppid() says 0 across namespaces).
-    alive_r, alive_w = os.pipe2(os.O_CLOEXEC)
-    child = os.fork()
-    if child == 0:
-        os.close(alive_w)
-        _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl PDEATHSIG")
-        relay_gone = select.select([alive_r], [], [], 0)[0]
-        os.close(alive_r)
-        if relay_gone:
-            os._exit(137)
-        return
-    os.close(alive_r)
-    for fd in keep_fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    relay(child)
+    return True
 
 
-def relay(child: int) -> NoReturn:
-    """Wait for the container and end as it ended."""
-    for sig in _RELAYED:
-        signal.signal(sig, signal.SIG_IGN)
-    # Nothing here opens a file for writing: in the shared mount namespace that would make the
-    # container's read-only remount fail (EBUSY). Should the OOM killer pick the relay over
-    # the container, the container dies with it: SIGKILL and OOMKilled all the same.
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            os._exit(137)
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        with contextlib.suppress(OSError, ValueError):  # SIGKILL has no disposition to set
-            signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        os._exit(128 + signum)
-    os._exit(os.waitstatus_to_exitcode(status))
+def back_to_own_pid_namespace(own_ns_fd: int) -> None:
+    """The zygote's next children are born in its own PID namespace again (``own_ns_fd``: its
+    ``/proc/self/ns/pid``)."""
+    if _libc().setns(own_ns_fd, CLONE_NEWPID) != 0:
+        # Every later fork would land in (or fail for) that container's namespace.
+        os.write(2, b"zygote: cannot go back to its own PID namespace\n")
+        os._exit(70)
 
 
 def exit_on_termination_signals() -> None:

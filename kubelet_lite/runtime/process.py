@@ -27,6 +27,7 @@ from typing import Any
 from kubelet_lite.runtime import procfs
 from kubelet_lite.runtime.mounts import MountPlan
 from kubelet_lite.runtime.namespaces import NamespacePlan
+from kubelet_lite.runtime.pause import BUILTIN_NAME as PAUSE_BUILTIN
 from kubelet_lite.runtime.resolve import ImagePlan
 from kubelet_lite.runtime.security import SecurityPlan
 
@@ -53,7 +54,7 @@ class StartFailed(Exception):
 @dataclass(frozen=True)
 class LaunchRequest:
     hostname: str
-    log: Path
+    log: Path | None  # None: the output goes nowhere (pause's)
     env: dict[str, str]
     plan: ImagePlan
     pid_file: Path
@@ -78,7 +79,7 @@ class LaunchRequest:
             "op": "spawn",
             "id": rid,
             "hostname": self.hostname,
-            "log": str(self.log),
+            "log": str(self.log) if self.log is not None else None,
             "env": {**self.env, MARKER_ENV: self.pod_uid},
             "argv": self.plan.argv if self.plan.builtin is None else None,
             "builtin": self.plan.builtin,
@@ -177,14 +178,31 @@ def kill_session(sid: int, mark: bytes, sig: int = signal.SIGKILL) -> list[int]:
     return hit
 
 
+def ends_alone(req: LaunchRequest) -> bool:
+    """Nothing of the container can outlive its main process: that is the init of a PID
+    namespace of its own (whose end takes every process in it along), or pause, which starts
+    nothing. Then its end needs no sweep of its session through all of /proc."""
+    ns = req.namespaces
+    if ns is not None and (ns.pid == "container" or (ns.pid == "pod" and ns.holder is None)):
+        return True
+    return req.plan.builtin == PAUSE_BUILTIN
+
+
 class RunningProcess:
-    """A container's main process, watched until it exits."""
+    """A container's main process, watched until it exits. ``sweep``: kill what is left of
+    its session when it ends (False when nothing can be left: see ``ends_alone``)."""
 
     def __init__(
-        self, record: ProcessRecord, exit_file: Path, pidfd: int | None, mark: bytes
+        self,
+        record: ProcessRecord,
+        exit_file: Path,
+        pidfd: int | None,
+        mark: bytes,
+        sweep: bool = True,
     ) -> None:
         self.record = record
         self.mark = mark
+        self.sweep = sweep
         self.exit_file = exit_file
         loop = asyncio.get_running_loop()
         self.exited: asyncio.Future[ExitRecord] = loop.create_future()
@@ -220,7 +238,8 @@ class RunningProcess:
             delay = min(delay * 2, 0.1)
             rec = read_exit_record(self.exit_file, self.pid)
         # A container's processes die with it (as with a PID namespace's init).
-        kill_session(self.pid, self.mark)
+        if self.sweep:
+            kill_session(self.pid, self.mark)
         if not self.exited.done():
             self.exited.set_result(rec if rec is not None else unknown_exit())
 
@@ -229,7 +248,7 @@ class RunningProcess:
         if self.alive:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, sig)
-        else:
+        elif self.sweep:
             kill_session(self.pid, self.mark, sig)
 
     async def wait(self, timeout: float | None = None) -> ExitRecord | None:
@@ -249,8 +268,11 @@ class RunningProcess:
             self.exited.cancel()
 
 
-def watch(record: ProcessRecord, exit_file: Path, mark: bytes) -> RunningProcess | None:
-    """Watch the process of ``record`` if it is still the same, live process; else None."""
+def watch(
+    record: ProcessRecord, exit_file: Path, mark: bytes, sweep: bool = True
+) -> RunningProcess | None:
+    """Watch the process of ``record`` if it is still the same, live process; else None.
+    ``sweep`` as RunningProcess's (never for the init of a PID namespace)."""
     if not procfs.is_same_process(record.pid, record.start_ticks):
         return None
     try:
@@ -261,7 +283,8 @@ def watch(record: ProcessRecord, exit_file: Path, mark: bytes) -> RunningProcess
     if not procfs.is_same_process(record.pid, record.start_ticks):
         os.close(pidfd)
         return None
-    return RunningProcess(record, exit_file, pidfd, mark)
+    sweep = sweep and not procfs.is_pid_namespace_init(record.pid)
+    return RunningProcess(record, exit_file, pidfd, mark, sweep)
 
 
 class ProcessRuntime:
@@ -405,10 +428,10 @@ class ProcessRuntime:
         if not isinstance(pid, int):
             raise RuntimeUnavailable(f"zygote reply without a pid: {reply}")
         record = ProcessRecord(pid, int(reply["startTicks"]), str(reply["startedAt"]))
-        mark = req.mark
-        proc = watch(record, req.exit_file, mark)
+        mark, sweep = req.mark, not ends_alone(req)
+        proc = watch(record, req.exit_file, mark, sweep)
         if proc is None:  # it has already exited: collect its record
-            proc = RunningProcess(record, req.exit_file, None, mark)
+            proc = RunningProcess(record, req.exit_file, None, mark, sweep)
         return proc
 
     async def stop(self, proc: RunningProcess, grace: float) -> ExitRecord:

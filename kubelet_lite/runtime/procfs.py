@@ -53,6 +53,19 @@ def is_same_process(pid: int, ticks: int) -> bool:
     return st is not None and st.start_ticks == ticks and st.state not in ("Z", "X")
 
 
+def is_pid_namespace_init(pid: int) -> bool:
+    """True when ``pid`` is PID 1 of a PID namespace below ours (its NSpid ends in 1)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    ids = line.split()[1:]
+                    return len(ids) > 1 and ids[-1] == b"1"
+    except OSError:
+        pass
+    return False
+
+
 def session_members(sid: int) -> list[int]:
     """Live processes in session ``sid`` (each container leads its own session)."""
     out = []

@@ -164,7 +164,7 @@ async def handle(req: Request) -> Response:
     return text("404 page not found\n", 404)
 
 
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agnhost netexec", allow_abbrev=False)
     p.add_argument("--http-port", type=int, default=8080)
     p.add_argument("--udp-port", type=int, default=8081)
@@ -172,7 +172,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--udp-listen-addresses", default="")
     p.add_argument("--http-override", default="")
     p.add_argument("--delay-shutdown", type=int, default=0)
-    return p.parse_args(list(argv))
+    return p
+
+
+# Built once, in the zygote that imports this: each container only parses (parsing leaves the
+# parser as it was).
+_PARSER = _parser()
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    return _PARSER.parse_args(list(argv))
 
 
 async def serve(args: argparse.Namespace) -> int:

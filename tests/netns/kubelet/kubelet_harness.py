@@ -9,8 +9,10 @@ of this test's prefix, and the node namespace with its bridge and veths.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import signal
 import subprocess
@@ -149,6 +151,7 @@ class Node:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     uids: set[str] = field(default_factory=set)
     zygote_pids: set[tuple[int, int]] = field(default_factory=set)
+    log_server_pids: set[tuple[int, int]] = field(default_factory=set)
 
     @property
     def node_ns(self) -> str:
@@ -223,9 +226,15 @@ class Node:
     # ------------------------------------------------------------------ what exists
 
     def remember_zygotes(self) -> None:
+        """The zygotes, and their log servers (``<zygote>.logs``: not a pod's process)."""
         zdir = self.root / "runtime" / "zygotes"
         if zdir.is_dir():
             for f in zdir.iterdir():
+                if f.name.endswith(".logs"):
+                    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                        doc = json.loads(f.read_text())
+                        self.log_server_pids.add((int(doc["pid"]), int(doc["startTicks"])))
+                    continue
                 try:
                     pid = int(f.name)
                     ticks = procfs.start_ticks(pid)
@@ -267,13 +276,14 @@ class Node:
                             if procfs.is_same_process(a.process.pid, a.process.start_ticks):
                                 sessions.add(-a.process.pid)  # alive itself
         zygotes = {pid for pid, ticks in self.zygote_pids if procfs.is_same_process(pid, ticks)}
+        servers = {p for p, ticks in self.log_server_pids if procfs.is_same_process(p, ticks)}
         found = set()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             pid = int(entry)
             st = procfs.read_stat(pid)
-            if st is None or st.state in ("Z", "X"):
+            if st is None or st.state in ("Z", "X") or pid in servers:
                 continue
             if (
                 -pid in sessions
@@ -322,7 +332,7 @@ class Node:
         for pid in self.pod_processes():
             recorded.add(pid)
             os.kill(pid, signal.SIGKILL)
-        for pid, ticks in self.zygote_pids:
+        for pid, ticks in self.zygote_pids | self.log_server_pids:
             kill_process(pid, ticks)
             recorded.add(pid)
         reap(recorded)

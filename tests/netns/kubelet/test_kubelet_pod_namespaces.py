@@ -47,11 +47,12 @@ def ns_id(pid: int, kind: str) -> int:
     return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
 
 
-def container_process(node: Node, uid: str, name: str) -> int:
-    """The container's own process: the recorded one is its relay, the container its child."""
-    relay = recorded_pid(node, uid, name)
-    [pid] = children(relay)
-    return pid
+def ns_pids(pid: int) -> list[int]:
+    """The process's pid in each PID namespace it is in, the node's first (NSpid)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("NSpid:"):
+            return [int(p) for p in line.split()[1:]]
+    raise AssertionError(f"no NSpid for {pid}")
 
 
 async def logged(node: Node, uid: str, name: str, lines: int) -> list[str]:
@@ -87,7 +88,10 @@ async def test_containers_join_pause_and_are_pid_1(node: Node, client: ApiClient
     for name in ("a", "b"):
         assert (await logged(node, uid, name, 2))[:2] == ["pid=1", "pidns"]
     pause = recorded_pid(node, uid, "POD")
-    a, b = (container_process(node, uid, n) for n in ("a", "b"))
+    # The recorded process is the container itself, PID 1 of its namespace: nothing between
+    # the zygote and it.
+    a, b = (recorded_pid(node, uid, n) for n in ("a", "b"))
+    assert ns_pids(a) == [a, 1] and ns_pids(b) == [b, 1]
     for kind in ("net", "ipc", "uts"):
         assert ns_id(a, kind) == ns_id(b, kind) == ns_id(pause, kind), kind
         assert ns_id(a, kind) != ns_id(os.getpid(), kind), kind
@@ -121,8 +125,9 @@ async def test_share_process_namespace_with_pause_as_init(node: Node, client: Ap
     await wait_running(client, "shared")
     pids = {(await logged(node, uid, n, 1))[0] for n in ("a", "b")}
     assert "pid=1" not in pids and len(pids) == 2, pids
-    [pause_init] = children(recorded_pid(node, uid, "POD"))
-    a, b = (container_process(node, uid, n) for n in ("a", "b"))
+    pause_init = recorded_pid(node, uid, "POD")
+    assert ns_pids(pause_init) == [pause_init, 1]
+    a, b = (recorded_pid(node, uid, n) for n in ("a", "b"))
     assert ns_id(a, "pid") == ns_id(b, "pid") == ns_id(pause_init, "pid")
     assert ns_id(a, "pid") != ns_id(os.getpid(), "pid")
 
@@ -155,7 +160,7 @@ async def test_host_pid_and_host_ipc(node: Node, client: ApiClient) -> None:
     )
     uid = pod["metadata"]["uid"]
     await wait_running(client, "hostns")
-    # No relay: the recorded process is the container's, in the node's PID namespace.
+    # The recorded process is the container's, in the node's PID namespace.
     a = recorded_pid(node, uid, "a")
     assert (await logged(node, uid, "a", 1))[0] == f"pid={a}"
     pause = recorded_pid(node, uid, "POD")

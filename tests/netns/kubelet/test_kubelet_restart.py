@@ -31,10 +31,9 @@ from kubelet_lite.status.checkpoint import StateStore
 pytestmark = pytest.mark.root
 
 
-# A one-container pod runs: its pause, and the container's process with its relay (which
-# stays in the node's PID namespace, waiting for the container: PID 1 of its own); pause and
-# the container each write their output through a CRI log shim of their own.
-PROCESSES_PER_POD = 5
+# A one-container pod runs: its pause and the container's process (PID 1 of its own PID
+# namespace); the zygote's log server writes every container's output (pause has none).
+PROCESSES_PER_POD = 2
 
 
 def attempts(node: Node, uid: str) -> dict[str, list[int]]:

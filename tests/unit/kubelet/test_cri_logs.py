@@ -1,18 +1,20 @@
-"""CRI container logs: the line format, the shim that writes them, rotation, and the kubelet's
+"""CRI container logs: the line format, the log server that writes them, rotation, and the kubelet's
 reading (tail, since, timestamps, limitBytes, follow across rotation)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from kubelet_lite.runtime import logs
+from kubelet_lite.runtime import log_server, logs, procfs
 from kubelet_lite.server import logs as logview
 
 
@@ -49,26 +51,70 @@ def test_rotation_keeps_at_most_max_files(tmp_path: Path) -> None:
     assert all(os.path.getsize(p) <= 64 * 1024 for p in files)
 
 
-SHIM_CHILD = """
+SERVER_CHILD = """
 import os, sys
-from kubelet_lite.runtime import logs
-logs.start_shim(sys.argv[1], 64 * 1024, 5, ())
-os.execvp("sh", ["sh", "-c", "echo out1; echo err1 >&2; printf 'no newline'"])
+from kubelet_lite.runtime import log_server
+pid, sock = log_server.start()
+print(pid, flush=True)
+for path, script in [(sys.argv[1], "echo out1; echo err1 >&2; printf 'no newline'"),
+                     (sys.argv[2], "echo other")]:
+    out, err = log_server.hand_over(sock, path, 64 * 1024, 5)
+    if os.fork() == 0:
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.execvp("sh", ["sh", "-c", script])
+    os.close(out)
+    os.close(err)
+    os.wait()
 """
 
 
-def test_the_shim_writes_both_streams_to_one_log(tmp_path: Path) -> None:
-    path = tmp_path / "c" / "0.log"
-    path.parent.mkdir()
-    r = subprocess.run([sys.executable, "-c", SHIM_CHILD, str(path)], timeout=10)
+def test_the_log_server_writes_each_containers_streams_to_its_log(tmp_path: Path) -> None:
+    one, two = tmp_path / "c" / "0.log", tmp_path / "d" / "0.log"
+    one.parent.mkdir()
+    two.parent.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-c", SERVER_CHILD, str(one), str(two)],
+        timeout=10,
+        stdout=subprocess.PIPE,
+    )
     assert r.returncode == 0
+    server = int(r.stdout.split(b"\n")[0])  # what the sh wrote went to the logs, not here
+    assert r.stdout == f"{server}\n".encode()
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and path.read_bytes().count(b"\n") < 3:
+    while time.monotonic() < deadline and (
+        one.read_bytes().count(b"\n") < 3 or b"\n" not in two.read_bytes()
+    ):
         time.sleep(0.01)
-    entries = [logs.parse_entry(x) for x in path.read_bytes().splitlines()]
+    entries = [logs.parse_entry(x) for x in one.read_bytes().splitlines()]
     got = sorted((e.stream, e.text) for e in entries if e is not None)
     assert got == [("stderr", b"err1"), ("stdout", b"no newline"), ("stdout", b"out1")]
     assert len(entries) == 3
+    assert [logs.parse_entry(x) for x in two.read_bytes().splitlines()] == [
+        logs.Entry(mock.ANY, "stdout", False, b"other")
+    ]
+
+    # Its zygote (here: the script) is gone and so is every writer: the server has ended (a
+    # zombie until whoever inherited it reaps it).
+    def ended() -> bool:
+        st = procfs.read_stat(server)
+        return st is None or st.state in ("Z", "X")
+
+    while time.monotonic() < deadline + 5 and not ended():
+        time.sleep(0.01)
+    assert ended()
+
+
+def test_a_log_that_cannot_be_opened_is_refused_before_the_server_sees_it(
+    tmp_path: Path,
+) -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs, pytest.raises(FileNotFoundError):
+        log_server.hand_over(ours, str(tmp_path / "missing" / "0.log"), 64 * 1024, 5)
+    gone, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    peer.close()
+    with gone, pytest.raises(log_server.ServerGone):
+        log_server.hand_over(gone, str(tmp_path / "0.log"), 64 * 1024, 5)
 
 
 def _write_log(path: Path, lines: list[tuple[float, str]]) -> None:
