@@ -103,7 +103,8 @@ def test_pods_in_their_qos_tier(tmp_path: Path, version: int) -> None:
     driver = cgroups.detect(fake_root(tmp_path, version))
     assert driver is not None
     procs = driver.create("u1", "web", Limits(), "Burstable")
-    assert all(p.endswith("/knet/burstable/podu1/web/cgroup.procs") for p in procs)
+    join = "cgroup.procs" if version == 2 else "tasks"  # v1: a thread joins by tasks
+    assert all(p.endswith(f"/knet/burstable/podu1/web/{join}") for p in procs)
     driver.create("u2", "db", Limits(), "Guaranteed")
     # Found by UID alone, in the tier it was made in.
     assert all(d.parent.name == "burstable" for d in driver.pod_dirs("u1"))
