@@ -11,6 +11,7 @@ from aiohttp import web
 from knet.api import registry
 from knet.apiserver import handlers, streaming
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
+from knet.apiserver.auth import setup as auth_setup
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
 from knet.apiserver.keys import CONFIG, RESOURCES, STOPPING, STORE
@@ -98,6 +99,7 @@ def make_app(config: ApiServerConfig) -> web.Application:
 
     app.cleanup_ctx.append(store_ctx)
     streaming.setup(app, config)
+    auth_setup.setup(app, config.auth)
     r = app.router
     r.add_get("/version", handlers.version)
     for path in ("/healthz", "/livez", "/readyz"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knet.apiserver.auth_config import AuthConfig
 from knet.storage.options import StoreOptions
 
 
@@ -29,3 +30,5 @@ class ApiServerConfig:
     # The network namespace (name under /run/netns, or a path) from which kubelets are dialed;
     # None: this process's own.
     kubelet_netns: str | None = None
+    # TLS, authentication and authorization (off unless their flags are given).
+    auth: AuthConfig = field(default_factory=AuthConfig)

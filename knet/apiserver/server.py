@@ -8,6 +8,12 @@ import logging
 from pathlib import Path
 
 from knet.apiserver.app import make_app
+from knet.apiserver.auth.flags import (
+    add_auth_arguments,
+    auth_config_from_args,
+    check_auth_config,
+)
+from knet.apiserver.auth.setup import server_ssl_context
 from knet.apiserver.config import ApiServerConfig
 from knet.component import fail, run_main, serve_http, setup_logging, stop_on_signals
 from knet.storage import StoreError
@@ -58,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="dial kubelets from inside this network namespace (local cluster: the underlay)",
     )
+    add_auth_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -74,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         watch_cache=args.watch_cache,
         store=store_options_from_args(args),
         kubelet_netns=args.kubelet_netns,
+        auth=auth_config_from_args(args),
     )
 
 
@@ -84,14 +92,17 @@ async def serve(
 ) -> None:
     """Serve until ``stop`` is set (SIGTERM/SIGINT when None); ``ready`` is set once listening."""
     # handler_cancellation: a client that hangs up on a watch ends its handler at once.
+    tls = server_ssl_context(config.auth)
     runner = await serve_http(
         make_app(config),
         config.bind_address,
         config.port,
         unix_socket=config.unix_socket,
         handler_cancellation=True,
+        ssl_context=tls,
     )
-    log.info("serving on http://%s:%d", config.bind_address, config.port)
+    scheme = "https" if tls is not None else "http"
+    log.info("serving on %s://%s:%d", scheme, config.bind_address, config.port)
     stop = stop if stop is not None else stop_on_signals()
     if ready is not None:
         ready.set()
@@ -111,7 +122,7 @@ def check_config(config: ApiServerConfig) -> str | None:
         return (
             f"invalid --service-node-port-range {config.service_node_port_range!r} (want LOW-HIGH)"
         )
-    return None
+    return check_auth_config(config.auth)
 
 
 def run(args: argparse.Namespace) -> int:

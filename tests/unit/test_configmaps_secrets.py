@@ -560,7 +560,7 @@ def test_encoder_is_the_decoders_inverse_on_kubectl_bodies(name: str) -> None:
     ("doc", "message"),
     [
         ({"kind": "ConfigMap"}, "names no apiVersion and kind"),
-        ({"apiVersion": "v1", "kind": "ServiceAccount"}, 'no kind "ServiceAccount"'),
+        ({"apiVersion": "v1", "kind": "ComponentStatus"}, 'no kind "ComponentStatus"'),
         (configmap(data={"a": 1}), "data: expected a string"),
         (secret(data={"a": "!!"}), "data: not valid base64"),
         (configmap(immutable="yes"), "immutable: expected a boolean"),

@@ -6,8 +6,13 @@ Responses stay JSON: client-go decodes by the response's Content-Type. `encode_k
 writes the same format from the same table (tests, and clients that want to send protobuf).
 """
 
+from knet.apiserver.protobuf import schema, schema_auth
 from knet.apiserver.protobuf.decode import MEDIA_TYPE, decode_k8s_protobuf
 from knet.apiserver.protobuf.encode import encode_k8s_protobuf
 from knet.apiserver.protobuf.wire import ProtobufError
+
+# Kinds whose tables live in their own modules (one line each keeps merges easy).
+schema.MESSAGES.update(schema_auth.MESSAGES)
+schema.KINDS.update(schema_auth.KINDS)
 
 __all__ = ["MEDIA_TYPE", "ProtobufError", "decode_k8s_protobuf", "encode_k8s_protobuf"]

@@ -1,0 +1,24 @@
+"""What the chain keeps on the application and on each request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from knet.apiserver.auth.source import RbacSource
+from knet.apiserver.auth.tokens import Signer, Verifier
+from knet.apiserver.auth.user import UserInfo
+from knet.apiserver.auth_config import AuthConfig
+
+
+@dataclass
+class AuthState:
+    config: AuthConfig
+    rbac: RbacSource | None = None
+    signer: Signer | None = None
+    verifier: Verifier | None = None
+
+
+AUTH = web.AppKey("auth", AuthState)
+USER = web.RequestKey("user", UserInfo)
