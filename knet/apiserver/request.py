@@ -128,7 +128,14 @@ def _storable(segment: str) -> bool:
     return True
 
 
+# A body a middleware had to read first (the RBAC escalation check) is kept here for the handler.
+BODY = web.RequestKey("body", bytes)
+
+
 async def read_body(request: web.Request) -> bytes:
+    kept: bytes | None = request.get(BODY)
+    if kept is not None:
+        return kept
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.too_large(MAX_BODY)
     chunks: list[bytes] = []
@@ -138,7 +145,8 @@ async def read_body(request: web.Request) -> bytes:
         if size > MAX_BODY:
             raise errors.too_large(MAX_BODY)
         chunks.append(chunk)
-    return b"".join(chunks)
+    request[BODY] = body = b"".join(chunks)
+    return body
 
 
 def decode_document(raw: bytes, content_type: str) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from knet.apiserver import errors
-from knet.apiserver.auth import messages
+from knet.apiserver.auth import escalation, messages
 from knet.apiserver.auth.attributes import from_request
 from knet.apiserver.auth.authn import Unauthorized, authenticate
 from knet.apiserver.auth.decide import audit_line, authorized
@@ -41,6 +41,7 @@ async def auth_chain(request: web.Request, handler: Handler) -> web.StreamRespon
         message = messages.forbidden(user, a)
         audit_line(user, a, "deny", 403, message)
         raise errors.forbidden(message, messages.details(a))
+    await escalation.check(request, state, user, a)
     request[USER] = user
     return await handler(request)
 

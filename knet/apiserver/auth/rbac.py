@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from knet.api.selectors import SelectorError, selector_from_label_selector
@@ -29,16 +29,16 @@ class Rule:
 
     @staticmethod
     def from_wire(rule: Obj) -> Rule:
-        def field(name: str) -> frozenset[str]:
+        def strings(name: str) -> frozenset[str]:
             value = rule.get(name) or ()
             return frozenset(v for v in value if isinstance(v, str))
 
         return Rule(
-            field("verbs"),
-            field("apiGroups"),
-            field("resources"),
-            field("resourceNames"),
-            field("nonResourceURLs"),
+            strings("verbs"),
+            strings("apiGroups"),
+            strings("resources"),
+            strings("resourceNames"),
+            strings("nonResourceURLs"),
         )
 
     def to_wire(self) -> dict[str, list[str]]:
@@ -174,6 +174,8 @@ class RbacIndex:
     """Subject key ("u:<user>" / "g:<group>") → [(namespace, or "" for cluster-wide; rules)]."""
 
     grants: dict[str, list[tuple[str, tuple[Rule, ...]]]]
+    cluster_roles: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    roles: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
 
     @staticmethod
     def build(
@@ -207,7 +209,7 @@ class RbacIndex:
             for subject in b.get("subjects") or ():
                 if isinstance(subject, Mapping) and (key := _subject_keys(subject, ns)):
                     grants[key].append((ns, rules))
-        return RbacIndex(dict(grants))
+        return RbacIndex(dict(grants), cluster, namespaced)
 
 
 class Authorizer:
