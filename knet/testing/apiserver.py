@@ -73,6 +73,10 @@ class ApiServerProcess:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1, context=ctx) as r:
                     if r.status == 200:
                         return
+            except urllib.error.HTTPError as e:
+                if e.code == 401:  # --anonymous-auth=false: it answers, so it is serving
+                    return
+                time.sleep(0.05)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.05)
         self.stop()
