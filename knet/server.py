@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from knet.apiserver import server as apiserver
+from knet.apiserver.auth import secure
 from knet.client import ApiClient
 from knet.component import fail, run_main, setup_logging, stop_on_signals
 from knet.controllers import manager
@@ -25,6 +26,12 @@ log = logging.getLogger("knet.server")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     apiserver.add_arguments(p)
     manager.add_manager_flags(p)
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="make a PKI in <data-dir>/pki and serve TLS + authentication + RBAC; writes "
+        "<data-dir>/admin.kubeconfig (system:masters) and one kubeconfig per component",
+    )
 
 
 def _local_url(args: argparse.Namespace) -> str:
@@ -41,6 +48,11 @@ def _local_url(args: argparse.Namespace) -> str:
 async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -> int:
     ready, api_stop = asyncio.Event(), asyncio.Event()
     config = apiserver.config_from_args(args)
+    clients: list[ApiClient] = []
+    if args.secure:
+        config = secure.secure_config(config)
+        kubeconfigs = secure.write_kubeconfigs(config)
+        log.info("secure: admin kubeconfig at %s", kubeconfigs["admin"])
     api = asyncio.create_task(apiserver.serve(config, ready, api_stop))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait({api, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -48,10 +60,16 @@ async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -
         waiter.cancel()
         api.result()  # raises what stopped it
         return 1
-    client = ApiClient.from_url(_local_url(args))
+    if args.secure:  # each loop under its own identity, as upstream's components
+        clients = [
+            ApiClient.from_kubeconfig(kubeconfigs["controller-manager"]),
+            ApiClient.from_kubeconfig(kubeconfigs["scheduler"]),
+        ]
+    else:
+        clients = [ApiClient.from_url(_local_url(args))] * 2
     loops = [
-        asyncio.create_task(manager.run_manager(client, options), name="controller-manager"),
-        asyncio.create_task(Scheduler(client).run(), name="scheduler"),
+        asyncio.create_task(manager.run_manager(clients[0], options), name="controller-manager"),
+        asyncio.create_task(Scheduler(clients[1]).run(), name="scheduler"),
     ]
     # Stop in reverse order on SIGTERM/SIGINT: the loops first, while the API is still there
     # for them to finish against, then the API server.
@@ -70,7 +88,8 @@ async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -
         for task in loops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await client.close()
+        for client in set(clients):
+            await client.close()
         if not api.done():
             api_stop.set()
             with contextlib.suppress(asyncio.CancelledError):
@@ -89,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         return fail("knet server", str(e), 2)
     problem = apiserver.check_config(apiserver.config_from_args(args))
+    if problem is None and args.secure and args.unix_socket is not None:
+        problem = "--unix-socket carries no TLS or credentials: it cannot be used with --secure"
     if problem is not None:
         return fail("knet server", problem, 2)
     try:
