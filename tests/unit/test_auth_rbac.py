@@ -163,3 +163,44 @@ def test_covers_is_the_escalation_check() -> None:
 )  # fmt: skip
 def test_forbidden_messages_as_upstream(method: str, path: str, message: str) -> None:
     assert messages.forbidden(UserInfo("alice"), from_request(method, path, {})) == message
+
+
+def test_node_authorizer_sees_what_a_pod_uses() -> None:
+    from knet.apiserver.auth.node import node_name, references
+
+    pod = {
+        "spec": {
+            "serviceAccountName": "robot",
+            "imagePullSecrets": [{"name": "pull"}],
+            "volumes": [
+                {"name": "a", "secret": {"secretName": "vol-secret"}},
+                {"name": "b", "configMap": {"name": "vol-cm"}},
+                {"name": "c", "persistentVolumeClaim": {"claimName": "data"}},
+                {"name": "d", "projected": {"sources": [{"secret": {"name": "proj"}}]}},
+            ],
+            "containers": [
+                {
+                    "name": "x",
+                    "env": [
+                        {
+                            "name": "E",
+                            "valueFrom": {"secretKeyRef": {"name": "env-secret", "key": "k"}},
+                        }
+                    ],
+                    "envFrom": [{"configMapRef": {"name": "env-cm"}}],
+                }
+            ],
+        }
+    }
+    assert set(references(pod)) == {
+        ("serviceaccounts", "robot"),
+        ("secrets", "pull"),
+        ("secrets", "vol-secret"),
+        ("configmaps", "vol-cm"),
+        ("persistentvolumeclaims", "data"),
+        ("secrets", "proj"),
+        ("secrets", "env-secret"),
+        ("configmaps", "env-cm"),
+    }
+    assert node_name(UserInfo("system:node:n1", ("system:nodes",))) == "n1"
+    assert node_name(UserInfo("system:node:n1")) is None  # not in the nodes group

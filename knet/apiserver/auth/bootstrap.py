@@ -214,17 +214,15 @@ def _controller_manager_rules() -> list[Obj]:
 
 
 def _node_rules() -> list[Obj]:
+    # What every node may do through RBAC; what depends on which node it is (its own Node and
+    # pods, the Secrets/ConfigMaps/PVCs/tokens its pods use, its Lease) is the Node
+    # authorizer's (node.py).
     return [
-        _rule(["create", "delete", *_READ], [""], ["pods"]),
-        _rule(["patch", "update"], [""], ["pods/status"]),
+        _rule(["create", *_READ], [""], ["pods"]),
         _rule(["create"], [""], ["pods/eviction"]),
-        _rule(["create", "patch", "update", *_READ], [""], ["nodes"]),
-        _rule(["patch", "update"], [""], ["nodes/status"]),
-        _rule(_READ, [""], ["services", "endpoints", "configmaps", "secrets"]),
-        _rule(["get"], [""], ["persistentvolumeclaims", "persistentvolumes"]),
+        _rule(["create", *_READ], [""], ["nodes"]),
+        _rule(_READ, [""], ["services", "endpoints"]),
         _rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
-        _rule(["create", "delete", "get", "patch", "update"], ["coordination.k8s.io"], ["leases"]),
-        _rule(["create"], [""], ["serviceaccounts/token"]),
         _rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
         _rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
         _rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
@@ -257,7 +255,7 @@ def cluster_role_bindings() -> list[Obj]:
             ("Group", "system:serviceaccounts"),
         ),
         _binding("system:kube-dns", "system:kube-dns", ("ServiceAccount", "kube-system/kube-dns")),
-        # Upstream leaves nodes to the Node authorizer; until knet has one, the group holds
-        # the node role through RBAC (as clusters before the Node authorizer did).
+        # Upstream leaves nodes wholly to the Node authorizer; knet's holds only what depends
+        # on the node's identity, and the group gets the rest through this role.
         _binding("system:node", "system:node", ("Group", "system:nodes")),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+from knet.apiserver.auth import node
 from knet.apiserver.auth.attributes import Attributes
 from knet.apiserver.auth.keys import AuthState
 from knet.apiserver.auth.user import MASTERS, UserInfo
@@ -32,11 +33,17 @@ def audit_line(user: UserInfo, a: Attributes, decision: str, code: int, reason: 
 
 async def authorized(state: AuthState, user: UserInfo, a: Attributes) -> bool:
     """The authorizers in --authorization-mode order; system:masters always passes (upstream's
-    privileged-group authorizer). Node has no opinion yet: RBAC decides for nodes."""
+    privileged-group authorizer). Node allows or has no opinion (node.py)."""
     if MASTERS in user.groups:
         return True
     for mode in state.config.authorization_modes:
         if mode == "AlwaysAllow":
+            return True
+        if (
+            mode == "Node"
+            and state.resources is not None
+            and await node.allows(state.resources, user, a)
+        ):
             return True
         if mode == "RBAC" and state.rbac is not None:
             authorizer = await state.rbac.authorizer()

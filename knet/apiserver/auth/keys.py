@@ -10,6 +10,7 @@ from knet.apiserver.auth.source import RbacSource
 from knet.apiserver.auth.tokens import Signer, Verifier
 from knet.apiserver.auth.user import UserInfo
 from knet.apiserver.auth_config import AuthConfig
+from knet.apiserver.resources import Resources
 
 
 @dataclass
@@ -18,6 +19,7 @@ class AuthState:
     rbac: RbacSource | None = None
     signer: Signer | None = None
     verifier: Verifier | None = None
+    resources: Resources | None = None  # for the Node authorizer's pod lookups
 
 
 AUTH = web.AppKey("auth", AuthState)

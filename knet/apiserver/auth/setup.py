@@ -48,6 +48,7 @@ def setup(app: web.Application, config: AuthConfig) -> None:
     app.middlewares.append(auth_chain)
 
     async def start(app: web.Application) -> None:
+        state.resources = app[RESOURCES]
         if config.rbac:
             state.rbac = RbacSource(app[RESOURCES])
             await write_bootstrap_policy(app)

@@ -197,7 +197,12 @@ def test_component_identities_get_least_privilege(secure: Secure) -> None:
     assert status["details"] == {"group": "", "kind": "secrets"}
     secure.ok("GET", "/api/v1/nodes", ident="scheduler")
     assert_status(secure.call("DELETE", "/api/v1/nodes/x", ident="scheduler"), 403, "Forbidden")
-    secure.ok("GET", "/api/v1/namespaces/default/configmaps", ident="node-kt-n1")
+    # Nodes read only what their pods use (the Node authorizer): no listing ConfigMaps.
+    assert_status(
+        secure.call("GET", "/api/v1/namespaces/default/configmaps", ident="node-kt-n1"),
+        403,
+        "Forbidden",
+    )
 
 
 def _namespace(secure: Secure, name: str) -> None:
@@ -315,6 +320,72 @@ def test_escalation_is_refused(secure: Secure) -> None:
     reply = secure.call("POST", f"{RBAC}/namespaces/kt-esc/rolebindings", grab, pair=carol)
     assert_status(reply, 403, "Forbidden")
     assert "attempting to grant RBAC permissions not currently held" in reply.json()["message"]
+
+
+def test_node_authorizer(secure: Secure) -> None:
+    _namespace(secure, "kt-nodes")
+    ns = "/api/v1/namespaces/kt-nodes"
+    for name in ("kt-s1", "kt-s2"):
+        secure.ok(
+            "POST",
+            f"{ns}/secrets",
+            {"metadata": {"name": name}, "stringData": {"k": "v"}},
+            ident="admin",
+        )
+    secure.ok(
+        "POST",
+        f"{ns}/configmaps",
+        {"metadata": {"name": "kt-cm"}, "data": {"k": "v"}},
+        ident="admin",
+    )
+    for node in ("kt-n1", "kt-n2"):
+        secure.ok("POST", "/api/v1/nodes", {"metadata": {"name": node}}, ident="admin")
+
+    def pod(name: str, node: str, secret: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name},
+            "spec": {
+                "nodeName": node,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "busybox",
+                        "envFrom": [{"configMapRef": {"name": "kt-cm"}}] if node == "kt-n1" else [],
+                    }
+                ],
+                "volumes": [{"name": "v", "secret": {"secretName": secret}}],
+            },
+        }
+
+    secure.ok("POST", f"{ns}/pods", pod("kt-p1", "kt-n1", "kt-s1"), ident="admin")
+    secure.ok("POST", f"{ns}/pods", pod("kt-p2", "kt-n2", "kt-s2"), ident="admin")
+    n1 = "node-kt-n1"
+    assert _eventually(lambda: secure.call("GET", f"{ns}/secrets/kt-s1", ident=n1).status == 200)
+    assert secure.call("GET", f"{ns}/configmaps/kt-cm", ident=n1).status == 200
+    other = secure.call("GET", f"{ns}/secrets/kt-s2", ident=n1)
+    assert assert_status(other, 403, "Forbidden")["message"] == (
+        'secrets "kt-s2" is forbidden: User "system:node:kt-n1" cannot get resource "secrets" in '
+        'API group "" in the namespace "kt-nodes"'
+    )
+    label = {"metadata": {"labels": {"kt": "x"}}}
+    merge = {"Content-Type": "application/merge-patch+json"}
+
+    def patch(path: str) -> Reply:
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", secure.server.port, context=secure.ctx(n1), timeout=30
+        )
+        try:
+            conn.request("PATCH", path, body=json.dumps(label).encode(), headers=merge)
+            resp = conn.getresponse()
+            return Reply(resp.status, {}, resp.read())
+        finally:
+            conn.close()
+
+    assert patch("/api/v1/nodes/kt-n1").status == 200
+    assert patch("/api/v1/nodes/kt-n2").status == 403
+    assert patch(f"{ns}/pods/kt-p1/status").status == 200
+    assert patch(f"{ns}/pods/kt-p2/status").status == 403
+    assert secure.call("DELETE", f"{ns}/pods/kt-p2", ident=n1).status == 403
 
 
 # ------------------------------------------------------------------------------ reviews
