@@ -118,6 +118,13 @@ from knet.api.meta import (
     OwnerReference,
     TypeMeta,
 )
+from knet.api.rbac import (  # the RBAC kinds and ServiceAccount
+    ClusterRole,
+    ClusterRoleBinding,
+    Role,
+    RoleBinding,
+    ServiceAccount,
+)
 from knet.api.status import (
     Status,
     StatusCause,
@@ -131,6 +138,8 @@ from knet.api.status import (
 __all__ = [
     "Binding",
     "ClientIPConfig",
+    "ClusterRole",
+    "ClusterRoleBinding",
     "Condition",
     "ConditionBase",
     "ConfigMap",
@@ -211,6 +220,8 @@ __all__ = [
     "ReplicaSetSpec",
     "ReplicaSetStatus",
     "ResourceRequirements",
+    "Role",
+    "RoleBinding",
     "RollingUpdateDeployment",
     "Scale",
     "ScaleSpec",
@@ -218,6 +229,7 @@ __all__ = [
     "Secret",
     "SecretList",
     "Service",
+    "ServiceAccount",
     "ServiceList",
     "ServicePort",
     "ServiceSpec",

@@ -12,6 +12,7 @@ from knet.api import registry
 from knet.apiserver.auth import bootstrap, reviews, tokenrequest
 from knet.apiserver.auth.keys import AUTH, AuthState
 from knet.apiserver.auth.middleware import auth_chain
+from knet.apiserver.auth.rbac import aggregate
 from knet.apiserver.auth.source import RbacSource
 from knet.apiserver.auth.tokens import Signer, Verifier, load_public_keys
 from knet.apiserver.auth_config import AuthConfig
@@ -60,7 +61,15 @@ async def write_bootstrap_policy(app: web.Application) -> None:
     """Create upstream's default roles and bindings that are missing (never overwrite: an
     administrator's edits stay, as with autoupdate off)."""
     res = app[RESOURCES]
-    for obj in [*bootstrap.cluster_roles(), *bootstrap.cluster_role_bindings()]:
+    roles = bootstrap.cluster_roles()
+    # Aggregated roles are stored with the rules they aggregate, as upstream's aggregation
+    # controller leaves them (`kubectl describe clusterrole view` shows them); roles labelled
+    # for aggregation later still count at once, in the authorizer's index.
+    aggregated = aggregate(roles)
+    for role in roles:
+        if "aggregationRule" in role:
+            role["rules"] = [r.to_wire() for r in aggregated[role["metadata"]["name"]]]
+    for obj in [*roles, *bootstrap.cluster_role_bindings()]:
         info = registry.by_kind(obj["kind"])
         try:
             await res.create(info, None, obj)

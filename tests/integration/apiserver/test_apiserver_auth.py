@@ -594,6 +594,31 @@ def test_kubectl_with_the_admin_and_component_kubeconfigs(secure: Secure) -> Non
     denied = _kubectl(secure, "kube-proxy", "get", "secrets")
     assert denied.returncode != 0
     assert 'User "system:kube-proxy" cannot list resource "secrets"' in denied.stderr
+    # RBAC objects through kubectl's own commands (strict field validation knows their fields).
+    role = _kubectl(
+        secure, "admin", "create", "role", "kt-kubectl", "--verb=get,list", "--resource=pods"
+    )
+    assert role.returncode == 0, role.stderr
+    bind = _kubectl(
+        secure,
+        "admin",
+        "create",
+        "rolebinding",
+        "kt-kubectl",
+        "--role=kt-kubectl",
+        "--user=kt-dave",
+    )
+    assert bind.returncode == 0, bind.stderr
+    assert _eventually(
+        lambda: (
+            _kubectl(
+                secure, "admin", "auth", "can-i", "list", "pods", "--as", "kt-dave"
+            ).stdout.strip()
+            == "yes"
+        )
+    )
+    view = _kubectl(secure, "admin", "describe", "clusterrole", "view")
+    assert "deployments.apps" in view.stdout  # aggregated rules are stored, as upstream
     assert _kubectl(secure, "admin", "create", "serviceaccount", "kt-kubectl").returncode == 0
     token = _kubectl(secure, "admin", "create", "token", "kt-kubectl")
     assert token.returncode == 0 and token.stdout.count(".") == 2
