@@ -624,6 +624,22 @@ def test_kubectl_with_the_admin_and_component_kubeconfigs(secure: Secure) -> Non
     assert token.returncode == 0 and token.stdout.count(".") == 2
 
 
+def test_python_client_with_the_admin_kubeconfig(secure: Secure) -> None:
+    from kubernetes import client, config
+
+    path = secure.dir / "admin-py.kubeconfig"
+    bundle.write_kubeconfig(path, secure.pki, secure.server.url, "admin")
+    api = client.CoreV1Api(config.new_client_from_config(config_file=str(path)))
+    names = [ns.metadata.name for ns in api.list_namespace().items]
+    assert "default" in names
+    proxy = secure.dir / "proxy-py.kubeconfig"
+    bundle.write_kubeconfig(proxy, secure.pki, secure.server.url, "kube-proxy")
+    limited = client.CoreV1Api(config.new_client_from_config(config_file=str(proxy)))
+    with pytest.raises(client.ApiException) as denied:
+        limited.list_namespaced_secret("default")
+    assert denied.value.status == 403
+
+
 def test_anonymous_auth_false_makes_everything_401(tmp_path: Path) -> None:
     server, pki = _start(tmp_path, "--anonymous-auth=false")
     try:
