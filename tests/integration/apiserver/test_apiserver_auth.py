@@ -652,3 +652,48 @@ def test_anonymous_auth_false_makes_everything_401(tmp_path: Path) -> None:
         assert_status(reply, 401, "Unauthorized")
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------------------ the matrix
+
+_ANON = ("system:anonymous", ["system:unauthenticated"])
+_USER = ("kt-erin", ["system:authenticated"])
+_PROXY = ("system:kube-proxy", ["system:authenticated"])
+_SCHED = ("system:kube-scheduler", ["system:authenticated"])
+_NODE = ("system:node:kt-n9", ["system:nodes", "system:authenticated"])
+
+
+@pytest.mark.parametrize(
+    ("who", "attrs", "allowed"),
+    [
+        (_ANON, {"nonResourceAttributes": {"verb": "get", "path": "/healthz"}}, True),
+        (_ANON, {"nonResourceAttributes": {"verb": "get", "path": "/version"}}, True),
+        (_ANON, {"nonResourceAttributes": {"verb": "get", "path": "/api"}}, False),
+        (_ANON, {"resourceAttributes": {"verb": "list", "resource": "pods", "namespace": "default"}}, False),
+        (_USER, {"nonResourceAttributes": {"verb": "get", "path": "/apis/apps/v1"}}, True),
+        (_USER, {"resourceAttributes": {"verb": "create", "group": "authorization.k8s.io", "resource": "selfsubjectaccessreviews"}}, True),
+        (_USER, {"resourceAttributes": {"verb": "list", "resource": "namespaces"}}, False),
+        (_USER, {"resourceAttributes": {"verb": "get", "resource": "pods", "namespace": "default", "name": "x"}}, False),
+        (_PROXY, {"resourceAttributes": {"verb": "watch", "group": "discovery.k8s.io", "resource": "endpointslices"}}, True),
+        (_PROXY, {"resourceAttributes": {"verb": "get", "resource": "nodes", "name": "n"}}, True),
+        (_PROXY, {"resourceAttributes": {"verb": "create", "resource": "pods", "namespace": "default"}}, False),
+        (_SCHED, {"resourceAttributes": {"verb": "create", "resource": "pods", "subresource": "binding", "namespace": "d", "name": "p"}}, True),
+        (_SCHED, {"resourceAttributes": {"verb": "patch", "resource": "pods", "subresource": "status", "namespace": "d", "name": "p"}}, True),
+        (_SCHED, {"resourceAttributes": {"verb": "update", "resource": "nodes", "name": "n"}}, False),
+        (_SCHED, {"resourceAttributes": {"verb": "get", "resource": "secrets", "namespace": "d", "name": "s"}}, False),
+        (_NODE, {"resourceAttributes": {"verb": "get", "resource": "nodes", "name": "kt-n9"}}, True),
+        (_NODE, {"resourceAttributes": {"verb": "create", "resource": "events", "namespace": "d"}}, True),
+        (_NODE, {"resourceAttributes": {"verb": "get", "resource": "secrets", "namespace": "d", "name": "s"}}, False),
+        (_NODE, {"resourceAttributes": {"verb": "patch", "resource": "nodes", "name": "kt-other"}}, False),
+    ],
+)  # fmt: skip
+def test_identity_verb_resource_matrix(
+    secure: Secure, who: tuple[str, list[str]], attrs: dict[str, Any], allowed: bool
+) -> None:
+    """Upstream's default answers, asked through SubjectAccessReview as an API client would."""
+    user, groups = who
+    sar = {"kind": "SubjectAccessReview", "spec": {"user": user, "groups": groups, **attrs}}
+    out = secure.ok(
+        "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar, ident="admin"
+    )
+    assert out["status"]["allowed"] is allowed
