@@ -9,7 +9,7 @@ import ssl
 from aiohttp import web
 
 from knet.api import registry
-from knet.apiserver.auth import bootstrap, reviews, tokenrequest
+from knet.apiserver.auth import bootstrap, printers, reviews, tokenrequest
 from knet.apiserver.auth.keys import AUTH, AuthState
 from knet.apiserver.auth.middleware import auth_chain
 from knet.apiserver.auth.rbac import aggregate
@@ -25,6 +25,7 @@ log = logging.getLogger("knet.apiserver.auth")
 def setup(app: web.Application, config: AuthConfig) -> None:
     """Routes always (an insecure server answers reviews as AlwaysAllow); the middleware and
     the policy only when the chain is on. Call before the catch-all resource routes."""
+    printers.register()
     state = AuthState(config)
     if config.service_account_signing_key_file is not None:
         state.signer = Signer(

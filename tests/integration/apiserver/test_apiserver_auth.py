@@ -617,6 +617,16 @@ def test_kubectl_with_the_admin_and_component_kubeconfigs(secure: Secure) -> Non
             == "yes"
         )
     )
+    got = _kubectl(secure, "admin", "get", "rolebinding", "kt-kubectl", "-o", "wide")
+    assert got.stdout.split("\n")[0].split() == [
+        "NAME",
+        "ROLE",
+        "AGE",
+        "USERS",
+        "GROUPS",
+        "SERVICEACCOUNTS",
+    ]
+    assert got.stdout.split("\n")[1].split()[:2] == ["kt-kubectl", "Role/kt-kubectl"]
     view = _kubectl(secure, "admin", "describe", "clusterrole", "view")
     assert "deployments.apps" in view.stdout  # aggregated rules are stored, as upstream
     assert _kubectl(secure, "admin", "create", "serviceaccount", "kt-kubectl").returncode == 0
