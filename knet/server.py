@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from knet.apiserver import server as apiserver
+from knet.apiserver.auth import secure
 from knet.client import ApiClient
 from knet.component import fail, run_main, setup_logging, stop_on_signals
 from knet.controllers import manager
@@ -28,6 +29,12 @@ log = logging.getLogger("knet.server")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     apiserver.add_arguments(p)
     manager.add_manager_flags(p)
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="make a PKI in <data-dir>/pki and serve TLS + authentication + RBAC; writes "
+        "<data-dir>/admin.kubeconfig (system:masters) and one kubeconfig per component",
+    )
 
 
 def _local_url(args: argparse.Namespace) -> str:
@@ -48,6 +55,11 @@ def _running(task: asyncio.Task[Any]) -> bool:
 async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -> int:
     ready, api_stop = asyncio.Event(), asyncio.Event()
     config = apiserver.config_from_args(args)
+    clients: list[ApiClient] = []
+    if args.secure:
+        config = secure.secure_config(config)
+        kubeconfigs = secure.write_kubeconfigs(config)
+        log.info("secure: admin kubeconfig at %s", kubeconfigs["admin"])
     # ComponentStatus reads these: the loops below run in this process, not behind a Lease.
     probes: dict[str, Callable[[], bool]] = {}
     api = asyncio.create_task(apiserver.serve(config, ready, api_stop, probes))
@@ -57,10 +69,16 @@ async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -
         waiter.cancel()
         api.result()  # raises what stopped it
         return 1
-    client = ApiClient.from_url(_local_url(args))
+    if args.secure:  # each loop under its own identity, as upstream's components
+        clients = [
+            ApiClient.from_kubeconfig(kubeconfigs["controller-manager"]),
+            ApiClient.from_kubeconfig(kubeconfigs["scheduler"]),
+        ]
+    else:
+        clients = [ApiClient.from_url(_local_url(args))] * 2
     loops = [
-        asyncio.create_task(manager.run_manager(client, options), name="controller-manager"),
-        asyncio.create_task(Scheduler(client).run(), name="scheduler"),
+        asyncio.create_task(manager.run_manager(clients[0], options), name="controller-manager"),
+        asyncio.create_task(Scheduler(clients[1]).run(), name="scheduler"),
     ]
     for task in loops:
         probes[task.get_name()] = functools.partial(_running, task)
@@ -81,7 +99,8 @@ async def serve_all(args: argparse.Namespace, options: manager.ManagerOptions) -
         for task in loops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await client.close()
+        for client in set(clients):
+            await client.close()
         if not api.done():
             api_stop.set()
             with contextlib.suppress(asyncio.CancelledError):
@@ -100,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         return fail("knet server", str(e), 2)
     problem = apiserver.check_config(apiserver.config_from_args(args))
+    if problem is None and args.secure and args.unix_socket is not None:
+        problem = "--unix-socket carries no TLS or credentials: it cannot be used with --secure"
     if problem is not None:
         return fail("knet server", problem, 2)
     try:

@@ -5,7 +5,7 @@ Starts a real `knet apiserver` process on 127.0.0.1 (own temp data dir, removed 
 prints figures. Reproduce with:
 
     .venv/bin/python scripts/bench_apiserver.py [--pods 10000] [--clients 50] [--watchers 500]
-        [--store sqlite|etcd|both] [--watch-cache true|false|both]
+        [--store sqlite|etcd|both] [--watch-cache true|false|both] [--secure off|on|both]
 
 `--store etcd` runs the same figures on a real one-member etcd (Debian's etcd-server, started on
 free 127.0.0.1 ports in the temp dir, stopped at the end); `both` runs SQLite then etcd.
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -31,8 +32,33 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+from knet.pki import bundle
 from knet.testing.apiserver import ApiServerProcess, free_port
 from knet.testing.etcd import running_etcd
+
+# With --secure: the cluster CA and a component's client certificate, for every connection.
+TLS: ssl.SSLContext | None = None
+
+
+def _connector(limit: int) -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(limit=limit, ssl=TLS if TLS is not None else True)
+
+
+def secure_args(tmp: Path) -> tuple[tuple[str, ...], Path, ssl.SSLContext]:
+    """TLS, x509 client authentication, Node,RBAC and ServiceAccount keys, as a secure cluster
+    runs. The client is system:kube-controller-manager, not the admin: system:masters would
+    skip RBAC, and the point is to pay for a real RBAC decision on every request."""
+    pki = bundle.ensure(tmp / "pki", ["127.0.0.1"])
+    crt, key = pki.serving
+    args = (
+        *("--tls-cert-file", str(crt), "--tls-private-key-file", str(key)),
+        *("--client-ca-file", str(pki.ca_cert), "--authorization-mode", "Node,RBAC"),
+        *("--service-account-signing-key-file", str(pki.sa_key)),
+    )
+    ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
+    ccrt, ckey = pki.client("controller-manager")
+    ctx.load_cert_chain(str(ccrt), str(ckey))
+    return args, pki.ca_cert, ctx
 
 
 def pct(values: list[float], p: float) -> float:
@@ -63,7 +89,7 @@ def pod(name: str) -> bytes:
 async def creates(url: str, total: int, clients: int) -> tuple[list[float], float]:
     latencies: list[float] = []
     counter = iter(range(total))
-    conn = aiohttp.TCPConnector(limit=clients)
+    conn = _connector(clients)
     headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(connector=conn) as s:
 
@@ -133,7 +159,7 @@ def creates_ab(
 async def list_time(url: str, accept: str, rounds: int = 3, query: str = "") -> tuple[float, int]:
     best = float("inf")
     size = 0
-    async with aiohttp.ClientSession() as s:
+    async with aiohttp.ClientSession(connector=_connector(100)) as s:
         for _ in range(rounds):
             t0 = time.perf_counter()
             async with s.get(
@@ -152,7 +178,7 @@ async def fanout(url: str, watchers: int, writes: int) -> list[float]:
     acked: dict[str, float] = {}
     received: list[tuple[str, float]] = []
     delays: list[float] = []
-    conn = aiohttp.TCPConnector(limit=watchers + 10)
+    conn = _connector(watchers + 10)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as s:
         async with s.get(f"{url}/api/v1/namespaces/default/pods?limit=1") as r:
@@ -204,7 +230,8 @@ async def fanout(url: str, watchers: int, writes: int) -> list[float]:
 async def main_async(args: argparse.Namespace) -> int:
     stores = ("sqlite", "etcd") if args.store == "both" else (args.store,)
     caches = ("true", "false") if args.watch_cache == "both" else (args.watch_cache,)
-    for store, cache in ((st, c) for st in stores for c in caches):
+    secures = ("off", "on") if args.secure == "both" else (args.secure,)
+    for store, cache, sec in ((st, c, x) for st in stores for c in caches for x in secures):
         with (
             tempfile.TemporaryDirectory(prefix="knet-bench-") as tmp,
             contextlib.ExitStack() as stack,
@@ -216,22 +243,32 @@ async def main_async(args: argparse.Namespace) -> int:
                 extra = ("--etcd-servers", etcd.url)
                 what = f"etcd 1 member at {etcd.url}"
             extra += (f"--watch-cache={cache}",)
-            await bench_one(args, Path(tmp), extra, f"{what}, --watch-cache={cache}")
+            await bench_one(args, Path(tmp), extra, f"{what}, --watch-cache={cache}", sec == "on")
     return 0
 
 
-async def bench_one(args: argparse.Namespace, tmp: Path, extra: tuple[str, ...], what: str) -> None:
+async def bench_one(
+    args: argparse.Namespace, tmp: Path, extra: tuple[str, ...], what: str, secure: bool
+) -> None:
+    global TLS
+    ca = None
+    TLS = None
+    if secure:
+        more, ca, TLS = secure_args(tmp)
+        extra += more
+        what += ", TLS + x509 authn + RBAC (as system:kube-controller-manager)"
     server = ApiServerProcess(
         data_dir=tmp / "data",
         port=free_port(),
         log_path=tmp / "apiserver.log",
         extra_args=extra,
+        tls_ca=ca,
     )
     server.start()
     try:
         url = server.url
         print(f"knet apiserver at {url}, data in a temp dir ({what})")
-        if shutil.which("ab") and not args.python_client:
+        if shutil.which("ab") and not args.python_client and not secure:
             rate, p50, p99, mx, n = creates_ab(url, args.pods, args.clients, tmp, args.time_limit)
             how = "ab"
         else:
@@ -280,6 +317,13 @@ def main() -> int:
     p.add_argument("--watch-cache", choices=("true", "false", "both"), default="true")
     p.add_argument(
         "--time-limit", type=float, default=300.0, help="seconds the creates may take (ab only)"
+    )
+    p.add_argument(
+        "--secure",
+        choices=("off", "on", "both"),
+        default="off",
+        help="TLS + authentication + RBAC on (both: off then on; use --python-client with both "
+        "so the two runs share a load generator)",
     )
     p.add_argument(
         "--python-client",

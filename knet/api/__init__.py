@@ -162,6 +162,12 @@ from knet.api.policy import (
     PodDisruptionBudget,
     PodDisruptionBudgetList,
 )
+from knet.api.rbac import (  # the RBAC kinds
+    ClusterRole,
+    ClusterRoleBinding,
+    Role,
+    RoleBinding,
+)
 from knet.api.replication import ReplicationController, ReplicationControllerList
 from knet.api.status import (
     Status,
@@ -178,6 +184,8 @@ __all__ = [
     "APIServiceList",
     "Binding",
     "ClientIPConfig",
+    "ClusterRole",
+    "ClusterRoleBinding",
     "ComponentStatus",
     "ComponentStatusList",
     "Condition",
@@ -291,6 +299,8 @@ __all__ = [
     "ResourceQuota",
     "ResourceQuotaList",
     "ResourceRequirements",
+    "Role",
+    "RoleBinding",
     "RollingUpdateDeployment",
     "Scale",
     "ScaleSpec",

@@ -356,16 +356,6 @@ RESOURCES += (
     ResourceInfo(
         "",
         "v1",
-        "ServiceAccount",
-        "serviceaccounts",
-        "serviceaccount",
-        True,
-        ("sa",),
-        has_status=False,
-    ),
-    ResourceInfo(
-        "",
-        "v1",
         "ComponentStatus",
         "componentstatuses",
         "componentstatus",
@@ -480,3 +470,12 @@ def by_kind(kind: str) -> ResourceInfo:
         if info.kind == kind:
             return info
     raise KeyError(f"no resource of kind {kind!r}")
+
+
+# Kinds defined in their own modules, appended here (one line each keeps merges easy).
+from knet.api import rbac_kinds  # noqa: E402
+
+RESOURCES = RESOURCES + tuple(
+    ResourceInfo(*args, subresources=tuple(Subresource(*s) for s in subs), **kw)
+    for args, kw, subs in rbac_kinds.KINDS
+)

@@ -13,6 +13,7 @@ from knet.apiserver import handlers, health, metrics, streaming
 from knet.apiserver import printers_workloads as _printers_workloads  # registers its printers
 from knet.apiserver import validation_workloads as _validation_workloads  # registers validators
 from knet.apiserver.allocators import ClusterIPAllocator, PortAllocator
+from knet.apiserver.auth import setup as auth_setup
 from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.errors import ApiError, internal, method_not_allowed, path_not_found
@@ -120,6 +121,7 @@ def make_app(config: ApiServerConfig, local_probes: LocalProbes | None = None) -
     app.cleanup_ctx.append(store_ctx)
     streaming.setup(app, config)
     metrics.setup(app)
+    auth_setup.setup(app, config.auth)
     r = app.router
     r.add_get("/version", handlers.version)
     for path in ("/healthz", "/livez", "/readyz"):

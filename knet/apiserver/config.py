@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knet.apiserver.auth_config import AuthConfig
 from knet.storage.options import StoreOptions
 
 
@@ -41,3 +42,6 @@ class ApiServerConfig:
         machine listen on distinct loopback ports but advertise one port on distinct
         addresses, as API servers on separate machines do."""
         return self.advertise_port if self.advertise_port is not None else self.port
+
+    # TLS, authentication and authorization (off unless their flags are given).
+    auth: AuthConfig = field(default_factory=AuthConfig)

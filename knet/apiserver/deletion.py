@@ -67,6 +67,13 @@ def graceful_seconds(info: ResourceInfo, obj: dict[str, Any], options: DeleteOpt
     return grace if isinstance(grace, int) else 30
 
 
+def deletion_deadline(now: datetime, seconds: int) -> datetime:
+    """now + the grace period; an int64 period can pass the calendar's end, so the deadline stops
+    at the last representable second (the period itself is recorded as asked)."""
+    latest = datetime.max.replace(tzinfo=UTC) - now
+    return now + min(timedelta(seconds=min(seconds, latest.days * 86400)), latest)
+
+
 async def delete(
     store: Store,
     services: ServiceAllocations,
@@ -126,8 +133,7 @@ async def delete(
             if finalizers == old_finalizers:
                 return obj
         else:
-            stamp = datetime.now(UTC) + timedelta(seconds=graceful or 0)
-            meta["deletionTimestamp"] = rfc3339(stamp)
+            meta["deletionTimestamp"] = rfc3339(deletion_deadline(datetime.now(UTC), graceful or 0))
             meta["deletionGracePeriodSeconds"] = graceful or 0
         if info.kind == "Namespace":
             obj.setdefault("status", {})["phase"] = "Terminating"

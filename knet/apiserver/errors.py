@@ -166,3 +166,22 @@ def internal(message: str) -> ApiError:
 
 def too_old_resource_version(requested: int, oldest: int) -> ApiError:
     return expired(f"too old resource version: {requested} ({oldest})")
+
+
+def too_large_resource_version(requested: int, current: int) -> ApiError:
+    return ApiError(
+        504,
+        "Timeout",
+        f"Too large resource version: {requested}, current: {current}",
+        {
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": 1,
+        },
+        headers={"Retry-After": "1"},
+    )
+
+
+def entity_too_large(message: str) -> ApiError:
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: {message}")

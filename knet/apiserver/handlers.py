@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import yaml
 from aiohttp import web
 
 from knet.api import hpaconvert, registry
@@ -35,7 +34,9 @@ from knet.apiserver.negotiation import (
     choose_output,
     media_type,
 )
+from knet.apiserver.offload import YamlResponse, maybe_offload
 from knet.apiserver.patch import (
+    MAX_JSON_PATCH_OPERATIONS,
     PatchError,
     apply_json_patch,
     apply_merge_patch,
@@ -90,12 +91,7 @@ def _render(
         )
         return json_response(table, status, headers)
     if output is Output.YAML:
-        return web.Response(
-            text=yaml.safe_dump(body, sort_keys=False),
-            status=status,
-            content_type="application/yaml",
-            headers=headers,
-        )
+        return YamlResponse(body, items=len(items or ()), status=status, headers=headers)
     return json_response(body, status, headers)
 
 
@@ -531,7 +527,8 @@ async def _hpa_v1(
 
 async def _read_object(request: web.Request, info: ResourceInfo, kind: str) -> dict[str, Any]:
     raw = await req.read_body(request)
-    return req.decode_object(raw, request.headers.get("Content-Type", ""), info, kind)
+    content_type = request.headers.get("Content-Type", "")
+    return await maybe_offload(len(raw), req.decode_object, raw, content_type, info, kind)
 
 
 def _strict_check(
@@ -560,22 +557,32 @@ def _strict_check(
     return {"Warning": ", ".join(warnings)}
 
 
+_PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+
+
 async def _read_patch(
     request: web.Request, kind: str
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     content_type = request.headers.get("Content-Type", "")
     kind_of_patch = media_type(content_type)
     raw = await req.read_body(request)
+    if kind_of_patch not in _PATCH_TYPES:
+        raise errors.unsupported_media_type(content_type)
+    doc = await maybe_offload(len(raw), req.decode_document, raw, JSON)
     if kind_of_patch == "application/json-patch+json":
-        doc = req.decode_document(raw, JSON)
+        if isinstance(doc, list) and len(doc) > MAX_JSON_PATCH_OPERATIONS:
+            raise errors.entity_too_large(
+                "The allowed maximum operations in a JSON patch is "
+                f"{MAX_JSON_PATCH_OPERATIONS}, got {len(doc)}"
+            )
         return lambda obj: apply_json_patch(obj, doc)
     if kind_of_patch == "application/merge-patch+json":
-        doc = req.decode_document(raw, JSON)
         return lambda obj: apply_merge_patch(obj, doc)
-    if kind_of_patch == "application/strategic-merge-patch+json":
-        doc = req.decode_document(raw, JSON)
-        return lambda obj: apply_strategic_merge_patch(obj, doc, kind)
-    raise errors.unsupported_media_type(content_type)
+    return lambda obj: apply_strategic_merge_patch(obj, doc, kind)
 
 
 def _patch_mutator(

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import jsonpatch
 import jsonpointer
+import orjson
 
 from knet.apiserver.patch_schema import ATOMIC, Field, Schema, schema_for_kind
 
@@ -28,6 +29,12 @@ __all__ = [
     "apply_merge_patch",
     "apply_strategic_merge_patch",
 ]
+
+
+# Upstream's defaults: the JSON patch library's accumulated copy limit (--max-request-bytes
+# sized, 3 MiB) and the apiserver's cap on operations in one patch.
+MAX_COPY_BYTES: Final = 3 * 1024 * 1024
+MAX_JSON_PATCH_OPERATIONS: Final = 10000
 
 
 class PatchError(ValueError):
@@ -96,12 +103,21 @@ def apply_json_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
     if not isinstance(patch, list):
         raise PatchError(f"a JSON patch must be an array of operations, got {_type_name(patch)}")
     doc: Any = copy.deepcopy(original)
+    copied = 0
     # Copied so that values inserted into the result are never shared with the caller's patch.
     for index, op in enumerate(copy.deepcopy(patch)):
         if not isinstance(op, dict):
             raise PatchError(
                 f"JSON patch operation {index} must be an object, got {_type_name(op)}"
             )
+        if op.get("op") == "copy":
+            # A few bytes of `copy` can double the document each time: count what they add.
+            copied += _copy_size(doc, op)
+            if copied > MAX_COPY_BYTES:
+                raise PatchError(
+                    "Unable to complete the copy, the accumulated size increase of copy is "
+                    f"{copied}, exceeding the limit {MAX_COPY_BYTES}"
+                )
         # One operation at a time, so the error can say which one failed.
         try:
             doc = jsonpatch.apply_patch(doc, [op], in_place=True)
@@ -115,6 +131,19 @@ def apply_json_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise PatchError(f"the patched document must be a JSON object, got {_type_name(doc)}")
     return doc
+
+
+def _copy_size(doc: Any, op: Mapping[str, Any]) -> int:
+    """The size, as JSON, of the value a `copy` operation would duplicate (0 if it names none:
+    the operation then fails with its own error)."""
+    source = op.get("from")
+    if not isinstance(source, str):
+        return 0
+    try:
+        value = jsonpointer.resolve_pointer(doc, source)
+    except (jsonpointer.JsonPointerException, TypeError, KeyError, IndexError):
+        return 0
+    return len(orjson.dumps(value))
 
 
 def _describe_op(index: int, op: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ MAX_BODY = 3 * 1024 * 1024  # upstream's limit for a request body
 # Far deeper than any Kubernetes object, and far below the 254 levels orjson can write once an
 # object sits inside a List or a watch event: deeper input would be stored but never listed.
 MAX_DEPTH = 100
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -47,11 +48,16 @@ def parse_int(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise errors.bad_request(
             f'invalid value for {name}: "{value}": expected an integer'
         ) from None
+    if not INT64_MIN <= number <= INT64_MAX:  # query parameters are int64 upstream
+        raise errors.bad_request(
+            f'invalid value for {name}: "{value}": value out of range for an int64'
+        )
+    return number
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,12 @@ def parse_target(path: str) -> Target:
         raise errors.path_not_found()
     name = rest[1] if len(rest) >= 2 else None
     sub = rest[2] if len(rest) == 3 else None
+    # No stored object can have such a name (validation refuses it), and the store refuses such
+    # keys outright: answer as for any name that does not exist.
+    if namespace is not None and not _storable(namespace):
+        raise errors.namespace_not_found(namespace)
+    if name is not None and not _storable(name):
+        raise errors.not_found(info, name)
     if (
         sub is not None
         and info.subresource(sub) is None
@@ -105,7 +117,25 @@ def parse_target(path: str) -> Target:
     return Target(group, version, info, namespace, name, sub)
 
 
+def _storable(segment: str) -> bool:
+    """Whether a URL segment can be part of a store key: no NUL, valid UTF-8 text."""
+    if "\x00" in segment:
+        return False
+    try:
+        segment.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# A body a middleware had to read first (the RBAC escalation check) is kept here for the handler.
+BODY = web.RequestKey("body", bytes)
+
+
 async def read_body(request: web.Request) -> bytes:
+    kept: bytes | None = request.get(BODY)
+    if kept is not None:
+        return kept
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.too_large(MAX_BODY)
     chunks: list[bytes] = []
@@ -115,7 +145,8 @@ async def read_body(request: web.Request) -> bytes:
         if size > MAX_BODY:
             raise errors.too_large(MAX_BODY)
         chunks.append(chunk)
-    return b"".join(chunks)
+    request[BODY] = body = b"".join(chunks)
+    return body
 
 
 def decode_document(raw: bytes, content_type: str) -> Any:
@@ -135,9 +166,39 @@ def decode_document(raw: bytes, content_type: str) -> Any:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
-    if exceeds_depth(doc, MAX_DEPTH):
-        raise errors.bad_request(f"the document is nested more than {MAX_DEPTH} levels deep")
+    check_document(doc)
     return doc
+
+
+def check_document(doc: Any) -> None:
+    """400 for what no Kubernetes object can hold: nesting past MAX_DEPTH, or a number outside
+    int64 (upstream's decoder refuses those; stored, they would overflow dates and durations)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            if not _fits_int64(node):
+                raise errors.bad_request(
+                    f"json: cannot unmarshal number {node} into Go value of type int64"
+                )
+            continue
+        if depth >= MAX_DEPTH and node:
+            raise errors.bad_request(f"the document is nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _fits_int64(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, float):  # orjson reads integers past uint64 as floats
+        return value != value or abs(value) < 2.0**63
+    return True
 
 
 def exceeds_depth(doc: Any, limit: int) -> bool:
@@ -160,31 +221,45 @@ def exceeds_depth(doc: Any, limit: int) -> bool:
 def _from_yaml(raw: bytes) -> Any:
     """YAML, normalised to what JSON can say (as upstream converts YAML to JSON first)."""
     try:
-        doc = yaml.safe_load(raw)
+        doc = yaml.load(raw, Loader=yaml.CSafeLoader)  # libyaml: the pure-Python one is slow
     except yaml.YAMLError as e:
-        raise errors.bad_request(f"error decoding YAML: {str(e).splitlines()[0]}") from None
+        raise errors.bad_request(f"error decoding YAML: {_yaml_reason(e)}") from None
     except RecursionError:
         raise errors.bad_request("error decoding YAML: the document is nested too deeply") from None
     # Aliases share nodes: a few bytes can expand to billions of values ("billion laughs").
     if b"*" in raw and _expanded_size(doc, MAX_BODY) > MAX_BODY:
         raise errors.bad_request("error decoding YAML: the document contains excessive aliasing")
-    if exceeds_depth(doc, MAX_DEPTH):
-        raise errors.bad_request(f"the document is nested more than {MAX_DEPTH} levels deep")
+    check_document(doc)
     try:
         return orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
     except TypeError as e:  # binary and set tags, lone surrogates
         raise errors.bad_request(f"error decoding YAML: not representable as JSON: {e}") from None
 
 
+def _yaml_reason(e: yaml.YAMLError) -> str:
+    """The parser's own words: the problem, with where it was found (libyaml's first line is
+    only the context)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem and "nesting depth" in e.problem:
+        return "the document is nested too deeply"  # libyaml's own limit, as for RecursionError
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        where = f" at line {e.problem_mark.line + 1}" if e.problem_mark is not None else ""
+        return f"{e.context + ': ' if e.context else ''}{e.problem}{where}"
+    return str(e).splitlines()[0]
+
+
 def _expanded_size(doc: Any, limit: int) -> int:
-    """How many values `doc` holds with aliases expanded, counting no further than `limit`
-    (a self-referencing document counts up to the limit too)."""
+    """Roughly how many bytes `doc` holds with aliases expanded (one per value, plus the length
+    of each string), counting no further than `limit` (a self-referencing document counts up to
+    the limit too)."""
     count = 0
     stack = [doc]
     while stack and count <= limit:
         node = stack.pop()
         count += 1
-        if isinstance(node, dict):
+        if isinstance(node, str | bytes):
+            count += len(node)
+        elif isinstance(node, dict):
+            count += len(node)  # the keys
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)

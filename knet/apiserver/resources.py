@@ -22,6 +22,7 @@ from knet.apiserver.deletion import SYSTEM_NAMESPACES, DeleteOptions
 from knet.apiserver.errors import ApiError
 from knet.apiserver.models import model_for
 from knet.apiserver.namespaces import NamespaceAdmission
+from knet.apiserver.offload import maybe_offload
 from knet.apiserver.selection import matches, object_fields
 from knet.apiserver.service_alloc import ServiceAllocations
 from knet.apiserver.stored import decode, encode
@@ -256,12 +257,10 @@ class Resources:
             if kv is None:
                 raise errors.not_found(info, name)
             current = decode(kv)
-            new = mutate(copy.deepcopy(current))
-            self.typecheck(info, new)
-            strategy.prepare_for_update(info, new, current, subresource)
-            # Binding is the one write allowed to set a pod's nodeName, which the update rules
-            # forbid; it is checked as an object, not as a spec change.
-            self.validate(info, new, None if subresource == "binding" else current)
+            # A large object's copy, patch and checks run off the event loop.
+            new = await maybe_offload(
+                len(kv.value), self._mutated, info, current, mutate, subresource
+            )
             new["metadata"].pop("resourceVersion", None)
             current_cmp = copy.deepcopy(current)
             current_cmp["metadata"].pop("resourceVersion", None)
@@ -282,6 +281,22 @@ class Resources:
             except KeyNotFoundError:
                 raise errors.not_found(info, name) from None
             return _stored(new, out)
+
+    def _mutated(
+        self,
+        info: ResourceInfo,
+        current: dict[str, Any],
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+        subresource: str | None,
+    ) -> dict[str, Any]:
+        """The object `mutate` makes of a copy of `current`, defaulted and checked."""
+        new = mutate(copy.deepcopy(current))
+        self.typecheck(info, new)
+        strategy.prepare_for_update(info, new, current, subresource)
+        # Binding is the one write allowed to set a pod's nodeName, which the update rules
+        # forbid; it is checked as an object, not as a spec change.
+        self.validate(info, new, None if subresource == "binding" else current)
+        return new
 
     async def _store_update(
         self,

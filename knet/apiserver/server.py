@@ -12,6 +12,12 @@ from aiohttp import web
 
 from knet.apiserver.allocators import ClusterIPAllocator
 from knet.apiserver.app import make_app
+from knet.apiserver.auth.flags import (
+    add_auth_arguments,
+    auth_config_from_args,
+    check_auth_config,
+)
+from knet.apiserver.auth.setup import server_ssl_context
 from knet.apiserver.componentstatus import LocalProbes
 from knet.apiserver.config import ApiServerConfig
 from knet.apiserver.netns_listener import listen_in_netns
@@ -80,6 +86,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="the port advertised (and listened on in --advertise-netns); default --port",
     )
+    add_auth_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -99,6 +106,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         advertise_address=args.advertise_address,
         advertise_netns=args.advertise_netns,
         advertise_port=args.advertise_port,
+        auth=auth_config_from_args(args),
     )
 
 
@@ -111,14 +119,17 @@ async def serve(
     """Serve until ``stop`` is set (SIGTERM/SIGINT when None); ``ready`` is set once listening.
     ``local_probes``: health of components run in this process, for ComponentStatus."""
     # handler_cancellation: a client that hangs up on a watch ends its handler at once.
+    tls = server_ssl_context(config.auth)
     runner = await serve_http(
         make_app(config, local_probes),
         config.bind_address,
         config.port,
         unix_socket=config.unix_socket,
         handler_cancellation=True,
+        ssl_context=tls,
     )
-    log.info("serving on http://%s:%d", config.bind_address, config.port)
+    scheme = "https" if tls is not None else "http"
+    log.info("serving on %s://%s:%d", scheme, config.bind_address, config.port)
     if config.advertise_netns and config.advertise_address:
         try:
             sock = listen_in_netns(
@@ -165,7 +176,7 @@ def check_config(config: ApiServerConfig) -> str | None:
             return f"invalid --advertise-address {config.advertise_address!r} (want an IP address)"
     if config.advertise_netns and not config.advertise_address:
         return "--advertise-netns needs --advertise-address"
-    return None
+    return check_auth_config(config.auth)
 
 
 def run(args: argparse.Namespace) -> int:

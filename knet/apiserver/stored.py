@@ -11,6 +11,9 @@ from knet.apiserver import errors
 from knet.apiserver.request import MAX_DEPTH, exceeds_depth
 from knet.storage import KeyValue
 
+# etcd's default --max-request-bytes (1.5 MiB): the largest object upstream can store.
+MAX_STORED = 1536 * 1024
+
 
 def decode(kv: KeyValue) -> dict[str, Any]:
     obj: dict[str, Any] = orjson.loads(kv.value)
@@ -28,7 +31,11 @@ def encode(obj: dict[str, Any]) -> bytes:
     meta = obj.get("metadata", {})
     rv = meta.pop("resourceVersion", None)
     try:
-        return orjson.dumps(obj)
+        value = orjson.dumps(obj)
     finally:
         if rv is not None:
             meta["resourceVersion"] = rv
+    if len(value) > MAX_STORED:
+        # What etcd answers for a value past its request limit; upstream passes it on as 413.
+        raise errors.entity_too_large("etcdserver: request is too large")
+    return value

@@ -38,6 +38,7 @@ from knet.apiserver.fielderrors import (
     too_many,
 )
 from knet.apiserver.podvolumes import validate_volumes
+from knet.apiserver.rbac_validation import RBAC_KINDS, path_segment_name_errors
 from knet.apiserver.validation_ext import VALIDATORS as VALIDATORS_EXT
 
 __all__ = [
@@ -213,6 +214,7 @@ _KIND_META: dict[str, tuple[NameRule, bool]] = {
     # Upstream 1.32 ValidateServiceName is a DNS-1035 label (must start with a letter).
     "Service": (is_dns1035_label, True),
 }
+_KIND_META.update({k: (path_segment_name_errors, True) for k in RBAC_KINDS})  # RBAC names
 
 
 def validate_labels(value: Any, path: str) -> Causes:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from knet.api.registry import ResourceInfo
 from knet.api.selectors import FieldSelector, LabelSelector
@@ -32,6 +32,11 @@ from knet.apiserver.stored import decode
 from knet.storage import CompactedError, Event, EventType, Watch, WatchClosedError
 
 Obj = dict[str, Any]
+
+MAX_WATCH_SECONDS = 365 * 24 * 3600
+# How long a watch from a future resourceVersion waits for the store to get there before it is
+# refused with "Too large resource version", as upstream's watch cache waits.
+FRESHNESS_WAIT = 3.0
 
 
 class _Encoder:
@@ -118,6 +123,9 @@ def parse_watch_query(request: web.Request, min_request_timeout: float) -> Watch
     timeout = req.parse_int(q.get("timeoutSeconds"), "timeoutSeconds")
     if timeout is None:
         timeout = int(min_request_timeout * (1 + random.random()))
+    # Any int64 is accepted, as upstream; past a year it means "until the server stops", and the
+    # event loop's clock must not overflow on it.
+    timeout = min(timeout, MAX_WATCH_SECONDS)
     rv_param = q.get("resourceVersion", "")
     start: int | None = None
     if rv_param not in ("", "0"):
@@ -236,6 +244,17 @@ def _open_watch(res: Resources, info: ResourceInfo, namespace: str | None, start
     return cache.watch(info.key_prefix(namespace), start)
 
 
+async def _wait_fresh(res: Resources, start: int) -> None:
+    """A watch from a revision the store has not reached yet waits briefly for it, then is
+    refused (504), as upstream; nothing past that point is ever handed to the store."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FRESHNESS_WAIT
+    while start > res.store.revision and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    if start > res.store.revision:
+        raise errors.too_large_resource_version(start, res.store.revision)
+
+
 async def serve_watch(
     request: web.Request,
     res: Resources,
@@ -255,9 +274,14 @@ async def serve_watch(
         initial, start = await res.list_objects(info, namespace, labels, fields)
     elif start is None:
         start = res.store.revision  # sendInitialEvents=false: changes from now on only
+    else:
+        await _wait_fresh(res, start)
 
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-    resp.enable_chunked_encoding()
+    if request.version >= HttpVersion11:
+        resp.enable_chunked_encoding()
+    # An HTTP/1.0 client cannot read chunks: its events go out as they are, and the end of the
+    # watch closes the connection (which aiohttp does for HTTP/1.0 without a length).
     try:
         store_watch = _open_watch(res, info, namespace, start)
     except CompactedError as e:

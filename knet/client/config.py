@@ -12,9 +12,12 @@ Parsing is pure; `load_kubeconfig` only reads the file.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
+import shutil
 import ssl
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,14 +42,23 @@ class ClientConfig:
     # PEM text of the CA to trust for https; None means the system's trust store.
     ca_pem: str | None = None
     insecure_skip_tls_verify: bool = False
+    # A client certificate and its key (files), presented when the server asks for one.
+    client_cert: Path | None = None
+    client_key: Path | None = None
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         """What aiohttp's `ssl=` wants: True for default verification, False to skip it."""
-        if self.insecure_skip_tls_verify:
+        if self.client_cert is None and self.insecure_skip_tls_verify:
             return False
-        if self.ca_pem is None:
+        if self.ca_pem is None and self.client_cert is None:
             return True
-        return ssl.create_default_context(cadata=self.ca_pem)
+        ctx = ssl.create_default_context(cadata=self.ca_pem)
+        if self.insecure_skip_tls_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if self.client_cert is not None:
+            ctx.load_cert_chain(str(self.client_cert), str(self.client_key or self.client_cert))
+        return ctx
 
 
 def parse_server(url: str) -> tuple[str, Path | None]:
@@ -131,8 +143,7 @@ def config_from_kubeconfig(
     user: dict[str, Any] = {}
     if ctx.get("user"):
         user = _named(doc, "users", ctx["user"], "user")
-    if user.get("client-certificate") or user.get("client-certificate-data"):
-        raise ConfigError(f"{source}: client certificates are not supported by knet's client")
+    client_cert, client_key = _client_identity(user, source)
     token = user.get("token")
     if token is None and user.get("tokenFile"):
         token = _read_relative(source, user["tokenFile"]).strip()
@@ -149,7 +160,47 @@ def config_from_kubeconfig(
         token=token if isinstance(token, str) else None,
         ca_pem=ca_pem,
         insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
+        client_cert=client_cert,
+        client_key=client_key,
     )
+
+
+def _client_identity(user: dict[str, Any], source: Path) -> tuple[Path | None, Path | None]:
+    """The user's client certificate and key as files: ssl loads them only from files, so the
+    inline (-data) forms are written once into a private directory (0700, files 0600)."""
+    paths: list[Path | None] = []
+    for field in ("client-certificate", "client-key"):
+        if user.get(field):
+            path = Path(str(user[field]))
+            paths.append(path if path.is_absolute() else source.parent / path)
+        elif user.get(f"{field}-data"):
+            try:
+                data = base64.b64decode(user[f"{field}-data"])
+            except (ValueError, TypeError) as e:
+                raise ConfigError(f"{source}: {field}-data is not base64: {e}") from None
+            paths.append(_private_file(data, field))
+        else:
+            paths.append(None)
+    cert, key = paths
+    if (cert is None) != (key is None):
+        raise ConfigError(
+            f"{source}: a client certificate needs its key, and a key its certificate"
+        )
+    return cert, key
+
+
+_PRIVATE_DIR: list[Path] = []
+
+
+def _private_file(data: bytes, name: str) -> Path:
+    if not _PRIVATE_DIR:
+        _PRIVATE_DIR.append(Path(tempfile.mkdtemp(prefix="knet-client-")))
+        # Key material does not outlive the process.
+        atexit.register(shutil.rmtree, _PRIVATE_DIR[0], ignore_errors=True)
+    fd, path = tempfile.mkstemp(prefix=name, dir=_PRIVATE_DIR[0])
+    with os.fdopen(fd, "wb") as f:  # mkstemp creates it 0600
+        f.write(data)
+    return Path(path)
 
 
 def load_kubeconfig(path: Path | str | None = None, context: str | None = None) -> ClientConfig:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knet import pki
+from knet.pki import certs, files
 
 HOSTS = ("127.0.0.1", "localhost")
 
@@ -65,20 +65,26 @@ class Member:
 
 
 @dataclass(frozen=True)
+class PemFiles:
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class Pki:
     """Where the etcd PKI of a cluster lives (``<cluster dir>/pki``)."""
 
     directory: Path
 
     @property
-    def ca(self) -> pki.PemFiles:
-        return pki.PemFiles(self.directory / "etcd-ca.crt", self.directory / "etcd-ca.key")
+    def ca(self) -> PemFiles:
+        return self.member("etcd-ca")
 
-    def member(self, name: str) -> pki.PemFiles:
-        return pki.PemFiles(self.directory / f"{name}.crt", self.directory / f"{name}.key")
+    def member(self, name: str) -> PemFiles:
+        return PemFiles(self.directory / f"{name}.crt", self.directory / f"{name}.key")
 
     @property
-    def client(self) -> pki.PemFiles:
+    def client(self) -> PemFiles:
         """The API servers' (and etcdctl's) client certificate."""
         return self.member("apiserver-etcd-client")
 
@@ -87,21 +93,19 @@ def ensure_pki(where: Pki, members: Sequence[Member]) -> None:
     """Make the CA, a serving + peer certificate per member (for its address, 127.0.0.1 and
     localhost) and the client certificate, each only if missing (a second `up` keeps what the
     members already trust)."""
+    base = where.directory
     if where.ca.cert.exists() and where.ca.key.exists():
-        ca = pki.load(where.ca)
+        ca = files.read_pair(base / "etcd-ca")
     else:
-        ca = pki.make_ca("knet-etcd-ca")
-        pki.write(ca, where.directory, "etcd-ca")
+        ca = certs.new_ca("knet-etcd-ca")
+        files.write_pair(base / "etcd-ca", ca)
     for m in members:
         if not where.member(m.name).cert.exists():
             hosts = list(dict.fromkeys([m.host, *HOSTS]))
-            pair = pki.issue(ca, m.name, hosts=hosts, server=True, client=True)
-            pki.write(pair, where.directory, m.name)
+            files.write_pair(base / m.name, certs.peer_cert(ca, m.name, hosts))
     if not where.client.cert.exists():
-        pair = pki.issue(
-            ca, "kube-apiserver-etcd-client", client=True, organization="system:masters"
-        )
-        pki.write(pair, where.directory, "apiserver-etcd-client")
+        client = certs.client_cert(ca, "kube-apiserver-etcd-client", ["system:masters"])
+        files.write_pair(base / "apiserver-etcd-client", client)
 
 
 def member_argv(

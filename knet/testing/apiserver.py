@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -31,10 +32,13 @@ class ApiServerProcess:
     log_path: Path
     extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
+    # Set for a server started with TLS: readiness is probed over HTTPS, trusting this CA.
+    tls_ca: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls_ca is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def kubeconfig(self) -> Path:
@@ -57,6 +61,7 @@ class ApiServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         log.close()
+        ctx = ssl.create_default_context(cafile=str(self.tls_ca)) if self.tls_ca else None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -65,9 +70,13 @@ class ApiServerProcess:
                     + self.log_path.read_text()[-2000:]
                 )
             try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1, context=ctx) as r:
                     if r.status == 200:
                         return
+            except urllib.error.HTTPError as e:
+                if e.code == 401:  # --anonymous-auth=false: it answers, so it is serving
+                    return
+                time.sleep(0.05)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.05)
         self.stop()

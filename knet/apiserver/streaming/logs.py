@@ -98,7 +98,8 @@ async def pod_log(
         if upstream.status >= 300:
             raise await kubelet_error(upstream)
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
-        resp.enable_chunked_encoding()
+        if request.version >= aiohttp.HttpVersion11:  # HTTP/1.0 cannot read chunks
+            resp.enable_chunked_encoding()
         await resp.prepare(request)
         try:
             async for chunk in upstream.content.iter_any():

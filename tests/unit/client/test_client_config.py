@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import ssl
+import stat
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from knet.client.errors import (
     is_not_found,
 )
 from knet.client.paths import collection_path, item_path, resource_info
+from knet.pki import bundle
 
 
 @pytest.mark.parametrize(
@@ -107,8 +110,20 @@ def test_kubeconfig_errors_are_readable(tmp_path: Path) -> None:
             }
         )
     )
-    with pytest.raises(ConfigError, match="client certificates"):
+    with pytest.raises(ConfigError, match="client certificate needs its key"):
         load_kubeconfig(certs)
+
+
+def test_client_certificates_from_a_kubeconfig(tmp_path: Path) -> None:
+    """Inline (-data) identities, as knet.pki writes them, load into the TLS context."""
+    pki = bundle.ensure(tmp_path / "pki", ["127.0.0.1"])
+    path = bundle.write_kubeconfig(tmp_path / "kc", pki, "https://127.0.0.1:6443", "admin")
+    cfg = load_kubeconfig(path)
+    assert cfg.client_cert is not None and cfg.client_key is not None
+    assert cfg.client_cert.read_bytes() == pki.client("admin")[0].read_bytes()
+    assert stat.S_IMODE(cfg.client_key.stat().st_mode) == 0o600
+    ctx = cfg.ssl_context()
+    assert isinstance(ctx, ssl.SSLContext) and ctx.verify_mode == ssl.CERT_REQUIRED
 
 
 def test_paths_follow_the_registry() -> None:
