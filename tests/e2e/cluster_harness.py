@@ -14,7 +14,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -243,6 +243,19 @@ def teardown(cluster: Cluster) -> None:
     reap_children()
     assert done.returncode == 0, f"cluster down failed: {done.stdout}{done.stderr}"
     assert left == {"namespaces": [], "processes": [], "files": []}
+
+
+@contextlib.contextmanager
+def running_cluster(tmp_path: Path, nodes: int = 3, *up_args: str) -> Iterator[Cluster]:
+    """A new cluster, up (``knet cluster up *up_args``), torn down and checked clean after."""
+    become_subreaper()
+    c = new_cluster(tmp_path, nodes=nodes)
+    try:
+        done = c.up(*up_args)
+        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+        yield c
+    finally:
+        teardown(c)
 
 
 def new_cluster(tmp_path: Path, nodes: int = 3) -> Cluster:

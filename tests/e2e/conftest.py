@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_harness import Cluster, become_subreaper, new_cluster, teardown
+from cluster_harness import Cluster, become_subreaper, running_cluster, teardown
 
 
 @pytest.fixture(autouse=True)
@@ -39,11 +39,5 @@ def cluster_factory(tmp_path: Path) -> Iterator[list[Cluster]]:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     """A 3-node cluster, up."""
-    become_subreaper()
-    c = new_cluster(tmp_path)
-    try:
-        done = c.up()
-        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+    with running_cluster(tmp_path) as c:
         yield c
-    finally:
-        teardown(c)

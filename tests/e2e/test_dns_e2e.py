@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cluster_harness import Cluster, become_subreaper, new_cluster, reap_children, wait_for
+from cluster_harness import Cluster, running_cluster, wait_for
 
 from knet.netlink.exec import netns_argv
 
@@ -55,17 +55,6 @@ QUERY_LOOP = textwrap.dedent(
         time.sleep(max(0.0, 0.05 - (time.time() - sent)))
     """
 )
-
-
-def _teardown(c: Cluster) -> None:
-    c.remember()
-    done = c.cli("cluster", "down", timeout=120)
-    left = c.leftovers()
-    if any(left.values()):
-        c.force_cleanup()
-    reap_children()
-    assert done.returncode == 0, f"cluster down failed: {done.stdout}{done.stderr}"
-    assert left == {"namespaces": [], "processes": [], "files": []}
 
 
 def _web_manifests() -> list[dict[str, Any]]:
@@ -117,18 +106,12 @@ def dns_cluster(
 ) -> Iterator[Cluster]:
     if os.geteuid() != 0:
         pytest.skip("needs root (network namespaces)")
-    become_subreaper()
-    c = new_cluster(tmp_path_factory.mktemp("dns"))
-    try:
-        done = c.up("--proxy-mode", request.param)
-        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+    with running_cluster(tmp_path_factory.mktemp("dns"), 3, "--proxy-mode", request.param) as c:
         for obj in _web_manifests():
             applied = c.kubectl("apply", "-f", "-", stdin=json.dumps(obj))
             assert applied.returncode == 0, applied.stderr
         wait_for("web pods and the client running", lambda: _running(c), timeout=90)
         yield c
-    finally:
-        _teardown(c)
 
 
 def _running(c: Cluster) -> bool:

@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 from cluster_harness import (
     Cluster,
-    become_subreaper,
-    new_cluster,
     reap_children,
+    running_cluster,
     wait_for,
 )
 
@@ -42,21 +41,8 @@ def hac(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     for tool in ("etcd", "etcdctl", "haproxy"):
         if not any(Path(d, tool).exists() for d in os.environ.get("PATH", "").split(":")):
             pytest.skip(f"needs {tool} (scripts/setup installs etcd-server, etcd-client, haproxy)")
-    become_subreaper()
-    c = new_cluster(tmp_path_factory.mktemp("ha"), nodes=1)
-    try:
-        done = c.up("--control-planes", "3")
-        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+    with running_cluster(tmp_path_factory.mktemp("ha"), 1, "--control-planes", "3") as c:
         yield c
-    finally:
-        c.remember()
-        down = c.cli("cluster", "down", timeout=120)
-        left = c.leftovers()
-        if any(left.values()):
-            c.force_cleanup()
-        reap_children()
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert left == {"namespaces": [], "processes": [], "files": []}
 
 
 def api_url(c: Cluster) -> str:

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cluster_harness import Cluster, become_subreaper, deployment_manifest, new_cluster, wait_for
-from conftest import teardown
+from cluster_harness import Cluster, deployment_manifest, running_cluster, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.kubectl]
 
@@ -19,14 +18,8 @@ VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    become_subreaper()
-    c = new_cluster(tmp_path_factory.mktemp("kinds"), nodes=2)
-    try:
-        done = c.up()
-        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+    with running_cluster(tmp_path_factory.mktemp("kinds"), 2) as c:
         yield c
-    finally:
-        teardown(c)
 
 
 def test_componentstatuses_are_healthy(cluster: Cluster) -> None:

@@ -1,7 +1,7 @@
 """Protobuf field tables for the security kinds kubectl sends as protobuf: RBAC (rbac/v1), the
-review and TokenRequest kinds (authorization/v1, authentication/v1) and ServiceAccount (core/v1).
-Field numbers are upstream's generated.proto (1.32), checked against the descriptors compiled
-into kubectl 1.32; conventions as in schema.py."""
+review and TokenRequest kinds (authorization/v1, authentication/v1); ServiceAccount is in
+schema_ext.py. Field numbers are upstream's generated.proto (1.32), checked against the
+descriptors compiled into kubectl 1.32; conventions as in schema.py."""
 
 from __future__ import annotations
 
@@ -100,12 +100,6 @@ MESSAGES: dict[str, Message] = {
         1: opt("metadata", "meta.ObjectMeta"),
         2: req("spec", "authn.TokenRequestSpec"),
     },
-    "core.ServiceAccount": {
-        1: opt("metadata", "meta.ObjectMeta"),
-        2: rep("secrets", "core.ObjectReference"),
-        3: rep("imagePullSecrets", "core.LocalObjectReference"),
-        4: ptr("automountServiceAccountToken", BOOL),
-    },
 }
 
 KINDS: dict[tuple[str, str], str] = {
@@ -119,5 +113,4 @@ KINDS: dict[tuple[str, str], str] = {
     ("authentication.k8s.io/v1", "TokenReview"): "authn.TokenReview",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "authn.SelfSubjectReview",
     ("authentication.k8s.io/v1", "TokenRequest"): "authn.TokenRequest",
-    ("v1", "ServiceAccount"): "core.ServiceAccount",
 }

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_harness import AGNHOST, Cluster, become_subreaper, new_cluster, reap_children, wait_for
+from cluster_harness import AGNHOST, Cluster, running_cluster, wait_for
 from spdy_client import forward_once
 
 SCRIPT = "echo hello from $HOSTNAME; echo to stderr >&2; sleep 3600"
@@ -31,21 +31,8 @@ def root_listeners() -> str:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    become_subreaper()
-    c = new_cluster(tmp_path_factory.mktemp("stream"), nodes=2)
-    try:
-        done = c.up()
-        assert done.returncode == 0, done.stdout + done.stderr
+    with running_cluster(tmp_path_factory.mktemp("stream"), 2) as c:
         yield c
-    finally:
-        c.remember()
-        down = c.cli("cluster", "down", timeout=120)
-        left = c.leftovers()
-        if any(left.values()):
-            c.force_cleanup()
-        reap_children()
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert left == {"namespaces": [], "processes": [], "files": []}
 
 
 def apply(c: Cluster, doc: dict[str, object]) -> None:

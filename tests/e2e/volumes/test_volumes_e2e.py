@@ -10,19 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cluster_harness import Cluster, become_subreaper, new_cluster, teardown, wait_for
+from cluster_harness import Cluster, running_cluster, wait_for
 
 
 @pytest.fixture(scope="module")
 def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    become_subreaper()
-    c = new_cluster(tmp_path_factory.mktemp("vol"), nodes=1)
-    try:
-        done = c.up()
-        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+    with running_cluster(tmp_path_factory.mktemp("vol"), 1) as c:
         yield c
-    finally:
-        teardown(c)
 
 
 def ok(c: Cluster, *args: str, stdin: str | None = None) -> str:

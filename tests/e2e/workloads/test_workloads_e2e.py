@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_harness import Cluster, become_subreaper, new_cluster, reap_children, wait_for
+from cluster_harness import Cluster, running_cluster, wait_for
 
 SLEEPER = {"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", "sleep 3600"]}
 
@@ -28,21 +28,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             pytest.skip(f"needs {tool}")
     if not Path("/proc/sys/net/bridge").is_dir():
         pytest.skip("needs the br_netfilter module")
-    become_subreaper()
-    c = new_cluster(tmp_path_factory.mktemp("wl"), nodes=2)
-    try:
-        done = c.up()
-        assert done.returncode == 0, f"cluster up failed: {done.stdout}{done.stderr}"
+    with running_cluster(tmp_path_factory.mktemp("wl"), 2) as c:
         yield c
-    finally:
-        c.remember()
-        down = c.cli("cluster", "down", timeout=120)
-        left = c.leftovers()
-        if any(left.values()):
-            c.force_cleanup()
-        reap_children()
-        assert down.returncode == 0, f"cluster down failed: {down.stdout}{down.stderr}"
-        assert left == {"namespaces": [], "processes": [], "files": []}
 
 
 def apply(c: Cluster, obj: dict[str, Any]) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _fakecluster import eventually
-from conftest import Cluster
+from _fakecluster import Cluster, eventually
 
 Obj = dict[str, Any]
 

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _fakecluster import eventually
-from conftest import Cluster
+from _fakecluster import Cluster, eventually
 
 Obj = dict[str, Any]
 

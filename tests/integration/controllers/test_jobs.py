@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _fakecluster import EXIT_CODE_ANNOTATION, eventually
-from conftest import Cluster
+from _fakecluster import EXIT_CODE_ANNOTATION, Cluster, eventually
 
 from knet.controllers.job import JobController
 

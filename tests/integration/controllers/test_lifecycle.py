@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _fakecluster import eventually
-from conftest import Cluster
+from _fakecluster import Cluster, eventually
 from test_workloads import deployment, live_pods, three_nodes
 
 from knet.client import ApiClient, ApiError, is_not_found

@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _fakecluster import eventually
-from conftest import Cluster
+from _fakecluster import Cluster, eventually
 from test_workloads import deployment, three_nodes
 
 

@@ -7,8 +7,7 @@ import asyncio
 import ipaddress
 from typing import Any
 
-from _fakecluster import eventually
-from conftest import FAST, Cluster
+from _fakecluster import FAST, Cluster, eventually
 from test_workloads import deployment, live_pods, three_nodes
 
 from knet.client import ApiClient

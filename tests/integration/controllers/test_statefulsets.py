@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _fakecluster import eventually
-from conftest import Cluster
+from _fakecluster import Cluster, eventually
 
 from knet.client import Informer
 

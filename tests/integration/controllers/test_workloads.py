@@ -6,8 +6,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from _fakecluster import eventually
-from conftest import Cluster
+from _fakecluster import Cluster, eventually
 
 from knet.client import ApiClient
 
