@@ -18,7 +18,9 @@ import ctypes
 import errno
 import os
 import stat
+import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,12 +193,39 @@ def _bind(fd: int, bind: Bind) -> None:
     mount(None, target, None, MS_BIND | MS_REMOUNT | (MS_RDONLY if bind.read_only else 0))
 
 
+def code_roots(tmpfs: Sequence[str], candidates: Sequence[str]) -> list[str]:
+    """The outermost of ``candidates`` (directories) that a private tmpfs would hide; never a
+    tmpfs's own path (that would give the container the node's whole /tmp back). Pure."""
+    tops = [os.path.realpath(t).rstrip("/") + "/" for t in tmpfs]
+    hidden = sorted({c for c in candidates if any(c.startswith(t) for t in tops)})
+    out: list[str] = []
+    for path in hidden:
+        if not any(path.startswith(o.rstrip("/") + "/") for o in out):
+            out.append(path)
+    return out
+
+
+def _own_code() -> list[str]:
+    """Where this Python, its packages and knet's own source live: built-in programs run
+    here and import from there (dnspython loads record types on first use, for one)."""
+    import knet
+    import kubelet_lite
+
+    found = [sys.prefix, sys.base_prefix, *sys.path]
+    found += [os.path.dirname(os.path.dirname(m.__file__ or "")) for m in (knet, kubelet_lite)]
+    return [os.path.realpath(p) for p in found if p and os.path.isdir(p)]
+
+
 def apply(plan: MountPlan) -> None:
     """Fill the (new, still a copy of the node's) mount namespace. Raises OSError."""
     mount(None, "/", None, MS_REC | MS_SLAVE)
     fds: list[int] = []
+    # A checkout or virtualenv under /tmp (CI clones there) stays visible through the private
+    # /tmp, read-only, or built-in programs could not import what they had not yet.
+    code = [Bind(path, path, read_only=True) for path in code_roots(plan.tmpfs, _own_code())]
+    binds = [*code, *plan.binds]
     try:
-        for b in plan.binds:
+        for b in binds:
             try:
                 fds.append(os.open(b.source, os.O_PATH | os.O_CLOEXEC))
             except OSError as exc:
@@ -205,11 +234,19 @@ def apply(plan: MountPlan) -> None:
             read_only_tree("/")
         for path in plan.tmpfs:
             mode = "1777" if path == "/tmp" else "755"
-            flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if plan.tmpfs_read_only else 0)
-            mount("tmpfs", os.path.realpath(path), "tmpfs", flags, f"mode={mode}")
+            mount("tmpfs", os.path.realpath(path), "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode}")
         _make_dev()
-        for fd, b in zip(fds, plan.binds, strict=True):
+        for fd, b in zip(fds, binds, strict=True):
             _bind(fd, b)
+        if plan.tmpfs_read_only:
+            # After the binds, whose mount points may have had to be made in the tmpfs.
+            for path in plan.tmpfs:
+                mount(
+                    None,
+                    os.path.realpath(path),
+                    None,
+                    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                )
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     finally:
         for fd in fds:
