@@ -197,7 +197,8 @@ def code_roots(tmpfs: Sequence[str], candidates: Sequence[str]) -> list[str]:
     """The outermost of ``candidates`` (directories) that a private tmpfs would hide; never a
     tmpfs's own path (that would give the container the node's whole /tmp back). Pure."""
     tops = [os.path.realpath(t).rstrip("/") + "/" for t in tmpfs]
-    hidden = sorted({c for c in candidates if any(c.startswith(t) for t in tops)})
+    paths = {c.rstrip("/") for c in candidates}
+    hidden = sorted(c for c in paths if any(c.startswith(t) for t in tops))
     out: list[str] = []
     for path in hidden:
         if not any(path.startswith(o.rstrip("/") + "/") for o in out):
