@@ -189,6 +189,23 @@ async def test_read_only_root_private_tmp_own_proc(
     assert mounts_of_node(tmp_path) == before
 
 
+async def test_read_only_root_filesystem_makes_tmp_read_only_and_still_private(
+    node: Node, client: ApiClient, tmp_path: Path
+) -> None:
+    start(node, tmp_path)
+    on_node = tmp_path / "seen-by-node-only"
+    on_node.write_text("x")
+    script = (
+        "(echo hi > /tmp/mine) 2>/dev/null && echo tmp-writable || echo tmp-read-only; "
+        f"test -e {on_node} && echo node-tmp-visible || echo node-tmp-hidden"
+    )
+    container = shell("c", script) | {"securityContext": {"readOnlyRootFilesystem": True}}
+    uid = await run_pod(client, node, "rofs", [container])
+    assert (await output(node, uid, "c")).splitlines() == ["tmp-read-only", "node-tmp-hidden"]
+    await delete(client, node, "rofs")
+    assert await node.aleftovers() == NOTHING
+
+
 async def test_empty_dir_shared_and_unsupported_volume_refused(
     node: Node, client: ApiClient, tmp_path: Path
 ) -> None:
