@@ -155,13 +155,18 @@ def _request(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]
 def create_if_missing(api_url: str, path: str, obj: dict[str, Any]) -> str:
     """'created', 'exists', or 'unsupported' (the API does not serve the kind); AddonError
     for anything else."""
+    # Looked up first: creating a Service that exists fails on its ClusterIP ("already
+    # allocated", 422) before its name would (409), as upstream.
+    code, body = _request(f"{api_url}{path}/{obj['metadata']['name']}")
+    if code == 200:
+        return "exists"
+    if code == 404 and not (body.get("details") or {}).get("name"):
+        return "unsupported"  # no such resource: a 404 that names no object (or namespace)
     code, body = _request(api_url + path, "POST", obj)
     if code == 201 or code == 200:
         return "created"
     if code == 409:
         return "exists"
-    if code == 404 and not (body.get("details") or {}).get("name"):
-        return "unsupported"  # no such resource: a 404 that names no object (or namespace)
     message = body.get("message") or f"HTTP {code}"
     raise AddonError(
         f"cannot create {obj['kind']} {NAMESPACE}/{obj['metadata']['name']}: {message}"

@@ -195,7 +195,8 @@ def test_down_leaves_nothing_and_root_namespace_unchanged(
     assert applied.returncode == 0, applied.stderr
     wait_for("3 running web pods", lambda: running_pods(c, "app=web"), timeout=60)
     c.remember()
-    assert len(c.leftovers()["namespaces"]) == 1 + 3 + 3  # switch, nodes, pods
+    # The switch, the nodes, and the pods: 3 web and the 2 of the kube-dns add-on.
+    assert len(c.leftovers()["namespaces"]) == 1 + 3 + 3 + 2
 
     down = c.cli("cluster", "down")
     assert down.returncode == 0, down.stdout + down.stderr
