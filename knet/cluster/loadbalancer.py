@@ -3,8 +3,9 @@
 One TCP frontend (so watches, exec and port-forward upgrades pass through untouched) bound to
 127.0.0.1:<port> for kubectl and to the cluster's unix socket for the node agents, whatever
 network namespace they live in. The backends are the API servers; haproxy asks each one's
-``/readyz`` every second and takes a failing one out (its open connections too, so watches
-move to a live server at once) until it answers again.
+``/readyz`` every second and sends no new connection to a failing one until it answers again.
+Open connections are left to end by themselves: a killed server's die with it, and a request in
+flight on a server that lost etcd's quorum gets its 503 Status rather than a cut connection.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ def config(binds: Sequence[str], backends: Sequence[tuple[str, str]]) -> str:
             "    option httpchk",
             "    http-check send meth GET uri /readyz",
             "    http-check expect status 200",
-            "    default-server on-marked-down shutdown-sessions",
             *servers,
             "",
         ]
