@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,43 +86,44 @@ class ManagerOptions:
             raise ValueError("node monitor periods must be positive")
 
 
+def _node_lifecycle(ctx: ControllerContext, options: ManagerOptions) -> Controller | None:
+    return NodeLifecycleController(
+        ctx,
+        monitor_period=options.node_monitor_period,
+        grace_period=options.node_monitor_grace_period,
+        eviction_timeout=options.pod_eviction_timeout,
+    )
+
+
+def _node_ipam(ctx: ControllerContext, options: ManagerOptions) -> Controller | None:
+    if not (options.allocate_node_cidrs and options.cluster_cidr):
+        return None
+    return NodeIpamController(ctx, options.cluster_cidr, options.node_cidr_mask_size)
+
+
+# Each controller's constructor by name; None from one means "not with these options".
+_BUILDERS: dict[str, Callable[[ControllerContext, ManagerOptions], Controller | None]] = {
+    "endpointslice": lambda ctx, _: EndpointSliceController(ctx),
+    "replicaset": lambda ctx, _: ReplicaSetController(ctx),
+    "deployment": lambda ctx, _: DeploymentController(ctx),
+    "nodelifecycle": _node_lifecycle,
+    "nodeipam": _node_ipam,
+    "namespace": lambda ctx, _: NamespaceController(ctx),
+    "garbagecollector": lambda ctx, _: GarbageCollector(ctx),
+    "replicationcontroller": lambda ctx, _: ReplicationControllerController(ctx),
+    "job": lambda ctx, _: JobController(ctx),
+    "daemonset": lambda ctx, _: DaemonSetController(ctx),
+    "cronjob": lambda ctx, _: CronJobController(ctx),
+    "statefulset": lambda ctx, _: StatefulSetController(ctx),
+    "disruption": lambda ctx, _: DisruptionController(ctx),
+}
+
+
 def build_controllers(ctx: ControllerContext, options: ManagerOptions) -> list[Controller]:
-    out: list[Controller] = []
+    """The wanted controllers, in ALL_CONTROLLERS order."""
     wanted = set(options.controllers)
-    if "endpointslice" in wanted:
-        out.append(EndpointSliceController(ctx))
-    if "replicaset" in wanted:
-        out.append(ReplicaSetController(ctx))
-    if "deployment" in wanted:
-        out.append(DeploymentController(ctx))
-    if "nodelifecycle" in wanted:
-        out.append(
-            NodeLifecycleController(
-                ctx,
-                monitor_period=options.node_monitor_period,
-                grace_period=options.node_monitor_grace_period,
-                eviction_timeout=options.pod_eviction_timeout,
-            )
-        )
-    if "nodeipam" in wanted and options.allocate_node_cidrs and options.cluster_cidr:
-        out.append(NodeIpamController(ctx, options.cluster_cidr, options.node_cidr_mask_size))
-    if "namespace" in wanted:
-        out.append(NamespaceController(ctx))
-    if "garbagecollector" in wanted:
-        out.append(GarbageCollector(ctx))
-    if "replicationcontroller" in wanted:
-        out.append(ReplicationControllerController(ctx))
-    if "job" in wanted:
-        out.append(JobController(ctx))
-    if "daemonset" in wanted:
-        out.append(DaemonSetController(ctx))
-    if "cronjob" in wanted:
-        out.append(CronJobController(ctx))
-    if "statefulset" in wanted:
-        out.append(StatefulSetController(ctx))
-    if "disruption" in wanted:
-        out.append(DisruptionController(ctx))
-    return out
+    built = (_BUILDERS[name](ctx, options) for name in ALL_CONTROLLERS if name in wanted)
+    return [c for c in built if c is not None]
 
 
 async def run_controllers(client: ApiClient, options: ManagerOptions) -> None:
