@@ -176,6 +176,8 @@ def check_config(config: ApiServerConfig) -> str | None:
             return f"invalid --advertise-address {config.advertise_address!r} (want an IP address)"
     if config.advertise_netns and not config.advertise_address:
         return "--advertise-netns needs --advertise-address"
+    if config.advertise_port is not None and not 0 < config.advertise_port < 65536:
+        return f"invalid --advertise-port {config.advertise_port} (want 1-65535)"
     return check_auth_config(config.auth)
 
 

@@ -50,3 +50,22 @@ def test_bad_advertise_flags_are_one_line() -> None:
     assert problem("10.0.0.1", "ul") is None
     assert problem("garbage", None) == "invalid --advertise-address 'garbage' (want an IP address)"
     assert problem(None, "ul") == "--advertise-netns needs --advertise-address"
+
+
+def test_advertise_port_out_of_range_is_one_line() -> None:
+    from pathlib import Path
+
+    from knet.apiserver.config import ApiServerConfig
+    from knet.apiserver.server import check_config
+
+    def problem(port: int | None) -> str | None:
+        config = ApiServerConfig(
+            data_dir=Path("/nonexistent"), advertise_address="10.0.0.1", advertise_port=port
+        )
+        return check_config(config)
+
+    assert problem(None) is None and problem(6443) is None
+    assert problem(0) == "invalid --advertise-port 0 (want 1-65535)"
+    assert problem(70000) == "invalid --advertise-port 70000 (want 1-65535)"
+    assert ApiServerConfig(data_dir=Path("/x"), port=1234, advertise_port=6443).public_port == 6443
+    assert ApiServerConfig(data_dir=Path("/x"), port=1234).public_port == 1234
